@@ -1,0 +1,86 @@
+/* derm-cli.c: command dispatch for dermalens-cli. */
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "derm-cli.h"
+#include "derm-engine.h"
+
+static const DermCliCommand commands[] = {
+  { "info", N_("Show the libtorch version, devices and threads"), derm_cli_info },
+};
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, _("Usage: dermalens-cli [--version] [--help] COMMAND [OPTIONS...]\n\n"
+                  "Dermoscopy decision support without a display.\n\nCommands:\n"));
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-14s %s\n", commands[i].name, _(commands[i].summary));
+  fprintf (out, _("\nRun 'dermalens-cli COMMAND --help' for a command's options.\n"));
+}
+
+void
+derm_cli_error (const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  fprintf (stderr, "dermalens-cli: %s\n", msg);
+}
+
+gboolean
+derm_cli_parse (GOptionContext *context, int *argc, char ***argv)
+{
+  g_autoptr(GError) error = NULL;
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      derm_cli_error ("%s", error->message);
+      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+      fputs (help, stderr);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+derm_cli_main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return DERM_CLI_EXIT_USAGE;
+    }
+  const char *name = argv[1];
+  if (strcmp (name, "--version") == 0 || strcmp (name, "-V") == 0)
+    {
+      printf ("dermalens-cli %s (libtorch %s)\n", PACKAGE_VERSION, derm_engine_torch_version ());
+      return DERM_CLI_EXIT_OK;
+    }
+  if (strcmp (name, "--help") == 0 || strcmp (name, "-h") == 0 || strcmp (name, "help") == 0)
+    {
+      print_usage (stdout);
+      return DERM_CLI_EXIT_OK;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (name, commands[i].name) == 0)
+      {
+        derm_engine_set_threads (0);
+        /* The command sees itself as argv[0]. */
+        return commands[i].run (argc - 1, argv + 1);
+      }
+
+  derm_cli_error (_("unknown command '%s'"), name);
+  print_usage (stderr);
+  return DERM_CLI_EXIT_USAGE;
+}

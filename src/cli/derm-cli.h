@@ -1,0 +1,34 @@
+/* derm-cli.h: dermalens-cli's commands. Each command parses its own options
+ * with GOptionContext and returns the process exit status:
+ * 0 success, 1 failure (message on stderr), 2 usage error (usage on stderr). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define DERM_CLI_EXIT_OK 0
+#define DERM_CLI_EXIT_FAILURE 1
+#define DERM_CLI_EXIT_USAGE 2
+
+typedef int (*DermCliCommandFunc) (int argc, char **argv);
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  DermCliCommandFunc run;
+} DermCliCommand;
+
+/* Runs dermalens-cli with the full argv (argv[0] is the program). */
+int derm_cli_main (int argc, char **argv);
+
+/* Parses @argv with @context; on a bad option prints the message and the
+ * usage on stderr and returns FALSE (the command then exits 2). */
+gboolean derm_cli_parse (GOptionContext *context, int *argc, char ***argv);
+/* Prints "dermalens-cli: MESSAGE" on stderr. */
+void derm_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+/* The commands (one file each). */
+int derm_cli_info (int argc, char **argv);
+
+G_END_DECLS

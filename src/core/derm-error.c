@@ -1,0 +1,3 @@
+#include "derm-error.h"
+
+G_DEFINE_QUARK (derm-error-quark, derm_error)

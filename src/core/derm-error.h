@@ -1,0 +1,26 @@
+/* derm-error.h: the error domain shared by every Dermalens layer. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define DERM_ERROR (derm_error_quark ())
+
+typedef enum {
+  DERM_ERROR_FAILED,        /* anything without a better code */
+  DERM_ERROR_IO,            /* a file could not be read or written */
+  DERM_ERROR_FORMAT,        /* the content is not what it claims to be */
+  DERM_ERROR_TOO_LARGE,     /* over a size or pixel budget */
+  DERM_ERROR_INVALID,       /* an argument or a value out of range */
+  DERM_ERROR_NOT_FOUND,     /* a named thing does not exist */
+  DERM_ERROR_MISMATCH,      /* names or shapes do not agree */
+  DERM_ERROR_OUT_OF_MEMORY, /* host or device memory ran out */
+  DERM_ERROR_CANCELLED,     /* the user asked to stop */
+  DERM_ERROR_UNSUPPORTED,   /* a version or feature this build does not know */
+  DERM_ERROR_DATABASE,      /* SQLite reported an error */
+} DermErrorCode;
+
+GQuark derm_error_quark (void);
+
+G_END_DECLS
