@@ -667,3 +667,43 @@ derm_image_resize (const DermImage *image, int width, int height, GError **error
     resize_bilinear (image, out);
   return out;
 }
+
+/* ---- Colour constancy ------------------------------------------------- */
+
+void
+derm_image_shades_of_gray (DermImage *image, double p)
+{
+  g_return_if_fail (image != NULL && image->channels == 3 && p >= 1);
+  gsize n = (gsize) image->width * image->height;
+  double lut[256];
+  for (int v = 0; v < 256; v++)
+    lut[v] = pow (v / 255.0, p);
+
+  double sum[3] = { 0, 0, 0 };
+  for (gsize i = 0; i < n; i++)
+    for (int k = 0; k < 3; k++)
+      sum[k] += lut[image->data[i * 3 + k]];
+
+  double e[3], norm = 0;
+  for (int k = 0; k < 3; k++)
+    {
+      e[k] = pow (sum[k] / n, 1.0 / p);
+      norm += e[k] * e[k];
+    }
+  norm = sqrt (norm);
+  if (norm <= 0)
+    return;
+
+  /* Gains map the illuminant (e / |e|) onto the grey axis (1, 1, 1) / sqrt 3. */
+  guint8 map[3][256];
+  for (int k = 0; k < 3; k++)
+    {
+      double ek = e[k] / norm;
+      double gain = ek > 1e-6 ? 1.0 / (sqrt (3.0) * ek) : 1.0;
+      for (int v = 0; v < 256; v++)
+        map[k][v] = (guint8) CLAMP (v * gain + 0.5, 0, 255);
+    }
+  for (gsize i = 0; i < n; i++)
+    for (int k = 0; k < 3; k++)
+      image->data[i * 3 + k] = map[k][image->data[i * 3 + k]];
+}

@@ -91,6 +91,11 @@ DermImage *derm_image_resize (const DermImage *image, int width, int height,
 DermImage *derm_image_resize_nearest (const DermImage *image, int width, int height,
                                       GError **error);
 
+/* Shades-of-Gray colour constancy (Finlayson & Trezzi 2004; used by ISIC
+ * challenge winners), in place on an RGB image: each channel is scaled so
+ * the Minkowski p-norm illuminant estimate becomes grey. p = 6 is usual. */
+void derm_image_shades_of_gray (DermImage *image, double p);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermImage, derm_image_free)
 
 G_END_DECLS

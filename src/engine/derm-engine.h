@@ -28,4 +28,201 @@ char       *derm_engine_cuda_device_name (int index);
 int         derm_engine_set_threads (int threads);
 int         derm_engine_get_threads (void);
 
+/* Frees cached, unused GPU memory (after a training job). No-op on CPU. */
+void        derm_engine_empty_cache (void);
+/* Seeds libtorch's CPU and CUDA generators. */
+void        derm_engine_manual_seed (guint64 seed);
+
+/* ---- Models ------------------------------------------------------------ */
+
+/* A model: a torch::nn module on a device, with its weight-file metadata.
+ * Use one DermModel from one thread at a time; free it on the thread that
+ * used it (libtorch objects are freed on their owner thread). */
+typedef struct DermModel DermModel;
+
+typedef enum {
+  DERM_ARCH_RESNET18,
+  DERM_ARCH_RESNET34,
+  DERM_ARCH_RESNET50,
+  DERM_ARCH_UNET,
+} DermArch;
+
+typedef enum {
+  DERM_TASK_CLASSIFY,
+  DERM_TASK_SEGMENT,
+} DermTask;
+
+/* "resnet18", "resnet34", "resnet50", "unet". Borrowed, static. */
+const char *derm_arch_name (DermArch arch);
+gboolean    derm_arch_from_name (const char *name, DermArch *arch);
+DermTask    derm_arch_task (DermArch arch);
+
+typedef struct {
+  DermArch arch;
+  int num_classes;   /* classifiers: 7 (DERM_N_CLASSES) or 1000 (ImageNet) */
+  int unet_base;     /* U-Net first-level width; 0 means 32 */
+  int input_size;    /* square side the model is fed; 0: 224 (ResNet), 256 (U-Net) */
+} DermModelConfig;
+
+/* Device names: "auto" (CUDA when the linked libtorch has it, else CPU),
+ * "cpu", "cuda", "cuda:N". NULL means "auto". */
+
+/* A new model with fresh (Kaiming / torchvision default) weights, ImageNet
+ * mean/std normalisation and temperature 1. Returns: (transfer full). */
+DermModel  *derm_model_new (const DermModelConfig *config, const char *device, GError **error);
+/* Loads a Dermalens weight file (safetensors with our __metadata__); the
+ * architecture and sizes come from the metadata. Returns: (transfer full). */
+DermModel  *derm_model_load (const char *path, const char *device, GError **error);
+/* Copies the tensors of a safetensors file into @model: every parameter AND
+ * buffer must be present with its shape, else the first mismatch is named.
+ * With @replace_head, a classifier head ("fc.*") of another class count (a
+ * torchvision ImageNet export) is skipped and the fresh head kept. */
+gboolean    derm_model_load_weights (DermModel *model, const char *path,
+                                     gboolean replace_head, GError **error);
+/* Writes a safetensors file (F32) with every parameter and buffer and the
+ * metadata; atomically (temp file, fsync, rename). */
+gboolean    derm_model_save (DermModel *model, const char *path, GError **error);
+void        derm_model_free (DermModel *model);
+
+DermArch    derm_model_get_arch (DermModel *model);
+int         derm_model_get_num_classes (DermModel *model);   /* 1 for U-Net */
+int         derm_model_get_input_size (DermModel *model);
+/* The device in use, e.g. "cpu" or "cuda:0". Borrowed. */
+const char *derm_model_get_device (DermModel *model);
+/* Moves the model (e.g. to "cpu" after a CUDA failure). */
+gboolean    derm_model_to_device (DermModel *model, const char *device, GError **error);
+double      derm_model_get_temperature (DermModel *model);
+void        derm_model_set_temperature (DermModel *model, double temperature);
+gint64      derm_model_count_parameters (DermModel *model);
+
+/* Metadata: string keys and values as stored in safetensors' __metadata__.
+ * Keys the engine owns: "format" ("dermalens/1"), "architecture", "classes"
+ * (comma-separated codes in order), "input_size", "mean", "std"
+ * (comma-separated), "temperature", "unet_base", "color_constancy"
+ * ("none" | "shades_of_gray"). Training adds its own ("split", "metrics", ...).
+ * get: borrowed or NULL; set: copies; NULL value removes. */
+const char *derm_model_get_metadata (DermModel *model, const char *key);
+void        derm_model_set_metadata (DermModel *model, const char *key, const char *value);
+/* Returns: (transfer full) a NULL-terminated list; g_strfreev() it. */
+char      **derm_model_list_metadata (DermModel *model);
+
+/* ---- Inference (eval mode, no grad) ------------------------------------ */
+
+/* Preprocessing is one function shared by training, evaluation and
+ * inference: Shades-of-Gray colour constancy when the metadata asks for it,
+ * resize to input_size x input_size, scale to [0,1], normalise by mean/std.
+ *
+ * classify: @probs receives num_classes softmax(logits / temperature).
+ * With @tta, the 8 flips/90-degree rotations are averaged.  */
+gboolean    derm_model_classify (DermModel *model, const DermImage *image,
+                                 gboolean tta, float *probs, GError **error);
+/* @probs receives n * num_classes values, image-major. */
+gboolean    derm_model_classify_batch (DermModel *model, const DermImage *const *images,
+                                       int n, gboolean tta, float *probs, GError **error);
+/* Raw logits (no temperature), n * num_classes; for calibration. */
+gboolean    derm_model_logits_batch (DermModel *model, const DermImage *const *images,
+                                     int n, gboolean tta, float *logits, GError **error);
+/* U-Net: a new 1-channel image at @image's own size, 0..255 = lesion
+ * probability (threshold at 128 for a binary mask). Returns: (transfer full). */
+DermImage  *derm_model_segment (DermModel *model, const DermImage *image,
+                                gboolean tta, GError **error);
+/* Returns: (transfer full) an array of @n new masks; free each, then g_free. */
+DermImage **derm_model_segment_batch (DermModel *model, const DermImage *const *images,
+                                      int n, gboolean tta, GError **error);
+/* Grad-CAM of @class_index from the last ResNet stage: a new 1-channel image
+ * at @image's size, 0..255. Returns: (transfer full). */
+DermImage  *derm_model_gradcam (DermModel *model, const DermImage *image,
+                                int class_index, GError **error);
+
+/* ---- Training ---------------------------------------------------------- */
+
+typedef struct DermTrainer DermTrainer;
+
+typedef enum {
+  DERM_FINETUNE_ALL,   /* every layer */
+  DERM_FINETUNE_LAST,  /* ResNet layer4 + fc */
+  DERM_FINETUNE_HEAD,  /* fc only */
+} DermFinetune;
+
+typedef enum {
+  DERM_OPTIMIZER_ADAMW,
+  DERM_OPTIMIZER_SGD,  /* with Nesterov momentum */
+} DermOptimizer;
+
+typedef enum {
+  DERM_LOSS_CROSS_ENTROPY,  /* class-weighted when class_weights is set */
+  DERM_LOSS_FOCAL,
+  DERM_LOSS_BCE_DICE,       /* segmentation */
+} DermLoss;
+
+typedef struct {
+  DermOptimizer optimizer;
+  DermLoss loss;
+  double lr;              /* peak learning rate */
+  double weight_decay;
+  double momentum;        /* SGD */
+  int total_steps;        /* for the cosine schedule */
+  int warmup_steps;       /* linear warm-up from lr/100 */
+  const float *class_weights; /* NULL or num_classes weights (copied) */
+  double focal_gamma;     /* 0: 2.0 */
+  double label_smoothing;
+  double grad_clip;       /* max global norm; 0 = off */
+  DermFinetune finetune;
+  guint64 seed;           /* CPU runs repeat exactly with the same seed */
+  gboolean mixed_precision; /* bf16 autocast on CUDA (set per training thread) */
+} DermTrainConfig;
+
+/* One batch from C: n images of height x width x 3 uint8 (NHWC, already
+ * augmented, at the training size), and labels (classify) or masks
+ * (segment: n x height x width, 0 = skin, nonzero = lesion). */
+typedef struct {
+  const guint8 *images;
+  const gint32 *labels;
+  const guint8 *masks;
+  int n;
+  int height;
+  int width;
+} DermBatch;
+
+/* Fills @batch with the next batch (memory stays valid until the next call).
+ * Returns FALSE at the end of the epoch (no error) or on failure (@error). */
+typedef gboolean (*DermBatchFunc) (gpointer user_data, DermBatch *batch, GError **error);
+
+typedef struct {
+  int epoch;              /* 0-based */
+  int step;               /* within the epoch, 1-based */
+  int steps_in_epoch;     /* -1 when unknown */
+  gint64 global_step;
+  double loss;            /* running mean over the epoch so far */
+  double images_per_second;
+  double lr;
+} DermTrainProgress;
+
+typedef void (*DermProgressFunc) (const DermTrainProgress *progress, gpointer user_data);
+
+/* Creates the optimizer for @model (borrowed: it must outlive the trainer).
+ * Create, use and free a trainer on one thread (autocast is per thread).
+ * Returns: (transfer full). */
+DermTrainer *derm_trainer_new (DermModel *model, const DermTrainConfig *config, GError **error);
+void         derm_trainer_free (DermTrainer *trainer);
+
+/* Trains over batches from @next until it returns FALSE. @cancel, when not
+ * NULL, is read between steps: once nonzero the epoch stops with
+ * DERM_ERROR_CANCELLED after at most one more step. @steps_in_epoch is only
+ * reported in progress (-1 if unknown). @mean_loss may be NULL. */
+gboolean     derm_trainer_run_epoch (DermTrainer *trainer, int epoch, int steps_in_epoch,
+                                     DermBatchFunc next, gpointer batch_data,
+                                     DermProgressFunc progress, gpointer progress_data,
+                                     const volatile gint *cancel, double *mean_loss,
+                                     GError **error);
+gint64       derm_trainer_get_global_step (DermTrainer *trainer);
+int          derm_trainer_get_epoch (DermTrainer *trainer);   /* epochs completed */
+
+/* Checkpoint: a safetensors file holding the model's tensors, the
+ * optimizer's state and the schedule position (metadata), written
+ * atomically. Resume restores all three into a trainer built with the same
+ * config. */
+gboolean     derm_trainer_save_checkpoint (DermTrainer *trainer, const char *path, GError **error);
+gboolean     derm_trainer_load_checkpoint (DermTrainer *trainer, const char *path, GError **error);
+
 G_END_DECLS
