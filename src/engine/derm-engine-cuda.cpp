@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
+#include <ATen/autocast_mode.h>
 
 #if LIBTORCH_HAS_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -31,6 +33,41 @@ cuda_device_name (int index)
 #else
   (void) index;
   return nullptr;
+#endif
+}
+
+void
+cuda_empty_cache (void)
+{
+#if LIBTORCH_HAS_CUDA
+  try {
+    if (torch::cuda::is_available ())
+      c10::cuda::CUDACachingAllocator::emptyCache ();
+  } catch (...) {
+  }
+#endif
+}
+
+void
+cuda_set_autocast (bool enabled)
+{
+  // Autocast state is thread-local: this affects the calling thread only.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_dtype (at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled (at::kCUDA, enabled);
+#else
+  at::autocast::set_autocast_gpu_dtype (at::kBFloat16);
+  at::autocast::set_enabled (enabled);
+#endif
+  if (!enabled)
+    at::autocast::clear_cache ();
+}
+
+void
+cuda_configure (void)
+{
+#if LIBTORCH_HAS_CUDA
+  at::globalContext ().setBenchmarkCuDNN (true);
 #endif
 }
 

@@ -1,13 +1,121 @@
 // derm-engine-private.hpp: shared by the engine's C++ files only.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 #include <glib.h>
+#include <torch/torch.h>
 
 #include "derm-engine.h"
+#include "derm-safetensors.h"
 
 namespace derm {
 
 // A new g_malloc'd string, or NULL when the device does not exist.
 char *cuda_device_name (int index);
+void cuda_empty_cache (void);
+// bf16 autocast on CUDA for the calling thread only.
+void cuda_set_autocast (bool enabled);
+// cuDNN benchmark mode.
+void cuda_configure (void);
+
+// An error with a DERM_ERROR code and a user-facing message.
+struct Error : std::runtime_error
+{
+  int code;
+  Error (int c, const std::string &msg) : std::runtime_error (msg), code (c) {}
+};
+
+[[noreturn]] void fail (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+// Called inside a catch (...) block: classifies the exception in flight
+// (derm::Error, c10::Error with what_without_backtrace, CUDA out of memory,
+// std::bad_alloc, std::exception, anything) into @error.
+void set_error_from_exception (GError **error);
+
+// Every C entry point: try { ... } DERM_CATCH (error, failure_value)
+#define DERM_CATCH(error, failval)           \
+  catch (...)                                \
+    {                                        \
+      derm::set_error_from_exception (error); \
+      return failval;                        \
+    }
+
+// Parses "auto", "cpu", "cuda", "cuda:N" (NULL = "auto").
+torch::Device parse_device (const char *name);
+std::string device_string (const torch::Device &device);
+
+// Every network: forward() gives logits (N x classes, or N x 1 x H x W).
+struct Net : torch::nn::Module
+{
+  virtual torch::Tensor forward (torch::Tensor x) = 0;
+};
+
+// ResNet: features() runs up to layer4 (for Grad-CAM), head() the rest.
+struct ResNetNet : Net
+{
+  virtual torch::Tensor features (torch::Tensor x) = 0;
+  virtual torch::Tensor head (torch::Tensor features) = 0;
+};
+
+std::shared_ptr<Net> make_net (DermArch arch, int num_classes, int unet_base);
+
+} // namespace derm
+
+struct DermModel
+{
+  DermArch arch = DERM_ARCH_RESNET50;
+  int num_classes = 7;
+  int input_size = 224;
+  int unet_base = 32;
+  std::shared_ptr<derm::Net> net;
+  torch::Device device = torch::Device (torch::kCPU);
+  std::string device_name = "cpu";
+  std::map<std::string, std::string> metadata;
+  // Parsed from metadata, refreshed by refresh_from_metadata().
+  float mean[3] = { 0.485f, 0.456f, 0.406f };
+  float std[3] = { 0.229f, 0.224f, 0.225f };
+  double temperature = 1.0;
+  bool shades_of_gray = false;
+  // bf16 autocast for inference on CUDA.
+  bool inference_bf16 = false;
+};
+
+namespace derm {
+
+void refresh_from_metadata (DermModel *model);
+
+// The one preprocessing path. prepare_image: colour constancy (when the
+// metadata asks for it) + resize to @size (or input_size when 0); returns a
+// new RGB image (gray input is replicated).
+DermImage *prepare_image (DermModel *model, const DermImage *image, int size);
+// The tensor half: uint8 NHWC (any device) -> float NCHW normalised on the
+// model's device (channels_last on CUDA).
+torch::Tensor normalize_batch (DermModel *model, const torch::Tensor &uint8_nhwc);
+// Both halves for a list of images -> normalised NCHW at input_size.
+torch::Tensor preprocess (DermModel *model, const DermImage *const *images, int n);
+
+// Named tensors (parameters AND buffers) of a model.
+std::vector<std::pair<std::string, torch::Tensor>> named_state (DermModel *model);
+
+// A new CPU tensor holding a copy of @t's bytes.
+torch::Tensor st_to_tensor (const DermStTensor *t);
+// Copies tensors named @prefix + name from @st into the model: every
+// parameter and buffer must be present with its shape (fc.* may be missing
+// or misshaped with @replace_head); a tensor the model lacks is an error.
+// Nothing is copied unless everything matches.
+void copy_weights (DermModel *model, DermSafetensors *st, const char *path,
+                   const std::string &prefix, bool replace_head);
+// Writes named tensors (float as F32, int64 as I64, uint8 as U8) and
+// metadata atomically.
+gboolean write_state (const char *path, const std::vector<std::pair<std::string, torch::Tensor>> &named,
+                      const std::map<std::string, std::string> &metadata, GError **error);
+
+// Makes CUDA model parameters channels_last (no-op on CPU).
+void apply_memory_format (DermModel *model);
 
 } // namespace derm

@@ -129,6 +129,16 @@ DermImage  *derm_model_segment (DermModel *model, const DermImage *image,
 /* Returns: (transfer full) an array of @n new masks; free each, then g_free. */
 DermImage **derm_model_segment_batch (DermModel *model, const DermImage *const *images,
                                       int n, gboolean tta, GError **error);
+/* The image half of the preprocessing, for callers that cache training
+ * images: the model's colour constancy (metadata "color_constancy"), gray
+ * replicated to RGB, resized to @size x @size (0: the model's input size).
+ * Training batches built from these are normalised by the trainer with the
+ * same function inference uses. Returns: (transfer full) a new RGB image. */
+DermImage  *derm_model_prepare_image (DermModel *model, const DermImage *image,
+                                      int size, GError **error);
+/* bf16 autocast for inference on CUDA (default off: fp32). No effect on CPU. */
+void        derm_model_set_inference_bf16 (DermModel *model, gboolean enabled);
+
 /* Grad-CAM of @class_index from the last ResNet stage: a new 1-channel image
  * at @image's size, 0..255. Returns: (transfer full). */
 DermImage  *derm_model_gradcam (DermModel *model, const DermImage *image,

@@ -1,0 +1,763 @@
+// derm-engine-models.cpp: ResNet-18/34/50 (torchvision's names and shapes),
+// the U-Net, and a DermModel's life: creation, weight files, metadata, device.
+#include "config.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "derm-classes.h"
+#include "derm-engine-private.hpp"
+#include "derm-safetensors.h"
+
+// After the libtorch headers: its templates use the name _.
+#include <glib/gi18n-lib.h>
+
+namespace nn = torch::nn;
+
+namespace derm {
+
+// ---- ResNet (torchvision v1.5: stride on the 3x3 conv) -------------------
+
+static nn::Conv2d
+conv (int in, int out, int k, int stride, int pad)
+{
+  return nn::Conv2d (nn::Conv2dOptions (in, out, k).stride (stride).padding (pad).bias (false));
+}
+
+struct BasicBlockImpl : nn::Module
+{
+  nn::Conv2d conv1{ nullptr }, conv2{ nullptr };
+  nn::BatchNorm2d bn1{ nullptr }, bn2{ nullptr };
+  nn::Sequential downsample{ nullptr };
+
+  BasicBlockImpl (int inplanes, int planes, int stride)
+  {
+    conv1 = register_module ("conv1", conv (inplanes, planes, 3, stride, 1));
+    bn1 = register_module ("bn1", nn::BatchNorm2d (planes));
+    conv2 = register_module ("conv2", conv (planes, planes, 3, 1, 1));
+    bn2 = register_module ("bn2", nn::BatchNorm2d (planes));
+    if (stride != 1 || inplanes != planes)
+      downsample = register_module ("downsample",
+                                    nn::Sequential (conv (inplanes, planes, 1, stride, 0),
+                                                    nn::BatchNorm2d (planes)));
+  }
+
+  torch::Tensor
+  forward (torch::Tensor x)
+  {
+    auto out = torch::relu (bn1 (conv1 (x)));
+    out = bn2 (conv2 (out));
+    auto identity = downsample ? downsample->forward (x) : x;
+    return torch::relu (out + identity);
+  }
+};
+TORCH_MODULE (BasicBlock);
+
+struct BottleneckImpl : nn::Module
+{
+  nn::Conv2d conv1{ nullptr }, conv2{ nullptr }, conv3{ nullptr };
+  nn::BatchNorm2d bn1{ nullptr }, bn2{ nullptr }, bn3{ nullptr };
+  nn::Sequential downsample{ nullptr };
+
+  BottleneckImpl (int inplanes, int planes, int stride)
+  {
+    conv1 = register_module ("conv1", conv (inplanes, planes, 1, 1, 0));
+    bn1 = register_module ("bn1", nn::BatchNorm2d (planes));
+    conv2 = register_module ("conv2", conv (planes, planes, 3, stride, 1));
+    bn2 = register_module ("bn2", nn::BatchNorm2d (planes));
+    conv3 = register_module ("conv3", conv (planes, planes * 4, 1, 1, 0));
+    bn3 = register_module ("bn3", nn::BatchNorm2d (planes * 4));
+    if (stride != 1 || inplanes != planes * 4)
+      downsample = register_module ("downsample",
+                                    nn::Sequential (conv (inplanes, planes * 4, 1, stride, 0),
+                                                    nn::BatchNorm2d (planes * 4)));
+  }
+
+  torch::Tensor
+  forward (torch::Tensor x)
+  {
+    auto out = torch::relu (bn1 (conv1 (x)));
+    out = torch::relu (bn2 (conv2 (out)));
+    out = bn3 (conv3 (out));
+    auto identity = downsample ? downsample->forward (x) : x;
+    return torch::relu (out + identity);
+  }
+};
+TORCH_MODULE (Bottleneck);
+
+struct ResNet : ResNetNet
+{
+  nn::Conv2d conv1{ nullptr };
+  nn::BatchNorm2d bn1{ nullptr };
+  nn::Sequential layer1{ nullptr }, layer2{ nullptr }, layer3{ nullptr }, layer4{ nullptr };
+  nn::Linear fc{ nullptr };
+  bool bottleneck;
+  int inplanes = 64;
+
+  ResNet (const int blocks[4], bool bottleneck_, int num_classes) : bottleneck (bottleneck_)
+  {
+    conv1 = register_module ("conv1", conv (3, 64, 7, 2, 3));
+    bn1 = register_module ("bn1", nn::BatchNorm2d (64));
+    layer1 = register_module ("layer1", make_layer (64, blocks[0], 1));
+    layer2 = register_module ("layer2", make_layer (128, blocks[1], 2));
+    layer3 = register_module ("layer3", make_layer (256, blocks[2], 2));
+    layer4 = register_module ("layer4", make_layer (512, blocks[3], 2));
+    fc = register_module ("fc", nn::Linear (512 * (bottleneck ? 4 : 1), num_classes));
+
+    // torchvision's initialisation: Kaiming normal (fan_out) for convs,
+    // BatchNorm weight 1 and bias 0; Linear keeps PyTorch's default.
+    torch::NoGradGuard no_grad;
+    for (auto &m : modules (false))
+      {
+        if (auto *c = m->as<nn::Conv2d> ())
+          nn::init::kaiming_normal_ (c->weight, 0.0, torch::kFanOut, torch::kReLU);
+        else if (auto *b = m->as<nn::BatchNorm2d> ())
+          {
+            nn::init::ones_ (b->weight);
+            nn::init::zeros_ (b->bias);
+          }
+      }
+  }
+
+  nn::Sequential
+  make_layer (int planes, int n, int stride)
+  {
+    nn::Sequential seq;
+    for (int i = 0; i < n; i++)
+      {
+        if (bottleneck)
+          {
+            seq->push_back (Bottleneck (inplanes, planes, i == 0 ? stride : 1));
+            inplanes = planes * 4;
+          }
+        else
+          {
+            seq->push_back (BasicBlock (inplanes, planes, i == 0 ? stride : 1));
+            inplanes = planes;
+          }
+      }
+    return seq;
+  }
+
+  torch::Tensor
+  features (torch::Tensor x) override
+  {
+    x = torch::relu (bn1 (conv1 (x)));
+    x = torch::max_pool2d (x, 3, 2, 1);
+    x = layer1->forward (x);
+    x = layer2->forward (x);
+    x = layer3->forward (x);
+    return layer4->forward (x);
+  }
+
+  torch::Tensor
+  head (torch::Tensor f) override
+  {
+    return fc (torch::flatten (torch::adaptive_avg_pool2d (f, { 1, 1 }), 1));
+  }
+
+  torch::Tensor
+  forward (torch::Tensor x) override
+  {
+    return head (features (x));
+  }
+};
+
+// ---- U-Net ----------------------------------------------------------------
+
+static nn::Sequential
+double_conv (int in, int out)
+{
+  return nn::Sequential (conv (in, out, 3, 1, 1), nn::BatchNorm2d (out), nn::ReLU (),
+                         conv (out, out, 3, 1, 1), nn::BatchNorm2d (out), nn::ReLU ());
+}
+
+struct UNet : Net
+{
+  nn::Sequential inc{ nullptr }, down[4], upconv_block[4];
+  nn::ConvTranspose2d up[4] = { nullptr, nullptr, nullptr, nullptr };
+  nn::Conv2d outc{ nullptr };
+
+  explicit UNet (int base)
+  {
+    int w[5] = { base, base * 2, base * 4, base * 8, base * 16 };
+    inc = register_module ("inc", double_conv (3, w[0]));
+    for (int i = 0; i < 4; i++)
+      down[i] = register_module ("down" + std::to_string (i + 1), double_conv (w[i], w[i + 1]));
+    for (int i = 0; i < 4; i++)
+      {
+        int from = w[4 - i], to = w[3 - i];
+        up[i] = register_module ("up" + std::to_string (i + 1),
+                                 nn::ConvTranspose2d (nn::ConvTranspose2dOptions (from, to, 2).stride (2)));
+        upconv_block[i] = register_module ("dec" + std::to_string (i + 1), double_conv (to * 2, to));
+      }
+    outc = register_module ("outc", nn::Conv2d (nn::Conv2dOptions (w[0], 1, 1)));
+  }
+
+  torch::Tensor
+  forward (torch::Tensor x) override
+  {
+    const int64_t h = x.size (2), w = x.size (3);
+    const int64_t ph = (16 - h % 16) % 16, pw = (16 - w % 16) % 16;
+    if (ph != 0 || pw != 0)
+      x = torch::constant_pad_nd (x, { 0, pw, 0, ph }, 0.0);
+    torch::Tensor skips[5];
+    skips[0] = inc->forward (x);
+    for (int i = 0; i < 4; i++)
+      skips[i + 1] = down[i]->forward (torch::max_pool2d (skips[i], 2, 2));
+    auto y = skips[4];
+    for (int i = 0; i < 4; i++)
+      {
+        y = up[i] (y);
+        y = upconv_block[i]->forward (torch::cat ({ skips[3 - i], y }, 1));
+      }
+    y = outc (y);
+    if (ph != 0 || pw != 0)
+      y = y.narrow (2, 0, h).narrow (3, 0, w);
+    return y;
+  }
+};
+
+std::shared_ptr<Net>
+make_net (DermArch arch, int num_classes, int unet_base)
+{
+  static const int r18[4] = { 2, 2, 2, 2 }, r34[4] = { 3, 4, 6, 3 };
+  switch (arch)
+    {
+    case DERM_ARCH_RESNET18:
+      return std::make_shared<ResNet> (r18, false, num_classes);
+    case DERM_ARCH_RESNET34:
+      return std::make_shared<ResNet> (r34, false, num_classes);
+    case DERM_ARCH_RESNET50:
+      return std::make_shared<ResNet> (r34, true, num_classes);
+    case DERM_ARCH_UNET:
+      return std::make_shared<UNet> (unet_base);
+    }
+  fail (DERM_ERROR_INVALID, _("Unknown architecture %d"), (int) arch);
+}
+
+// ---- Metadata -----------------------------------------------------------
+
+static bool
+parse_floats (const std::string &s, float out[3])
+{
+  g_auto (GStrv) parts = g_strsplit (s.c_str (), ",", -1);
+  if (g_strv_length (parts) != 3)
+    return false;
+  for (int i = 0; i < 3; i++)
+    {
+      char *end = nullptr;
+      double v = g_ascii_strtod (parts[i], &end);
+      if (end == parts[i] || !std::isfinite (v))
+        return false;
+      out[i] = (float) v;
+    }
+  return true;
+}
+
+void
+refresh_from_metadata (DermModel *model)
+{
+  auto &md = model->metadata;
+  float v[3];
+  if (md.count ("mean") && parse_floats (md["mean"], v))
+    std::copy (v, v + 3, model->mean);
+  if (md.count ("std") && parse_floats (md["std"], v) && v[0] > 0 && v[1] > 0 && v[2] > 0)
+    std::copy (v, v + 3, model->std);
+  if (md.count ("temperature"))
+    {
+      double t = g_ascii_strtod (md["temperature"].c_str (), nullptr);
+      model->temperature = (std::isfinite (t) && t > 0) ? t : 1.0;
+    }
+  if (md.count ("input_size"))
+    {
+      gint64 n = g_ascii_strtoll (md["input_size"].c_str (), nullptr, 10);
+      if (n >= 16 && n <= 4096)
+        model->input_size = (int) n;
+    }
+  model->shades_of_gray = md.count ("color_constancy") && md["color_constancy"] == "shades_of_gray";
+}
+
+static std::string
+default_classes (int n)
+{
+  std::string s;
+  for (int i = 0; i < n; i++)
+    {
+      if (i)
+        s += ",";
+      s += n == DERM_N_CLASSES ? derm_class_code ((DermClass) i) : std::to_string (i);
+    }
+  return s;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>>
+named_state (DermModel *model)
+{
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto &p : model->net->named_parameters (true))
+    out.emplace_back (p.key (), p.value ());
+  for (const auto &b : model->net->named_buffers (true))
+    out.emplace_back (b.key (), b.value ());
+  return out;
+}
+
+void
+apply_memory_format (DermModel *model)
+{
+  if (!model->device.is_cuda ())
+    return;
+  torch::NoGradGuard no_grad;
+  for (auto &p : model->net->parameters (true))
+    if (p.dim () == 4)
+      p.set_data (p.data ().contiguous (at::MemoryFormat::ChannelsLast));
+}
+
+static void
+move_to (DermModel *model, const torch::Device &device)
+{
+  model->net->to (device);
+  model->device = device;
+  model->device_name = device_string (device);
+  if (device.is_cuda ())
+    cuda_configure ();
+  apply_memory_format (model);
+}
+
+static DermModel *
+create (DermArch arch, int num_classes, int unet_base, int input_size, const char *device)
+{
+  if ((int) arch < DERM_ARCH_RESNET18 || (int) arch > DERM_ARCH_UNET)
+    fail (DERM_ERROR_INVALID, _("Unknown architecture %d"), (int) arch);
+  if (arch == DERM_ARCH_UNET)
+    num_classes = 1;
+  if (num_classes < 1 || num_classes > 100000)
+    fail (DERM_ERROR_INVALID, _("A classifier needs between 1 and 100000 classes, not %d"), num_classes);
+  if (unet_base == 0)
+    unet_base = 32;
+  if (unet_base < 1 || unet_base > 512)
+    fail (DERM_ERROR_INVALID, _("The U-Net base width must be between 1 and 512, not %d"), unet_base);
+  if (input_size == 0)
+    input_size = arch == DERM_ARCH_UNET ? 256 : 224;
+  if (input_size < 16 || input_size > 4096)
+    fail (DERM_ERROR_INVALID, _("The input size must be between 16 and 4096 pixels, not %d"), input_size);
+  torch::Device dev = parse_device (device);
+
+  auto model = std::make_unique<DermModel> ();
+  model->arch = arch;
+  model->num_classes = num_classes;
+  model->unet_base = unet_base;
+  model->input_size = input_size;
+  model->net = make_net (arch, num_classes, unet_base);
+  auto &md = model->metadata;
+  md["format"] = "dermalens/1";
+  md["architecture"] = derm_arch_name (arch);
+  if (arch == DERM_ARCH_UNET)
+    {
+      md["classes"] = "lesion";
+      md["unet_base"] = std::to_string (unet_base);
+    }
+  else
+    md["classes"] = default_classes (num_classes);
+  md["input_size"] = std::to_string (input_size);
+  md["mean"] = "0.485,0.456,0.406";
+  md["std"] = "0.229,0.224,0.225";
+  md["temperature"] = "1";
+  md["color_constancy"] = "none";
+  refresh_from_metadata (model.get ());
+  model->net->eval ();
+  move_to (model.get (), dev);
+  return model.release ();
+}
+
+static int
+meta_int (GHashTable *md, const char *key, int fallback)
+{
+  const char *v = (const char *) g_hash_table_lookup (md, key);
+  if (v == nullptr)
+    return fallback;
+  char *end = nullptr;
+  gint64 n = g_ascii_strtoll (v, &end, 10);
+  if (end == v || *end != '\0' || n < 0 || n > G_MAXINT)
+    fail (DERM_ERROR_FORMAT, _("The metadata “%s” of this weight file is not a number: “%s”"), key, v);
+  return (int) n;
+}
+
+static torch::ScalarType
+torch_dtype (DermStDtype d)
+{
+  switch (d)
+    {
+    case DERM_ST_F32: return torch::kFloat;
+    case DERM_ST_F16: return torch::kHalf;
+    case DERM_ST_BF16: return torch::kBFloat16;
+    case DERM_ST_F64: return torch::kDouble;
+    case DERM_ST_I64: return torch::kLong;
+    case DERM_ST_I32: return torch::kInt;
+    case DERM_ST_I16: return torch::kShort;
+    case DERM_ST_I8: return torch::kChar;
+    case DERM_ST_U8: return torch::kByte;
+    case DERM_ST_BOOL: return torch::kBool;
+    }
+  return torch::kFloat;
+}
+
+static std::string
+shape_string (const std::vector<int64_t> &shape)
+{
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size (); i++)
+    s += (i ? ", " : "") + std::to_string (shape[i]);
+  return s + "]";
+}
+
+torch::Tensor
+st_to_tensor (const DermStTensor *t)
+{
+  std::vector<int64_t> shape (t->shape, t->shape + t->ndim);
+  auto out = torch::empty (shape, torch::TensorOptions ().dtype (derm::torch_dtype (t->dtype)));
+  if (t->nbytes)
+    memcpy (out.data_ptr (), t->data, t->nbytes);
+  return out;
+}
+
+// Copies tensors named PREFIX + name from @st into the model: every
+// parameter and buffer must be present with its shape (fc.* may be skipped
+// with @replace_head); a tensor the model lacks is an error too.
+void
+copy_weights (DermModel *model, DermSafetensors *st, const char *path, const std::string &prefix,
+              bool replace_head)
+{
+  torch::NoGradGuard no_grad;
+  auto state = named_state (model);
+  std::map<std::string, torch::Tensor> wanted;
+  for (auto &kv : state)
+    wanted[kv.first] = kv.second;
+  // Check everything before copying anything: a failed load leaves the model as it was.
+  std::vector<std::pair<torch::Tensor, const DermStTensor *>> plan;
+  for (auto &kv : state)
+    {
+      const std::string name = prefix + kv.first;
+      const DermStTensor *t = derm_safetensors_lookup (st, name.c_str ());
+      bool head = kv.first.rfind ("fc.", 0) == 0;
+      if (t == nullptr)
+        {
+          if (replace_head && head)
+            continue;
+          fail (DERM_ERROR_MISMATCH,
+                _("%s has no tensor “%s”: it was not written for a %s model"), path, kv.first.c_str (),
+                derm_arch_name (model->arch));
+        }
+      std::vector<int64_t> want = kv.second.sizes ().vec ();
+      std::vector<int64_t> have (t->shape, t->shape + t->ndim);
+      if (want != have)
+        {
+          if (replace_head && head)
+            continue;
+          fail (DERM_ERROR_MISMATCH, _("%s: tensor “%s” has shape %s, the %s model needs %s"), path,
+                kv.first.c_str (), shape_string (have).c_str (), derm_arch_name (model->arch),
+                shape_string (want).c_str ());
+        }
+      if (t->dtype == DERM_ST_BOOL)
+        fail (DERM_ERROR_MISMATCH, _("%s: tensor “%s” is boolean, not numeric"), path, kv.first.c_str ());
+      plan.emplace_back (kv.second, t);
+    }
+  for (guint i = 0; i < derm_safetensors_get_n_tensors (st); i++)
+    {
+      const DermStTensor *t = derm_safetensors_get_tensor (st, i);
+      std::string name = t->name;
+      if (name.rfind (prefix, 0) != 0)
+        continue;
+      name = name.substr (prefix.size ());
+      if (!wanted.count (name) && !(replace_head && name.rfind ("fc.", 0) == 0))
+        fail (DERM_ERROR_MISMATCH, _("%s has the tensor “%s”, which a %s model does not have"), path,
+              name.c_str (), derm_arch_name (model->arch));
+    }
+  for (auto &p : plan)
+    p.first.copy_ (st_to_tensor (p.second));
+}
+
+// Shared with the trainer's checkpoints: tensors (CPU copies kept alive in
+// @keep) + metadata into one file.
+gboolean
+write_state (const char *path, const std::vector<std::pair<std::string, torch::Tensor>> &named,
+                  const std::map<std::string, std::string> &metadata, GError **error)
+{
+  std::vector<torch::Tensor> keep;
+  std::vector<DermStTensor> tensors;
+  keep.reserve (named.size ());
+  for (auto &kv : named)
+    {
+      torch::Tensor t = kv.second.detach ();
+      DermStDtype dtype;
+      if (t.scalar_type () == torch::kLong)
+        dtype = DERM_ST_I64;
+      else if (t.scalar_type () == torch::kByte)
+        dtype = DERM_ST_U8;
+      else
+        {
+          t = t.to (torch::kFloat);
+          dtype = DERM_ST_F32;
+        }
+      t = t.to (torch::kCPU).contiguous ();
+      if (t.dim () > DERM_ST_MAX_DIMS)
+        fail (DERM_ERROR_INVALID, _("Tensor “%s” has too many dimensions"), kv.first.c_str ());
+      keep.push_back (t);
+      DermStTensor st = {};
+      st.name = kv.first.c_str ();
+      st.dtype = dtype;
+      st.ndim = (int) t.dim ();
+      for (int d = 0; d < st.ndim; d++)
+        st.shape[d] = t.size (d);
+      st.data = (const guint8 *) t.data_ptr ();
+      st.nbytes = t.numel () * t.element_size ();
+      tensors.push_back (st);
+    }
+  g_autoptr (GHashTable) md = g_hash_table_new (g_str_hash, g_str_equal);
+  for (auto &kv : metadata)
+    g_hash_table_insert (md, (gpointer) kv.first.c_str (), (gpointer) kv.second.c_str ());
+  return derm_safetensors_write (path, tensors.data (), tensors.size (), md, error);
+}
+
+} // namespace derm
+
+extern "C" {
+
+const char *
+derm_arch_name (DermArch arch)
+{
+  switch (arch)
+    {
+    case DERM_ARCH_RESNET18: return "resnet18";
+    case DERM_ARCH_RESNET34: return "resnet34";
+    case DERM_ARCH_RESNET50: return "resnet50";
+    case DERM_ARCH_UNET: return "unet";
+    }
+  return "unknown";
+}
+
+gboolean
+derm_arch_from_name (const char *name, DermArch *arch)
+{
+  for (int a = DERM_ARCH_RESNET18; a <= DERM_ARCH_UNET; a++)
+    if (g_strcmp0 (name, derm_arch_name ((DermArch) a)) == 0)
+      {
+        if (arch)
+          *arch = (DermArch) a;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+DermTask
+derm_arch_task (DermArch arch)
+{
+  return arch == DERM_ARCH_UNET ? DERM_TASK_SEGMENT : DERM_TASK_CLASSIFY;
+}
+
+DermModel *
+derm_model_new (const DermModelConfig *config, const char *device, GError **error)
+{
+  try
+    {
+      g_return_val_if_fail (config != NULL, NULL);
+      return derm::create (config->arch, config->num_classes, config->unet_base, config->input_size, device);
+    }
+  DERM_CATCH (error, nullptr)
+}
+
+DermModel *
+derm_model_load (const char *path, const char *device, GError **error)
+{
+  DermModel *model = nullptr;
+  try
+    {
+      g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
+      if (st == nullptr)
+        return nullptr;
+      GHashTable *md = derm_safetensors_get_metadata (st);
+      const char *format = (const char *) g_hash_table_lookup (md, "format");
+      const char *arch_name = (const char *) g_hash_table_lookup (md, "architecture");
+      if (format != nullptr && strcmp (format, "dermalens/1") != 0)
+        derm::fail (DERM_ERROR_UNSUPPORTED,
+                    _("%s has the format “%s”, which this version does not know (it reads dermalens/1)"),
+                    path, format);
+      DermArch arch;
+      if (arch_name == nullptr)
+        derm::fail (DERM_ERROR_FORMAT,
+                    _("%s has no “architecture” metadata: it is not a Dermalens model. To use a "
+                      "torchvision export, create a model and load its weights into it "
+                      "(dermalens-cli init-weights, then train)"), path);
+      if (!derm_arch_from_name (arch_name, &arch))
+        derm::fail (DERM_ERROR_UNSUPPORTED, _("%s has the unknown architecture “%s”"), path, arch_name);
+      int num_classes = 1;
+      if (arch != DERM_ARCH_UNET)
+        {
+          const DermStTensor *fc = derm_safetensors_lookup (st, "fc.weight");
+          if (fc == nullptr || fc->ndim != 2)
+            derm::fail (DERM_ERROR_FORMAT, _("%s has no classifier head “fc.weight”"), path);
+          num_classes = (int) fc->shape[0];
+          const char *classes = (const char *) g_hash_table_lookup (md, "classes");
+          if (classes != nullptr)
+            {
+              g_auto (GStrv) parts = g_strsplit (classes, ",", -1);
+              if ((int) g_strv_length (parts) != num_classes)
+                derm::fail (DERM_ERROR_MISMATCH,
+                            _("%s lists %u classes in its metadata but its head has %d outputs"), path,
+                            g_strv_length (parts), num_classes);
+            }
+        }
+      int unet_base = derm::meta_int (md, "unet_base", 32);
+      int input_size = derm::meta_int (md, "input_size", 0);
+      model = derm::create (arch, num_classes, unet_base, input_size, "cpu");
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, md);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        model->metadata[(const char *) k] = (const char *) v;
+      model->metadata["format"] = "dermalens/1";
+      derm::refresh_from_metadata (model);
+      derm::copy_weights (model, st, path, "", false);
+      derm::move_to (model, derm::parse_device (device));
+      return model;
+    }
+  catch (...)
+    {
+      delete model;
+      derm::set_error_from_exception (error);
+      return nullptr;
+    }
+}
+
+gboolean
+derm_model_load_weights (DermModel *model, const char *path, gboolean replace_head, GError **error)
+{
+  try
+    {
+      g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
+      if (st == nullptr)
+        return FALSE;
+      derm::copy_weights (model, st, path, "", replace_head);
+      return TRUE;
+    }
+  DERM_CATCH (error, FALSE)
+}
+
+gboolean
+derm_model_save (DermModel *model, const char *path, GError **error)
+{
+  try
+    {
+      return derm::write_state (path, derm::named_state (model), model->metadata, error);
+    }
+  DERM_CATCH (error, FALSE)
+}
+
+void
+derm_model_free (DermModel *model)
+{
+  try
+    {
+      delete model;
+    }
+  catch (...)
+    {
+    }
+}
+
+DermArch
+derm_model_get_arch (DermModel *model)
+{
+  return model->arch;
+}
+
+int
+derm_model_get_num_classes (DermModel *model)
+{
+  return model->num_classes;
+}
+
+int
+derm_model_get_input_size (DermModel *model)
+{
+  return model->input_size;
+}
+
+const char *
+derm_model_get_device (DermModel *model)
+{
+  return model->device_name.c_str ();
+}
+
+gboolean
+derm_model_to_device (DermModel *model, const char *device, GError **error)
+{
+  try
+    {
+      derm::move_to (model, derm::parse_device (device));
+      return TRUE;
+    }
+  DERM_CATCH (error, FALSE)
+}
+
+double
+derm_model_get_temperature (DermModel *model)
+{
+  return model->temperature;
+}
+
+void
+derm_model_set_temperature (DermModel *model, double temperature)
+{
+  g_return_if_fail (temperature > 0 && std::isfinite (temperature));
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  model->metadata["temperature"] = g_ascii_dtostr (buf, sizeof buf, temperature);
+  model->temperature = temperature;
+}
+
+gint64
+derm_model_count_parameters (DermModel *model)
+{
+  gint64 n = 0;
+  for (auto &p : model->net->parameters (true))
+    n += p.numel ();
+  return n;
+}
+
+const char *
+derm_model_get_metadata (DermModel *model, const char *key)
+{
+  auto it = model->metadata.find (key);
+  return it == model->metadata.end () ? nullptr : it->second.c_str ();
+}
+
+void
+derm_model_set_metadata (DermModel *model, const char *key, const char *value)
+{
+  g_return_if_fail (key != NULL);
+  try
+    {
+      if (value == nullptr)
+        model->metadata.erase (key);
+      else
+        model->metadata[key] = value;
+      derm::refresh_from_metadata (model);
+    }
+  catch (...)
+    {
+    }
+}
+
+char **
+derm_model_list_metadata (DermModel *model)
+{
+  GStrvBuilder *b = g_strv_builder_new ();
+  for (auto &kv : model->metadata)
+    g_strv_builder_add (b, kv.first.c_str ());
+  char **out = g_strv_builder_end (b);
+  g_strv_builder_unref (b);
+  return out;
+}
+
+} // extern "C"

@@ -1,0 +1,456 @@
+// derm-engine-train.cpp: the training loop (optimizers, schedule, losses,
+// fine-tuning modes, progress, cancel) and checkpoints.
+#include "config.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "derm-engine-private.hpp"
+
+// After the libtorch headers: its templates use the name _.
+#include <glib/gi18n-lib.h>
+
+namespace F = torch::nn::functional;
+
+struct DermTrainer
+{
+  DermModel *model = nullptr;
+  DermTrainConfig config = {};
+  std::vector<float> class_weights;
+  torch::Tensor class_weights_t;   // on the model's device, or undefined
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<torch::nn::Module *> frozen_bn;
+  gint64 global_step = 0;
+  int epochs_done = 0;
+};
+
+namespace derm {
+
+static const char *
+optimizer_name (DermOptimizer o)
+{
+  return o == DERM_OPTIMIZER_SGD ? "sgd" : "adamw";
+}
+
+static double
+lr_at (const DermTrainConfig &c, gint64 step)
+{
+  if (c.warmup_steps > 0 && step < c.warmup_steps)
+    return c.lr * (0.01 + 0.99 * (double) step / c.warmup_steps);
+  if (c.total_steps <= c.warmup_steps)
+    return c.lr;
+  double t = (double) (step - c.warmup_steps) / (double) (c.total_steps - c.warmup_steps);
+  t = std::min (1.0, std::max (0.0, t));
+  return c.lr * 0.5 * (1.0 + std::cos (M_PI * t));
+}
+
+static void
+set_lr (DermTrainer *tr, double lr)
+{
+  for (auto &group : tr->optimizer->param_groups ())
+    group.options ().set_lr (lr);
+}
+
+// Trainable parameters per fine-tuning mode; BatchNorm layers of the frozen
+// part stay in eval mode so their running statistics are kept.
+static std::vector<torch::Tensor>
+apply_finetune (DermTrainer *tr)
+{
+  DermModel *m = tr->model;
+  const DermFinetune mode = tr->config.finetune;
+  if (m->arch == DERM_ARCH_UNET && mode != DERM_FINETUNE_ALL)
+    fail (DERM_ERROR_INVALID, _("Fine-tuning only the head or the last stage applies to ResNet classifiers; "
+                                "train a U-Net with all layers"));
+  auto trainable = [mode] (const std::string &name) {
+    if (mode == DERM_FINETUNE_ALL)
+      return true;
+    if (name.rfind ("fc.", 0) == 0)
+      return true;
+    return mode == DERM_FINETUNE_LAST && name.rfind ("layer4.", 0) == 0;
+  };
+  std::vector<torch::Tensor> params;
+  for (auto &p : m->net->named_parameters (true))
+    {
+      bool on = trainable (p.key ());
+      p.value ().set_requires_grad (on);
+      if (on)
+        params.push_back (p.value ());
+    }
+  tr->frozen_bn.clear ();
+  for (auto &nm : m->net->named_modules ("", false))
+    if (nm.value ()->as<torch::nn::BatchNorm2d> () && !trainable (nm.key () + ".weight"))
+      tr->frozen_bn.push_back (nm.value ().get ());
+  return params;
+}
+
+static void
+set_train_mode (DermTrainer *tr)
+{
+  tr->model->net->train ();
+  for (auto *bn : tr->frozen_bn)
+    bn->eval ();
+}
+
+static void
+validate_config (DermModel *m, const DermTrainConfig &c)
+{
+  if (!(c.lr > 0) || !std::isfinite (c.lr))
+    fail (DERM_ERROR_INVALID, _("The learning rate must be positive"));
+  if (c.weight_decay < 0 || !std::isfinite (c.weight_decay))
+    fail (DERM_ERROR_INVALID, _("The weight decay must not be negative"));
+  if (c.momentum < 0 || c.momentum >= 1)
+    fail (DERM_ERROR_INVALID, _("The momentum must be in [0, 1)"));
+  if (c.label_smoothing < 0 || c.label_smoothing >= 1)
+    fail (DERM_ERROR_INVALID, _("Label smoothing must be in [0, 1)"));
+  if (c.grad_clip < 0)
+    fail (DERM_ERROR_INVALID, _("The gradient clipping norm must not be negative"));
+  if (c.total_steps < 0 || c.warmup_steps < 0)
+    fail (DERM_ERROR_INVALID, _("Step counts must not be negative"));
+  bool seg = m->arch == DERM_ARCH_UNET;
+  if (seg != (c.loss == DERM_LOSS_BCE_DICE))
+    fail (DERM_ERROR_INVALID, seg ? _("A U-Net trains with the BCE + Dice loss")
+                                  : _("A classifier trains with cross-entropy or focal loss"));
+  if (c.optimizer != DERM_OPTIMIZER_ADAMW && c.optimizer != DERM_OPTIMIZER_SGD)
+    fail (DERM_ERROR_INVALID, _("Unknown optimizer"));
+}
+
+static torch::Tensor
+compute_loss (DermTrainer *tr, const torch::Tensor &out, const torch::Tensor &target)
+{
+  const DermTrainConfig &c = tr->config;
+  switch (c.loss)
+    {
+    case DERM_LOSS_CROSS_ENTROPY:
+      {
+        auto opts = F::CrossEntropyFuncOptions ().label_smoothing (c.label_smoothing);
+        if (tr->class_weights_t.defined ())
+          opts.weight (tr->class_weights_t);
+        return F::cross_entropy (out, target, opts);
+      }
+    case DERM_LOSS_FOCAL:
+      {
+        const double gamma = c.focal_gamma > 0 ? c.focal_gamma : 2.0;
+        auto logp = torch::log_softmax (out, 1);
+        auto ce = -logp.gather (1, target.unsqueeze (1)).squeeze (1);
+        auto pt = torch::exp (-ce);
+        auto focal = torch::pow (1.0 - pt, gamma) * ce;
+        if (tr->class_weights_t.defined ())
+          {
+            auto w = tr->class_weights_t.index_select (0, target);
+            return (w * focal).sum () / w.sum ().clamp_min (1e-12);
+          }
+        return focal.mean ();
+      }
+    case DERM_LOSS_BCE_DICE:
+      {
+        auto bce = F::binary_cross_entropy_with_logits (out, target);
+        auto p = torch::sigmoid (out);
+        auto inter = (p * target).sum ({ 1, 2, 3 });
+        auto denom = p.sum ({ 1, 2, 3 }) + target.sum ({ 1, 2, 3 });
+        auto dice = (2.0 * inter + 1.0) / (denom + 1.0);
+        return bce + (1.0 - dice).mean ();
+      }
+    }
+  fail (DERM_ERROR_INVALID, _("Unknown loss"));
+}
+
+static void
+check_batch (DermTrainer *tr, const DermBatch &b)
+{
+  if (b.n <= 0 || b.height <= 0 || b.width <= 0 || b.images == nullptr)
+    fail (DERM_ERROR_INVALID, _("The batch is empty or has no images"));
+  if ((guint64) b.height * b.width > DERM_IMAGE_MAX_PIXELS)
+    fail (DERM_ERROR_INVALID, _("The batch images are too large"));
+  if (tr->model->arch == DERM_ARCH_UNET)
+    {
+      if (b.masks == nullptr)
+        fail (DERM_ERROR_INVALID, _("A segmentation batch needs masks"));
+    }
+  else
+    {
+      if (b.labels == nullptr)
+        fail (DERM_ERROR_INVALID, _("A classification batch needs labels"));
+      // Checked here: an out-of-range label on CUDA would be a device assert
+      // that poisons the whole CUDA context.
+      for (int i = 0; i < b.n; i++)
+        if (b.labels[i] < 0 || b.labels[i] >= tr->model->num_classes)
+          fail (DERM_ERROR_INVALID, _("Label %d of the batch is %d; the model has %d classes"), i,
+                (int) b.labels[i], tr->model->num_classes);
+    }
+}
+
+// One optimisation step; returns the loss (a 0-dim tensor on the device).
+static torch::Tensor
+train_step (DermTrainer *tr, const DermBatch &b)
+{
+  DermModel *m = tr->model;
+  check_batch (tr, b);
+  set_lr (tr, lr_at (tr->config, tr->global_step));
+
+  auto images = torch::from_blob ((void *) b.images, { b.n, b.height, b.width, 3 }, torch::kByte);
+  auto x = normalize_batch (m, images);
+  torch::Tensor target;
+  if (m->arch == DERM_ARCH_UNET)
+    target = torch::from_blob ((void *) b.masks, { b.n, 1, b.height, b.width }, torch::kByte)
+               .to (m->device)
+               .gt (0)
+               .to (torch::kFloat);
+  else
+    target = torch::from_blob ((void *) b.labels, { b.n }, torch::kInt).to (m->device).to (torch::kLong);
+
+  const bool autocast = tr->config.mixed_precision && m->device.is_cuda ();
+  torch::Tensor out;
+  if (autocast)
+    cuda_set_autocast (true);
+  try
+    {
+      out = m->net->forward (x);
+    }
+  catch (...)
+    {
+      if (autocast)
+        cuda_set_autocast (false);
+      throw;
+    }
+  if (autocast)
+    cuda_set_autocast (false);
+
+  auto loss = compute_loss (tr, out.to (torch::kFloat), target);
+  tr->optimizer->zero_grad ();
+  loss.backward ();
+  if (tr->config.grad_clip > 0)
+    torch::nn::utils::clip_grad_norm_ (tr->optimizer->param_groups ()[0].params (), tr->config.grad_clip);
+  tr->optimizer->step ();
+  tr->global_step++;
+  return loss.detach ();
+}
+
+} // namespace derm
+
+extern "C" {
+
+DermTrainer *
+derm_trainer_new (DermModel *model, const DermTrainConfig *config, GError **error)
+{
+  try
+    {
+      if (model == nullptr || config == nullptr)
+        derm::fail (DERM_ERROR_INVALID, _("No model or configuration was given"));
+      derm::validate_config (model, *config);
+      auto tr = std::make_unique<DermTrainer> ();
+      tr->model = model;
+      tr->config = *config;
+      if (config->class_weights != nullptr && model->arch != DERM_ARCH_UNET)
+        {
+          tr->class_weights.assign (config->class_weights, config->class_weights + model->num_classes);
+          for (float w : tr->class_weights)
+            if (!(w >= 0) || !std::isfinite (w))
+              derm::fail (DERM_ERROR_INVALID, _("Class weights must be finite and not negative"));
+          tr->class_weights_t = torch::tensor (tr->class_weights).to (model->device);
+        }
+      tr->config.class_weights = nullptr;   // not owned; the copy above is
+      torch::manual_seed (config->seed);
+      auto params = derm::apply_finetune (tr.get ());
+      if (params.empty ())
+        derm::fail (DERM_ERROR_INVALID, _("No layer is left to train"));
+      if (config->optimizer == DERM_OPTIMIZER_SGD)
+        tr->optimizer = std::make_unique<torch::optim::SGD> (
+          params, torch::optim::SGDOptions (config->lr)
+                    .momentum (config->momentum > 0 ? config->momentum : 0.9)
+                    .nesterov (true)
+                    .weight_decay (config->weight_decay));
+      else
+        tr->optimizer = std::make_unique<torch::optim::AdamW> (
+          params, torch::optim::AdamWOptions (config->lr).weight_decay (config->weight_decay));
+      if (model->device.is_cuda ())
+        derm::cuda_configure ();
+      return tr.release ();
+    }
+  DERM_CATCH (error, nullptr)
+}
+
+void
+derm_trainer_free (DermTrainer *trainer)
+{
+  try
+    {
+      delete trainer;
+    }
+  catch (...)
+    {
+    }
+}
+
+gboolean
+derm_trainer_run_epoch (DermTrainer *tr, int epoch, int steps_in_epoch, DermBatchFunc next,
+                        gpointer batch_data, DermProgressFunc progress, gpointer progress_data,
+                        const volatile gint *cancel, double *mean_loss, GError **error)
+{
+  // On CUDA the loss is read back every few steps only: each read waits for
+  // the GPU to finish.
+  const int sync_every = tr && tr->model->device.is_cuda () ? 10 : 1;
+  double loss_mean = 0.0;
+  try
+    {
+      if (tr == nullptr || next == nullptr)
+        derm::fail (DERM_ERROR_INVALID, _("No trainer or batch source was given"));
+      derm::set_train_mode (tr);
+      torch::Tensor loss_sum = torch::zeros ({}, torch::TensorOptions ().device (tr->model->device));
+      gint64 start = g_get_monotonic_time ();
+      gint64 images = 0;
+      int step = 0;
+      while (true)
+        {
+          if (cancel != nullptr && g_atomic_int_get (cancel))
+            {
+              if (step > 0)
+                loss_mean = loss_sum.item<double> () / step;
+              if (mean_loss)
+                *mean_loss = loss_mean;
+              derm::fail (DERM_ERROR_CANCELLED, _("Training was cancelled"));
+            }
+          DermBatch batch = {};
+          GError *berr = nullptr;
+          if (!next (batch_data, &batch, &berr))
+            {
+              if (berr != nullptr)
+                {
+                  g_propagate_error (error, berr);
+                  tr->model->net->eval ();
+                  return FALSE;
+                }
+              break;
+            }
+          loss_sum += derm::train_step (tr, batch);
+          step++;
+          images += batch.n;
+          if (step % sync_every == 0)
+            loss_mean = loss_sum.item<double> () / step;
+          if (progress != nullptr)
+            {
+              DermTrainProgress p = {};
+              p.epoch = epoch;
+              p.step = step;
+              p.steps_in_epoch = steps_in_epoch;
+              p.global_step = tr->global_step;
+              p.loss = loss_mean;
+              double secs = (g_get_monotonic_time () - start) / 1e6;
+              p.images_per_second = secs > 0 ? images / secs : 0.0;
+              p.lr = derm::lr_at (tr->config, tr->global_step - 1);
+              progress (&p, progress_data);
+            }
+        }
+      if (step > 0)
+        loss_mean = loss_sum.item<double> () / step;
+      if (mean_loss)
+        *mean_loss = loss_mean;
+      if (!std::isfinite (loss_mean))
+        derm::fail (DERM_ERROR_FAILED,
+                    _("The training loss is no longer a number (it diverged); lower the learning rate"));
+      tr->epochs_done = epoch + 1;
+      tr->model->net->eval ();
+      return TRUE;
+    }
+  catch (...)
+    {
+      if (tr)
+        tr->model->net->eval ();
+      derm::set_error_from_exception (error);
+      return FALSE;
+    }
+}
+
+gint64
+derm_trainer_get_global_step (DermTrainer *trainer)
+{
+  return trainer->global_step;
+}
+
+int
+derm_trainer_get_epoch (DermTrainer *trainer)
+{
+  return trainer->epochs_done;
+}
+
+gboolean
+derm_trainer_save_checkpoint (DermTrainer *tr, const char *path, GError **error)
+{
+  try
+    {
+      std::vector<std::pair<std::string, torch::Tensor>> named;
+      for (auto &kv : derm::named_state (tr->model))
+        named.emplace_back ("model." + kv.first, kv.second);
+      // The optimizer's state in libtorch's own archive format, as bytes.
+      torch::serialize::OutputArchive archive;
+      tr->optimizer->save (archive);
+      std::ostringstream os;
+      archive.save_to (os);
+      std::string bytes = os.str ();
+      auto blob = torch::empty ({ (int64_t) bytes.size () }, torch::kByte);
+      memcpy (blob.data_ptr (), bytes.data (), bytes.size ());
+      named.emplace_back ("optimizer", blob);
+
+      std::map<std::string, std::string> md = tr->model->metadata;
+      md["checkpoint.global_step"] = std::to_string (tr->global_step);
+      md["checkpoint.epoch"] = std::to_string (tr->epochs_done);
+      md["checkpoint.optimizer"] = derm::optimizer_name (tr->config.optimizer);
+      md["checkpoint.finetune"] = std::to_string ((int) tr->config.finetune);
+      return derm::write_state (path, named, md, error);
+    }
+  DERM_CATCH (error, FALSE)
+}
+
+gboolean
+derm_trainer_load_checkpoint (DermTrainer *tr, const char *path, GError **error)
+{
+  try
+    {
+      g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
+      if (st == nullptr)
+        return FALSE;
+      GHashTable *md = derm_safetensors_get_metadata (st);
+      const char *opt = (const char *) g_hash_table_lookup (md, "checkpoint.optimizer");
+      const char *step = (const char *) g_hash_table_lookup (md, "checkpoint.global_step");
+      const char *epoch = (const char *) g_hash_table_lookup (md, "checkpoint.epoch");
+      const DermStTensor *blob = derm_safetensors_lookup (st, "optimizer");
+      if (opt == nullptr || step == nullptr || epoch == nullptr || blob == nullptr || blob->dtype != DERM_ST_U8)
+        derm::fail (DERM_ERROR_FORMAT, _("%s is not a Dermalens training checkpoint"), path);
+      if (strcmp (opt, derm::optimizer_name (tr->config.optimizer)) != 0)
+        derm::fail (DERM_ERROR_MISMATCH, _("%s was written by the %s optimizer, this job uses %s"), path, opt,
+                    derm::optimizer_name (tr->config.optimizer));
+      const char *arch = (const char *) g_hash_table_lookup (md, "architecture");
+      if (g_strcmp0 (arch, derm_arch_name (tr->model->arch)) != 0)
+        derm::fail (DERM_ERROR_MISMATCH, _("%s holds a %s model, this job trains %s"), path,
+                    arch ? arch : "?", derm_arch_name (tr->model->arch));
+      char *end = nullptr;
+      gint64 gs = g_ascii_strtoll (step, &end, 10);
+      if (end == step || *end != '\0' || gs < 0)
+        derm::fail (DERM_ERROR_FORMAT, _("%s has an invalid step count"), path);
+      gint64 ep = g_ascii_strtoll (epoch, &end, 10);
+      if (end == epoch || *end != '\0' || ep < 0 || ep > G_MAXINT)
+        derm::fail (DERM_ERROR_FORMAT, _("%s has an invalid epoch count"), path);
+
+      // Read the optimizer state first: a bad archive then leaves the model untouched.
+      std::string bytes ((const char *) blob->data, blob->nbytes);
+      std::istringstream is (bytes);
+      torch::serialize::InputArchive archive;
+      archive.load_from (is, tr->model->device);
+      derm::copy_weights (tr->model, st, path, "model.", false);
+      tr->optimizer->load (archive);
+
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, md);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        if (!g_str_has_prefix ((const char *) k, "checkpoint."))
+          tr->model->metadata[(const char *) k] = (const char *) v;
+      derm::refresh_from_metadata (tr->model);
+      tr->global_step = gs;
+      tr->epochs_done = (int) ep;
+      return TRUE;
+    }
+  DERM_CATCH (error, FALSE)
+}
+
+} // extern "C"
