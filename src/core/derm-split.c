@@ -1,0 +1,209 @@
+/* derm-split.c: lesion-grouped, class-stratified splits. */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-split"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+
+#include "derm-error.h"
+#include "derm-split.h"
+
+static const char *const part_names[DERM_SPLIT_N_PARTS] = { "train", "val", "test" };
+
+const char *
+derm_split_part_name (DermSplitPart part)
+{
+  g_return_val_if_fail (part < DERM_SPLIT_N_PARTS, NULL);
+  return part_names[part];
+}
+
+gboolean
+derm_split_part_from_name (const char *name, DermSplitPart *part)
+{
+  for (int i = 0; i < DERM_SPLIT_N_PARTS; i++)
+    if (g_strcmp0 (name, part_names[i]) == 0)
+      {
+        *part = (DermSplitPart) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+typedef struct {
+  const char *id;
+  int counts[DERM_N_CLASSES];
+  guint8 part;
+} Lesion;
+
+static int
+compare_lesions (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(Lesion *const *) a)->id, (*(Lesion *const *) b)->id);
+}
+
+static int
+lesion_class (const Lesion *l)
+{
+  int best = 0;
+  for (int c = 1; c < DERM_N_CLASSES; c++)
+    if (l->counts[c] > l->counts[best])
+      best = c;
+  return best;
+}
+
+guint8 *
+derm_split_assign (const DermDataset *ds, const DermSplitConfig *config, GError **error)
+{
+  double fv = config->val_fraction, ft = config->test_fraction;
+  if (!(fv >= 0 && ft >= 0 && fv + ft < 1))
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID,
+                   _("the validation (%g) and test (%g) fractions must be at least 0 and "
+                     "leave some lesions for training (sum under 1)"), fv, ft);
+      return NULL;
+    }
+
+  g_autoptr(GHashTable) by_id = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  for (guint i = 0; i < ds->samples->len; i++)
+    {
+      DermSample *s = ds->samples->pdata[i];
+      Lesion *l = g_hash_table_lookup (by_id, s->lesion_id);
+      if (l == NULL)
+        {
+          l = g_new0 (Lesion, 1);
+          l->id = s->lesion_id;
+          g_hash_table_insert (by_id, (gpointer) l->id, l);
+        }
+      l->counts[s->label]++;
+    }
+
+  GPtrArray *per_class[DERM_N_CLASSES];
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    per_class[c] = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, by_id);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_ptr_array_add (per_class[lesion_class (value)], value);
+
+  /* One generator for all classes, drawn in class order: the same seed and
+   * content give the same split whatever the hash table's order. */
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) (config->seed ^ (config->seed >> 32)));
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    {
+      GPtrArray *l = per_class[c];
+      g_ptr_array_sort (l, compare_lesions);
+      for (guint i = l->len; i > 1; i--)
+        {
+          guint j = g_rand_int_range (rand, 0, i);
+          gpointer t = l->pdata[i - 1];
+          l->pdata[i - 1] = l->pdata[j];
+          l->pdata[j] = t;
+        }
+      guint n = l->len;
+      guint n_test = (guint) floor (n * ft + 0.5);
+      guint n_val = (guint) floor (n * fv + 0.5);
+      if (n >= 3)
+        {
+          if (ft > 0 && n_test == 0)
+            n_test = 1;
+          if (fv > 0 && n_val == 0)
+            n_val = 1;
+        }
+      while (n_test + n_val >= n && n_test + n_val > 0)
+        {
+          /* Keep at least one training lesion. */
+          if (n_val >= n_test && n_val > 0)
+            n_val--;
+          else
+            n_test--;
+        }
+      for (guint i = 0; i < n; i++)
+        ((Lesion *) l->pdata[i])->part = i < n_test ? DERM_SPLIT_TEST
+                                        : i < n_test + n_val ? DERM_SPLIT_VAL
+                                        : DERM_SPLIT_TRAIN;
+      g_ptr_array_unref (l);
+    }
+
+  guint8 *out = g_new (guint8, MAX (ds->samples->len, 1));
+  for (guint i = 0; i < ds->samples->len; i++)
+    {
+      DermSample *s = ds->samples->pdata[i];
+      out[i] = ((Lesion *) g_hash_table_lookup (by_id, s->lesion_id))->part;
+    }
+  return out;
+}
+
+GArray *
+derm_split_indices (const guint8 *assignment, guint n, DermSplitPart part)
+{
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < n; i++)
+    if (assignment[i] == part)
+      g_array_append_val (a, i);
+  return a;
+}
+
+char *
+derm_split_to_json (const DermSplitConfig *config, guint limit, const char *sha,
+                    const guint8 *assignment, guint n)
+{
+  guint counts[DERM_SPLIT_N_PARTS] = { 0 };
+  for (guint i = 0; i < n; i++)
+    counts[assignment[i]]++;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "seed");
+  json_builder_add_int_value (b, (gint64) config->seed);
+  json_builder_set_member_name (b, "val_fraction");
+  json_builder_add_double_value (b, config->val_fraction);
+  json_builder_set_member_name (b, "test_fraction");
+  json_builder_add_double_value (b, config->test_fraction);
+  json_builder_set_member_name (b, "limit");
+  json_builder_add_int_value (b, limit);
+  json_builder_set_member_name (b, "dataset_sha256");
+  json_builder_add_string_value (b, sha != NULL ? sha : "");
+  for (int p = 0; p < DERM_SPLIT_N_PARTS; p++)
+    {
+      g_autofree char *key = g_strdup_printf ("n_%s", part_names[p]);
+      json_builder_set_member_name (b, key);
+      json_builder_add_int_value (b, counts[p]);
+    }
+  json_builder_end_object (b);
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+gboolean
+derm_split_from_json (const char *json, DermSplitConfig *config, guint *limit,
+                      char **sha, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
+                   _("the model's \"split\" metadata is not a JSON object"));
+      return FALSE;
+    }
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  if (!json_object_has_member (o, "seed") || !json_object_has_member (o, "val_fraction")
+      || !json_object_has_member (o, "test_fraction"))
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
+                   _("the model's \"split\" metadata lacks seed or fractions"));
+      return FALSE;
+    }
+  config->seed = (guint64) json_object_get_int_member (o, "seed");
+  config->val_fraction = json_object_get_double_member (o, "val_fraction");
+  config->test_fraction = json_object_get_double_member (o, "test_fraction");
+  if (limit != NULL)
+    *limit = (guint) json_object_get_int_member_with_default (o, "limit", 0);
+  if (sha != NULL)
+    *sha = g_strdup (json_object_get_string_member_with_default (o, "dataset_sha256", ""));
+  return TRUE;
+}
