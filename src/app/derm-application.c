@@ -1,0 +1,222 @@
+/* derm-application.c: the GtkApplication. */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-application"
+
+#include <locale.h>
+
+#include <glib/gi18n.h>
+
+#include "derm-application.h"
+#include "derm-resources.h"
+#include "derm-error.h"
+#include "derm-test-hook.h"
+#include "derm-window.h"
+
+struct _DermApplication
+{
+  GtkApplication parent_instance;
+
+  GSettings *settings;
+};
+
+G_DEFINE_FINAL_TYPE (DermApplication, derm_application, GTK_TYPE_APPLICATION)
+
+/* ---- Running from the build tree ------------------------------------------------ */
+
+/* TRUE when this process's executable lies inside the build tree: it was
+ * not installed, so schemas, translations and icons come from there. */
+static gboolean
+running_uninstalled (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  if (exe == NULL)
+    return FALSE;
+  g_autofree char *prefix = g_strconcat (DERM_BUILD_ROOT, G_DIR_SEPARATOR_S, NULL);
+  return g_str_has_prefix (exe, prefix);
+}
+
+gboolean
+derm_application_setup_environment (GError **error)
+{
+  const char *localedir = LOCALEDIR;
+
+  if (running_uninstalled ())
+    {
+      g_autofree char *compiled = g_build_filename (DERM_SCHEMA_BUILD_DIR, "gschemas.compiled", NULL);
+      if (g_getenv ("GSETTINGS_SCHEMA_DIR") == NULL && g_file_test (compiled, G_FILE_TEST_EXISTS))
+        g_setenv ("GSETTINGS_SCHEMA_DIR", DERM_SCHEMA_BUILD_DIR, TRUE);
+      localedir = DERM_LOCALE_BUILD_DIR;
+    }
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, APP_ID, TRUE);
+  if (schema == NULL)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_NOT_FOUND,
+                   _("The settings schema “%s” is not installed. Run “meson install”, or start "
+                     "Dermalens from its build folder, or set GSETTINGS_SCHEMA_DIR to the folder "
+                     "holding gschemas.compiled."),
+                   APP_ID);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- Actions ----------------------------------------------------------------- */
+
+static DermWindow *
+get_or_create_window (DermApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  if (window != NULL)
+    return DERM_WINDOW (window);
+
+  DermWindow *new_window = derm_window_new (self);
+  derm_test_hook_watch_window (new_window);
+  return new_window;
+}
+
+static void
+quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  GApplication *app = G_APPLICATION (user_data);
+  /* Windows save their state in close-request. */
+  GList *windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (app)));
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+  g_list_free (windows);
+  g_application_quit (app);
+}
+
+static void
+about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  DermApplication *self = DERM_APPLICATION (user_data);
+  static const char *const developers[] = { "The Dermalens developers", NULL };
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  gtk_show_about_dialog (parent,
+                         "program-name", _("Dermalens"),
+                         "logo-icon-name", APP_ID,
+                         "version", PACKAGE_VERSION,
+                         "comments", _("Decision support for dermoscopy. It does not make a diagnosis."),
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         "authors", developers,
+                         /* Translators: put your names here, one per line */
+                         "translator-credits", _("translator-credits"),
+                         "copyright", "© 2025 The Dermalens developers",
+                         NULL);
+}
+
+static const GActionEntry app_entries[] = {
+  { .name = "quit", .activate = quit_activated },
+  { .name = "about", .activate = about_activated },
+};
+
+/* ---- GApplication ------------------------------------------------------------ */
+
+static void
+derm_application_startup (GApplication *app)
+{
+  DermApplication *self = DERM_APPLICATION (app);
+
+  G_APPLICATION_CLASS (derm_application_parent_class)->startup (app);
+
+  g_set_application_name (_("Dermalens"));
+  gtk_window_set_default_icon_name (APP_ID);
+
+  self->settings = g_settings_new (APP_ID);
+
+  /* GtkApplication loads icons and help-overlay.ui from the resource base
+   * path by itself, but not style.css (that is libadwaita's). */
+  GdkDisplay *display = gdk_display_get_default ();
+  if (display != NULL)
+    {
+      g_autoptr(GtkCssProvider) provider = gtk_css_provider_new ();
+      gtk_css_provider_load_from_resource (provider, "/org/dermalens/Dermalens/style.css");
+      gtk_style_context_add_provider_for_display (display, GTK_STYLE_PROVIDER (provider),
+                                                  GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+    }
+
+  g_action_map_add_action_entries (G_ACTION_MAP (app), app_entries, G_N_ELEMENTS (app_entries), app);
+  static const char *const quit_accels[] = { "<Primary>q", NULL };
+  static const char *const help_accels[] = { "<Primary>question", NULL };
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.show-help-overlay", help_accels);
+}
+
+static void
+derm_application_activate (GApplication *app)
+{
+  DermWindow *window = get_or_create_window (DERM_APPLICATION (app));
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+derm_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
+{
+  DermWindow *window = get_or_create_window (DERM_APPLICATION (app));
+  for (int i = 0; i < n_files; i++)
+    derm_window_open_file (window, files[i]);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+derm_application_finalize (GObject *object)
+{
+  DermApplication *self = DERM_APPLICATION (object);
+
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (derm_application_parent_class)->finalize (object);
+}
+
+static void
+derm_application_class_init (DermApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  /* Pulls the bundle's object file out of the static library; its
+   * constructor registers the resources. */
+  (void) derm_get_resource ();
+
+  object_class->finalize = derm_application_finalize;
+  app_class->startup = derm_application_startup;
+  app_class->activate = derm_application_activate;
+  app_class->open = derm_application_open;
+}
+
+static void
+derm_application_init (DermApplication *self)
+{
+}
+
+DermApplication *
+derm_application_new (void)
+{
+  GApplicationFlags flags = G_APPLICATION_HANDLES_OPEN;
+  /* A test must never hand its files to a running instance. */
+  if (derm_test_hook_enabled ())
+    flags |= G_APPLICATION_NON_UNIQUE;
+  return g_object_new (DERM_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", flags,
+                       "resource-base-path", "/org/dermalens/Dermalens",
+                       NULL);
+}
+
+GSettings *
+derm_application_get_settings (DermApplication *self)
+{
+  g_return_val_if_fail (DERM_IS_APPLICATION (self), NULL);
+  return self->settings;
+}

@@ -1,0 +1,22 @@
+/* derm-application.h: the GtkApplication (org.dermalens.Dermalens). */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+#define DERM_TYPE_APPLICATION (derm_application_get_type ())
+G_DECLARE_FINAL_TYPE (DermApplication, derm_application, DERM, APPLICATION, GtkApplication)
+
+/* Prepares the process before GTK starts: gettext, and when the binary runs
+ * from the build tree, the compiled schema, translations and icons there.
+ * Returns FALSE with @error set when the settings schema cannot be found. */
+gboolean         derm_application_setup_environment (GError **error);
+
+/* Returns: (transfer full) the application. */
+DermApplication *derm_application_new (void);
+
+/* Returns: (transfer none) the application's settings. */
+GSettings       *derm_application_get_settings (DermApplication *self);
+
+G_END_DECLS

@@ -1,0 +1,333 @@
+/* derm-window.c: the main window. */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-window"
+
+#include <glib/gi18n.h>
+
+#include "derm-window.h"
+
+struct _DermWindow
+{
+  GtkApplicationWindow parent_instance;
+
+  GtkHeaderBar *header_bar;
+  GtkButton *open_button;
+  GtkMenuButton *menu_button;
+  GtkStack *main_stack;
+  GtkNotebook *notebook;
+
+  GtkFileChooserNative *chooser;
+};
+
+G_DEFINE_FINAL_TYPE (DermWindow, derm_window, GTK_TYPE_APPLICATION_WINDOW)
+
+static GSettings *
+window_settings (DermWindow *self)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  return app != NULL ? derm_application_get_settings (DERM_APPLICATION (app)) : NULL;
+}
+
+/* ---- Pages ------------------------------------------------------------------ */
+
+static void
+update_pages_visibility (DermWindow *self)
+{
+  int n = gtk_notebook_get_n_pages (self->notebook);
+  gtk_notebook_set_show_tabs (self->notebook, n > 1);
+  gtk_stack_set_visible_child_name (self->main_stack, n > 0 ? "pages" : "welcome");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-page", n > 0);
+
+  DermPage *page = derm_window_get_current_page (self);
+  if (page != NULL)
+    {
+      /* Translators: window title; %s is the image's file name */
+      g_autofree char *title = g_strdup_printf (_("%s — Dermalens"), derm_page_get_title (page));
+      gtk_window_set_title (GTK_WINDOW (self), title);
+    }
+  else
+    gtk_window_set_title (GTK_WINDOW (self), _("Dermalens"));
+}
+
+static void
+close_page (DermWindow *self, DermPage *page)
+{
+  int index = gtk_notebook_page_num (self->notebook, GTK_WIDGET (page));
+  if (index >= 0)
+    gtk_notebook_remove_page (self->notebook, index);
+  update_pages_visibility (self);
+}
+
+static void
+tab_close_clicked_cb (GtkButton *button, DermPage *page)
+{
+  DermWindow *self = DERM_WINDOW (gtk_widget_get_root (GTK_WIDGET (button)));
+  close_page (self, page);
+}
+
+static GtkWidget *
+create_tab_label (DermPage *page)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *label = gtk_label_new (derm_page_get_title (page));
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 24);
+  gtk_box_append (GTK_BOX (box), label);
+
+  GtkWidget *close = gtk_button_new_from_icon_name ("window-close-symbolic");
+  gtk_widget_add_css_class (close, "flat");
+  gtk_widget_add_css_class (close, "circular");
+  gtk_widget_set_tooltip_text (close, _("Close the image"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (close),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Close the image"),
+                                  -1);
+  g_signal_connect (close, "clicked", G_CALLBACK (tab_close_clicked_cb), page);
+  gtk_box_append (GTK_BOX (box), close);
+  return box;
+}
+
+DermPage *
+derm_window_open_file (DermWindow *self, GFile *file)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+
+  int n = gtk_notebook_get_n_pages (self->notebook);
+  for (int i = 0; i < n; i++)
+    {
+      DermPage *page = DERM_PAGE (gtk_notebook_get_nth_page (self->notebook, i));
+      if (g_file_equal (derm_page_get_file (page), file))
+        {
+          gtk_notebook_set_current_page (self->notebook, i);
+          return page;
+        }
+    }
+
+  DermPage *page = derm_page_new (file);
+  int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
+  gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
+  gtk_notebook_set_current_page (self->notebook, index);
+
+  g_autofree char *uri = g_file_get_uri (file);
+  gtk_recent_manager_add_item (gtk_recent_manager_get_default (), uri);
+
+  update_pages_visibility (self);
+  return page;
+}
+
+DermPage *
+derm_window_get_current_page (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  int index = gtk_notebook_get_current_page (self->notebook);
+  if (index < 0)
+    return NULL;
+  return DERM_PAGE (gtk_notebook_get_nth_page (self->notebook, index));
+}
+
+static void
+switch_page_cb (GtkNotebook *notebook, GtkWidget *page, guint index, DermWindow *self)
+{
+  /* The current page changes after this signal. */
+  g_autofree char *title = g_strdup_printf (_("%s — Dermalens"), derm_page_get_title (DERM_PAGE (page)));
+  gtk_window_set_title (GTK_WINDOW (self), title);
+}
+
+/* ---- Open ------------------------------------------------------------------- */
+
+static void
+open_files (DermWindow *self, GListModel *files)
+{
+  guint n = g_list_model_get_n_items (files);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GFile) file = g_list_model_get_item (files, i);
+      derm_window_open_file (self, file);
+    }
+}
+
+static void
+chooser_response_cb (GtkNativeDialog *dialog, int response, DermWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
+      open_files (self, files);
+    }
+  g_clear_object (&self->chooser);
+}
+
+static void
+add_filter (GtkFileChooser *chooser, const char *name, const char *const *mime_types,
+            const char *const *patterns, gboolean select)
+{
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+  gtk_file_filter_set_name (filter, name);
+  for (; mime_types != NULL && *mime_types != NULL; mime_types++)
+    gtk_file_filter_add_mime_type (filter, *mime_types);
+  for (; patterns != NULL && *patterns != NULL; patterns++)
+    gtk_file_filter_add_pattern (filter, *patterns);
+  gtk_file_chooser_add_filter (chooser, filter);
+  if (select)
+    gtk_file_chooser_set_filter (chooser, filter);
+}
+
+void
+derm_window_choose_files (DermWindow *self)
+{
+  static const char *const all_mimes[] = { "image/jpeg", "image/png", NULL };
+  static const char *const all_patterns[] = { "*.jpg", "*.jpeg", "*.JPG", "*.JPEG", "*.png", "*.PNG", NULL };
+  static const char *const jpeg_mimes[] = { "image/jpeg", NULL };
+  static const char *const jpeg_patterns[] = { "*.jpg", "*.jpeg", "*.JPG", "*.JPEG", NULL };
+  static const char *const png_mimes[] = { "image/png", NULL };
+  static const char *const png_patterns[] = { "*.png", "*.PNG", NULL };
+
+  g_return_if_fail (DERM_IS_WINDOW (self));
+
+  if (self->chooser != NULL)
+    {
+      gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+      return;
+    }
+
+  self->chooser = gtk_file_chooser_native_new (_("Open Images"), GTK_WINDOW (self),
+                                               GTK_FILE_CHOOSER_ACTION_OPEN,
+                                               _("_Open"), _("_Cancel"));
+  GtkFileChooser *chooser = GTK_FILE_CHOOSER (self->chooser);
+  gtk_file_chooser_set_select_multiple (chooser, TRUE);
+  add_filter (chooser, _("Dermoscopy images (JPEG, PNG)"), all_mimes, all_patterns, TRUE);
+  add_filter (chooser, _("JPEG images"), jpeg_mimes, jpeg_patterns, FALSE);
+  add_filter (chooser, _("PNG images"), png_mimes, png_patterns, FALSE);
+
+  g_signal_connect (self->chooser, "response", G_CALLBACK (chooser_response_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
+open_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  derm_window_choose_files (DERM_WINDOW (widget));
+}
+
+static void
+close_page_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  DermWindow *self = DERM_WINDOW (widget);
+  DermPage *page = derm_window_get_current_page (self);
+  if (page != NULL)
+    close_page (self, page);
+}
+
+/* ---- Drag and drop -------------------------------------------------------------- */
+
+static gboolean
+drop_cb (GtkDropTarget *target, const GValue *value, double x, double y, DermWindow *self)
+{
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+  GSList *files = g_value_get_boxed (value);
+  for (GSList *l = files; l != NULL; l = l->next)
+    derm_window_open_file (self, G_FILE (l->data));
+  return files != NULL;
+}
+
+/* ---- Window state ------------------------------------------------------------- */
+
+static gboolean
+derm_window_close_request (GtkWindow *window)
+{
+  DermWindow *self = DERM_WINDOW (window);
+  GSettings *settings = window_settings (self);
+
+  if (settings != NULL)
+    {
+      int width, height;
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_set_boolean (settings, "window-maximized", gtk_window_is_maximized (window));
+      if (!gtk_window_is_maximized (window) && width > 0 && height > 0)
+        {
+          g_settings_set_int (settings, "window-width", width);
+          g_settings_set_int (settings, "window-height", height);
+        }
+    }
+
+  return GTK_WINDOW_CLASS (derm_window_parent_class)->close_request (window);
+}
+
+/* "application" is not a construct property: called once it is set. */
+static void
+restore_window_state (DermWindow *self)
+{
+  GSettings *settings = window_settings (self);
+  if (settings != NULL)
+    {
+      gtk_window_set_default_size (GTK_WINDOW (self),
+                                   MAX (480, g_settings_get_int (settings, "window-width")),
+                                   MAX (360, g_settings_get_int (settings, "window-height")));
+      if (g_settings_get_boolean (settings, "window-maximized"))
+        gtk_window_maximize (GTK_WINDOW (self));
+    }
+}
+
+static void
+derm_window_dispose (GObject *object)
+{
+  DermWindow *self = DERM_WINDOW (object);
+
+  if (self->chooser != NULL)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+  g_clear_object (&self->chooser);
+  /* GTK 4.8's GtkWindow would unparent its child and titlebar again after
+   * the template has dropped them: detach them first. */
+  gtk_window_set_child (GTK_WINDOW (self), NULL);
+  gtk_window_set_titlebar (GTK_WINDOW (self), NULL);
+  gtk_widget_dispose_template (GTK_WIDGET (self), DERM_TYPE_WINDOW);
+
+  G_OBJECT_CLASS (derm_window_parent_class)->dispose (object);
+}
+
+static void
+derm_window_class_init (DermWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = derm_window_dispose;
+  window_class->close_request = derm_window_close_request;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/dermalens/Dermalens/ui/derm-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, header_bar);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, open_button);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, menu_button);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, main_stack);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, notebook);
+
+  gtk_widget_class_install_action (widget_class, "win.open", NULL, open_action);
+  gtk_widget_class_install_action (widget_class, "win.close-page", NULL, close_page_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.close-page", NULL);
+}
+
+static void
+derm_window_init (DermWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect (self->notebook, "switch-page", G_CALLBACK (switch_page_cb), self);
+
+  GtkDropTarget *target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (target, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (target));
+
+  update_pages_visibility (self);
+}
+
+DermWindow *
+derm_window_new (DermApplication *application)
+{
+  DermWindow *self = g_object_new (DERM_TYPE_WINDOW, "application", application, NULL);
+  restore_window_state (self);
+  return self;
+}

@@ -1,0 +1,23 @@
+/* main.c: the dermalens executable. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "derm-application.h"
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  if (!derm_application_setup_environment (&error))
+    {
+      fprintf (stderr, "dermalens: %s\n", error->message);
+      return 1;
+    }
+
+  g_autoptr(DermApplication) app = derm_application_new ();
+  int status = g_application_run (G_APPLICATION (app), argc, argv);
+  if (g_object_get_data (G_OBJECT (app), "derm-test-failed") != NULL)
+    status = 1;
+  return status;
+}

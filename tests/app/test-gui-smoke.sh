@@ -1,0 +1,64 @@
+#!/bin/sh
+# GUI smoke test under Xvfb (TAP): the app opens a generated image, shows it,
+# saves a screenshot and quits cleanly; a corrupt image shows its error.
+#   test-gui-smoke.sh DERMALENS APP-TEST-TOOL OUTDIR
+set -u
+app=$1 tool=$2 out=$3
+mkdir -p "$out"
+
+if ! command -v xvfb-run >/dev/null 2>&1; then
+  echo "1..0 # SKIP xvfb-run is not installed (tools/install-deps.sh --test)"
+  exit 77
+fi
+
+# A private session bus, when there is one, keeps GApplication quiet.
+session=""
+if command -v dbus-run-session >/dev/null 2>&1; then session="dbus-run-session --"; fi
+
+n=0 failed=0
+ok () { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
+check () { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+
+# run_app NAME IMAGE: starts the app under its own X server; the test hook
+# writes NAME.png and NAME.state once the page has settled, then quits.
+run_app () {
+  rm -f "$out/$1.png" "$out/$1.state"
+  GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
+  DERMALENS_TEST_SCREENSHOT="$out/$1.png" DERMALENS_TEST_STATE="$out/$1.state" \
+    timeout 180 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$2" >"$out/$1.log" 2>&1
+}
+
+echo "1..10"
+
+"$tool" make-lesion "$out/smoke-input.png" 640 480
+check "generated test image" "[ -s '$out/smoke-input.png' ]"
+
+run_app screenshot-smoke "$out/smoke-input.png"
+rc=$?
+check "app exits 0 after showing the image (rc $rc)" "[ $rc -eq 0 ]"
+check "the page is ready" "grep -qx 'state=ready' '$out/screenshot-smoke.state'"
+check "image size 640x480" "grep -qx 'image_width=640' '$out/screenshot-smoke.state' && grep -qx 'image_height=480' '$out/screenshot-smoke.state'"
+check "window title names the file" "grep -q '^title=smoke-input.png' '$out/screenshot-smoke.state'"
+check "screenshot saved" "[ -s '$out/screenshot-smoke.png' ]"
+
+# The image is shown when the screenshot holds many pixels of the lesion and
+# of the skin colour (the image is fitted, so counts depend on the window).
+lesion=$("$tool" count-colour "$out/screenshot-smoke.png" 96 52 30 6 2>/dev/null || echo 0)
+skin=$("$tool" count-colour "$out/screenshot-smoke.png" 224 172 150 6 2>/dev/null || echo 0)
+echo "# lesion pixels $lesion, skin pixels $skin"
+check "screenshot shows the lesion and the skin" "[ '$lesion' -gt 5000 ] && [ '$skin' -gt 20000 ]"
+
+# A truncated JPEG: the window shows why it could not be opened.
+"$tool" make-lesion "$out/whole.jpg" 640 480
+head -c 700 "$out/whole.jpg" >"$out/truncated.jpg"
+run_app screenshot-error "$out/truncated.jpg"
+rc=$?
+check "app exits 0 on a corrupt image (rc $rc)" "[ $rc -eq 0 ]"
+check "the page shows the error" "grep -qx 'state=error' '$out/screenshot-error.state'"
+check "the error names the file" "grep -q '^error=.*truncated.jpg' '$out/screenshot-error.state'"
+
+for f in "$out"/*.log; do
+  if grep -q 'CRITICAL\|WARNING' "$f"; then sed 's/^/# /' "$f"; fi
+done
+exit $failed
