@@ -595,6 +595,15 @@ sync_images (DermStore *store, GError **error)
   return TRUE;
 }
 
+/* Rolls back the open batch and removes the image copies it made, which no
+ * row references any more (a failed import leaves no patient image behind). */
+static void
+discard_batch (DermStore *store)
+{
+  _derm_store_rollback (store);
+  derm_store_remove_orphan_images (store, NULL);
+}
+
 gint64
 derm_store_import_ham10000 (DermStore *store, const char *dir, guint batch_size,
                             DermStoreImportProgress progress, gpointer user_data,
@@ -676,7 +685,7 @@ derm_store_import_ham10000 (DermStore *store, const char *dir, guint batch_size,
       if (!import_row (store, dir, rows->pdata[k], &cols, g_array_index (lines, guint, k),
                        this_year, now, &added, &row_error))
         {
-          _derm_store_rollback (store);
+          discard_batch (store);
           g_propagate_prefixed_error (error, g_steal_pointer (&row_error),
                                       _("Import stopped after %" G_GINT64_FORMAT
                                         " new cases were saved: %s: "),
@@ -690,18 +699,21 @@ derm_store_import_ham10000 (DermStore *store, const char *dir, guint batch_size,
         {
           if (!sync_images (store, error))
             {
-              _derm_store_rollback (store);
+              discard_batch (store);
               return -1;
             }
           if (!_derm_store_commit (store, error))
-            return -1;
+            {
+              discard_batch (store);
+              return -1;
+            }
           committed = done;
           imported_committed = imported;
           in_batch = 0;
         }
       if (progress && !progress (done, committed, total, user_data))
         {
-          _derm_store_rollback (store);
+          discard_batch (store);
           g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
                        _("Import cancelled; %" G_GINT64_FORMAT " new cases were saved."),
                        imported_committed);
