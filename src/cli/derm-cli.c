@@ -12,6 +12,7 @@
 
 static const DermCliCommand commands[] = {
   { "info", N_("Show the libtorch version, devices and threads"), derm_cli_info },
+  { "cases", N_("List, show, add, export, import and delete stored cases"), derm_cli_cases },
 };
 
 static void
