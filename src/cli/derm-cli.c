@@ -12,6 +12,9 @@
 
 static const DermCliCommand commands[] = {
   { "info", N_("Show the libtorch version, devices and threads"), derm_cli_info },
+  { "train", N_("Train a classifier or segmenter on a HAM10000 folder"), derm_cli_train },
+  { "evaluate", N_("Evaluate a model on a split of a HAM10000 folder"), derm_cli_evaluate },
+  { "analyze", N_("Classify, segment and measure lesion images"), derm_cli_analyze },
   { "cases", N_("List, show, add, export, import and delete stored cases"), derm_cli_cases },
 };
 

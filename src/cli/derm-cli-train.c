@@ -1,0 +1,689 @@
+/* derm-cli-train.c: dermalens-cli train, evaluate and analyze. */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-cli"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "derm-classes.h"
+#include "derm-cli.h"
+#include "derm-dataset.h"
+#include "derm-engine.h"
+#include "derm-evaluate.h"
+#include "derm-lesion.h"
+#include "derm-metrics.h"
+#include "derm-train-job.h"
+
+/* ---- train ------------------------------------------------------------------ */
+
+static volatile gint cancel_flag;
+
+static void
+sigint_handler (int signum)
+{
+  g_atomic_int_set (&cancel_flag, 1);
+  /* A second Ctrl-C ends the process at once. */
+  signal (signum, SIG_DFL);
+}
+
+typedef struct {
+  gboolean tty;
+  FILE *json_log;
+  gboolean bar_shown;
+  int last_plain_step;
+} TrainUi;
+
+static char *
+format_duration (double s)
+{
+  if (!isfinite (s) || s < 0)
+    return g_strdup ("--:--");
+  long t = (long) (s + 0.5);
+  if (t >= 3600)
+    return g_strdup_printf ("%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  return g_strdup_printf ("%02ld:%02ld", t / 60, t % 60);
+}
+
+static void
+end_bar (TrainUi *ui)
+{
+  if (ui->bar_shown)
+    {
+      fputc ('\n', stderr);
+      ui->bar_shown = FALSE;
+    }
+}
+
+static void
+train_event_cb (const DermTrainEvent *e, gpointer data)
+{
+  TrainUi *ui = data;
+  if (ui->json_log != NULL)
+    {
+      g_autofree char *line = derm_train_event_to_json (e);
+      fprintf (ui->json_log, "%s\n", line);
+      fflush (ui->json_log);
+    }
+  switch (e->type)
+    {
+    case DERM_TRAIN_EVENT_STEP:
+      {
+        g_autofree char *eta = format_duration (e->eta_seconds);
+        if (ui->tty)
+          {
+            int width = 24, filled = e->steps > 0 ? e->step * width / e->steps : 0;
+            char bar[32];
+            for (int i = 0; i < width; i++)
+              bar[i] = i < filled ? '#' : '.';
+            bar[width] = '\0';
+            fprintf (stderr, "\r" "epoch %d/%d [%s] %d/%d  loss %.4f  %.0f img/s  ETA %s   ",
+                     e->epoch + 1, e->epochs, bar, e->step, e->steps, e->loss,
+                     e->images_per_second, eta);
+            ui->bar_shown = TRUE;
+          }
+        else
+          {
+            int every = MAX (e->steps / 10, 1);
+            if (e->step % every == 0 || e->step == e->steps || e->step == 1)
+              fprintf (stderr, _("epoch %d/%d step %d/%d loss %.4f %.1f img/s ETA %s\n"),
+                       e->epoch + 1, e->epochs, e->step, e->steps, e->loss,
+                       e->images_per_second, eta);
+          }
+      }
+      break;
+    case DERM_TRAIN_EVENT_CACHE:
+      if (ui->tty)
+        {
+          fprintf (stderr, _("\rdecoding images %u/%u"), e->done, e->total);
+          ui->bar_shown = TRUE;
+          if (e->done == e->total)
+            end_bar (ui);
+        }
+      break;
+    case DERM_TRAIN_EVENT_EVALUATING:
+      if (ui->tty)
+        {
+          fprintf (stderr, _("\rtest evaluation %u/%u"), e->done, e->total);
+          ui->bar_shown = TRUE;
+          if (e->done == e->total)
+            end_bar (ui);
+        }
+      break;
+    case DERM_TRAIN_EVENT_DATASET:
+      end_bar (ui);
+      fprintf (stderr, "%s", e->message);
+      fprintf (stderr, _("split: %u train, %u validation, %u test images\n"),
+               e->n_train, e->n_val, e->n_test);
+      break;
+    case DERM_TRAIN_EVENT_EPOCH:
+      end_bar (ui);
+      fprintf (stderr, _("epoch %d/%d done: loss %.4f, validation %s %.4f%s\n"),
+               e->epoch + 1, e->epochs, e->loss, e->val_metric_name, e->val_metric,
+               e->is_best ? _(" (best so far, saved)") : "");
+      break;
+    case DERM_TRAIN_EVENT_EARLY_STOP:
+      end_bar (ui);
+      fprintf (stderr, _("no improvement for a while: stopping early after epoch %d\n"),
+               e->epoch + 1);
+      break;
+    case DERM_TRAIN_EVENT_CALIBRATED:
+      fprintf (stderr, _("calibration temperature %.3f (fitted on validation)\n"),
+               e->temperature);
+      break;
+    case DERM_TRAIN_EVENT_TEST:
+      end_bar (ui);
+      fprintf (stderr, _("test metrics: %s\n"), e->json);
+      break;
+    case DERM_TRAIN_EVENT_DONE:
+      end_bar (ui);
+      fprintf (stderr, _("wrote %s in %.0f s\n"), e->message, e->elapsed_seconds);
+      break;
+    case DERM_TRAIN_EVENT_MESSAGE:
+      end_bar (ui);
+      fprintf (stderr, "%s\n", e->message);
+      break;
+    case DERM_TRAIN_EVENT_CHECKPOINT:
+      break;
+    }
+}
+
+static gboolean
+parse_finetune (const char *s, DermFinetune *f)
+{
+  if (g_strcmp0 (s, "all") == 0)
+    *f = DERM_FINETUNE_ALL;
+  else if (g_strcmp0 (s, "last") == 0)
+    *f = DERM_FINETUNE_LAST;
+  else if (g_strcmp0 (s, "head") == 0)
+    *f = DERM_FINETUNE_HEAD;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+int
+derm_cli_train (int argc, char **argv)
+{
+  DermTrainJobConfig cfg;
+  derm_train_job_config_init (&cfg);
+  g_autofree char *task = NULL, *data = NULL, *out = NULL, *arch = NULL, *device = NULL;
+  g_autofree char *init = NULL, *finetune = NULL, *resume = NULL, *json_log = NULL;
+  g_autofree char *balance = NULL;
+  int epochs = cfg.epochs, batch = cfg.batch, image_size = 0, limit = 0;
+  int patience = cfg.patience, workers = 0;
+  double lr = 0, val_fraction = cfg.val_fraction, test_fraction = cfg.test_fraction;
+  gint64 seed = (gint64) cfg.seed;
+  gboolean sog = FALSE, lenient = FALSE, tta = FALSE;
+  GOptionEntry entries[] = {
+    { "task", 0, 0, G_OPTION_ARG_STRING, &task, N_("classify (default) or segment"), "TASK" },
+    { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, N_("HAM10000 folder"), "DIR" },
+    { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, N_("Model file to write"), "MODEL.safetensors" },
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &arch,
+      N_("resnet18, resnet34, resnet50 (classify default) or unet (segment default)"), "ARCH" },
+    { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, N_("Epochs (default 30)"), "N" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Images per batch (default 32)"), "N" },
+    { "image-size", 0, 0, G_OPTION_ARG_INT, &image_size,
+      N_("Training size in pixels (default 224, U-Net 256)"), "PX" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Peak learning rate (default 0.001)"), "LR" },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Seed of split, order and weights"), "N" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit,
+      N_("Use about N lesions (a stratified choice), for quick runs"), "N" },
+    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val_fraction,
+      N_("Validation share of lesions (default 0.15)"), "F" },
+    { "test-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &test_fraction,
+      N_("Test share of lesions (default 0.15)"), "F" },
+    { "init", 0, 0, G_OPTION_ARG_FILENAME, &init,
+      N_("Start from these weights (e.g. an ImageNet ResNet-50 export)"), "WEIGHTS" },
+    { "finetune", 0, 0, G_OPTION_ARG_STRING, &finetune,
+      N_("Layers to train: head, last or all (default)"), "WHAT" },
+    { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume,
+      N_("Continue from a checkpoint (OUT.ckpt)"), "CHECKPOINT" },
+    { "json-log", 0, 0, G_OPTION_ARG_FILENAME, &json_log,
+      N_("Write one JSON object per event line to FILE"), "FILE" },
+    { "balance", 0, 0, G_OPTION_ARG_STRING, &balance,
+      N_("Class balance: loss (default), sampling or none"), "HOW" },
+    { "shades-of-gray", 0, 0, G_OPTION_ARG_NONE, &sog,
+      N_("Shades-of-Gray colour constancy (kept in the model for inference)"), NULL },
+    { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
+      N_("Stop after N epochs without improvement (default 8, 0 = never)"), "N" },
+    { "workers", 0, 0, G_OPTION_ARG_INT, &workers, N_("Data threads (default: cores)"), "N" },
+    { "lenient", 0, 0, G_OPTION_ARG_NONE, &lenient,
+      N_("Go on without the dataset's unusable rows"), NULL },
+    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Test-time augmentation for the test metrics"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx, _("Train a classifier or segmenter on a HAM10000 folder: "
+                                       "lesion-grouped split, per-epoch validation, best "
+                                       "checkpoint, calibration and test metrics in the model."));
+  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
+  if (!derm_cli_parse (ctx, &argc, &argv))
+    return DERM_CLI_EXIT_USAGE;
+
+  const char *usage = NULL;
+  if (argc > 1)
+    usage = _("train takes no arguments besides its options");
+  else if (data == NULL || out == NULL)
+    usage = _("train needs --data DIR and --out MODEL.safetensors");
+  else if (task != NULL && strcmp (task, "classify") != 0 && strcmp (task, "segment") != 0)
+    usage = _("--task must be classify or segment");
+  if (usage == NULL)
+    {
+      cfg.task = task != NULL && strcmp (task, "segment") == 0 ? DERM_TASK_SEGMENT : DERM_TASK_CLASSIFY;
+      cfg.arch = cfg.task == DERM_TASK_SEGMENT ? DERM_ARCH_UNET : DERM_ARCH_RESNET50;
+      if (arch != NULL && !derm_arch_from_name (arch, &cfg.arch))
+        usage = _("unknown --arch (resnet18, resnet34, resnet50, unet)");
+      else if (finetune != NULL && !parse_finetune (finetune, &cfg.finetune))
+        usage = _("--finetune must be head, last or all");
+      else if (balance != NULL && !derm_balance_from_name (balance, &cfg.balance))
+        usage = _("--balance must be loss, sampling or none");
+      else if (limit < 0 || seed < 0 || patience < 0 || workers < 0)
+        usage = _("--limit, --seed, --patience and --workers cannot be negative");
+    }
+  if (usage != NULL)
+    {
+      derm_cli_error ("%s", usage);
+      return DERM_CLI_EXIT_USAGE;
+    }
+  cfg.data_dir = data;
+  cfg.out_path = out;
+  cfg.epochs = epochs;
+  cfg.batch = batch;
+  cfg.image_size = image_size;
+  cfg.lr = lr;
+  cfg.device = device;
+  cfg.seed = (guint64) seed;
+  cfg.limit = (guint) limit;
+  cfg.val_fraction = val_fraction;
+  cfg.test_fraction = test_fraction;
+  cfg.init_weights = init;
+  cfg.resume = resume;
+  cfg.shades_of_gray = sog;
+  cfg.patience = patience;
+  cfg.workers = workers;
+  cfg.lenient = lenient;
+  cfg.tta = tta;
+
+  TrainUi ui = { isatty (STDERR_FILENO) };
+  if (json_log != NULL)
+    {
+      ui.json_log = fopen (json_log, "w");
+      if (ui.json_log == NULL)
+        {
+          derm_cli_error (_("cannot write %s: %s"), json_log, g_strerror (errno));
+          return DERM_CLI_EXIT_FAILURE;
+        }
+    }
+  g_atomic_int_set (&cancel_flag, 0);
+  void (*previous) (int) = signal (SIGINT, sigint_handler);
+  g_autoptr(GError) error = NULL;
+  gboolean ok = derm_train_job_run (&cfg, train_event_cb, &ui, &cancel_flag, &error);
+  signal (SIGINT, previous);
+  end_bar (&ui);
+  if (ui.json_log != NULL)
+    fclose (ui.json_log);
+  if (!ok)
+    {
+      derm_cli_error ("%s", error->message);
+      return g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED) ? 130 : DERM_CLI_EXIT_FAILURE;
+    }
+  return DERM_CLI_EXIT_OK;
+}
+
+/* ---- evaluate ---------------------------------------------------------------- */
+
+static void
+print_number (double v)
+{
+  if (isfinite (v))
+    printf (" %9.4f", v);
+  else
+    printf (" %9s", "-");
+}
+
+static void
+print_class_table (const DermClassMetrics *m)
+{
+  printf (_("images              %d\n"), m->n);
+  printf (_("accuracy            %.4f\n"), m->accuracy);
+  printf (_("balanced accuracy   %.4f\n"), m->balanced_accuracy);
+  printf (_("macro F1            %.4f\n"), m->macro_f1);
+  printf (_("macro ROC AUC       %.4f\n"), m->macro_auc);
+  printf (_("ECE (15 bins)       %.4f\n"), m->ece);
+  printf (_("\n%-6s %9s %9s %9s %9s %9s\n"), _("class"), _("precision"), _("recall"), "F1",
+          _("support"), "AUC");
+  for (int c = 0; c < m->num_classes; c++)
+    {
+      printf ("%-6s", derm_class_code (c));
+      print_number (m->precision[c]);
+      print_number (m->recall[c]);
+      print_number (m->f1[c]);
+      printf (" %9d", m->support[c]);
+      print_number (m->auc[c]);
+      printf ("\n");
+    }
+  printf (_("\nconfusion (rows true, columns predicted)\n%-6s"), "");
+  for (int c = 0; c < m->num_classes; c++)
+    printf (" %6s", derm_class_code (c));
+  printf ("\n");
+  for (int t = 0; t < m->num_classes; t++)
+    {
+      printf ("%-6s", derm_class_code (t));
+      for (int p = 0; p < m->num_classes; p++)
+        printf (" %6d", m->confusion[t][p]);
+      printf ("\n");
+    }
+}
+
+int
+derm_cli_evaluate (int argc, char **argv)
+{
+  g_autofree char *weights = NULL, *data = NULL, *split = NULL, *device = NULL;
+  gboolean tta = FALSE, json = FALSE;
+  int batch = 32;
+  GOptionEntry entries[] = {
+    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("Model file"), "MODEL" },
+    { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, N_("HAM10000 folder"), "DIR" },
+    { "split", 0, 0, G_OPTION_ARG_STRING, &split,
+      N_("test (default), val, train, or all (every valid image of DIR)"), "PART" },
+    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average the 8 flips and rotations"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Images per batch (default 32)"), "N" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx, _("Evaluate a model on a split of a HAM10000 folder (the "
+                                       "split is rebuilt from the model's metadata)."));
+  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
+  if (!derm_cli_parse (ctx, &argc, &argv))
+    return DERM_CLI_EXIT_USAGE;
+  if (argc > 1 || weights == NULL || data == NULL || batch < 1)
+    {
+      derm_cli_error (_("evaluate needs --weights MODEL and --data DIR (and no other arguments)"));
+      return DERM_CLI_EXIT_USAGE;
+    }
+  const char *part = split != NULL ? split : "test";
+  DermSplitPart dummy;
+  if (strcmp (part, "all") != 0 && !derm_split_part_from_name (part, &dummy))
+    {
+      derm_cli_error (_("--split must be test, val, train or all"));
+      return DERM_CLI_EXIT_USAGE;
+    }
+
+  g_autoptr(GError) error = NULL;
+  DermModel *model = derm_model_load (weights, device, &error);
+  if (model == NULL)
+    {
+      derm_cli_error ("%s", error->message);
+      return DERM_CLI_EXIT_FAILURE;
+    }
+  gboolean classify = derm_arch_task (derm_model_get_arch (model)) == DERM_TASK_CLASSIFY;
+  int rc = DERM_CLI_EXIT_FAILURE;
+  g_autoptr(DermDataset) ds = derm_dataset_load (data, (classify ? 0 : DERM_DATASET_REQUIRE_MASKS)
+                                                 | DERM_DATASET_LENIENT, &error);
+  g_autoptr(GArray) idx = ds ? derm_evaluate_select (model, ds, part, &error) : NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  if (idx == NULL)
+    goto out;
+  if (ds->n_skipped > 0 && !json)
+    fprintf (stderr, _("%u rows of the dataset were skipped as unusable\n"), ds->n_skipped);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, weights);
+  json_builder_set_member_name (b, "split");
+  json_builder_add_string_value (b, part);
+  json_builder_set_member_name (b, "tta");
+  json_builder_add_boolean_value (b, tta);
+  json_builder_set_member_name (b, "temperature");
+  json_builder_add_double_value (b, derm_model_get_temperature (model));
+  if (classify)
+    {
+      DermClassMetrics m;
+      if (!derm_evaluate_classifier (model, ds, (guint *) idx->data, idx->len, tta, batch, NULL,
+                                     NULL, NULL, &m, &error))
+        goto out;
+      if (!json)
+        {
+          printf (_("%s on the %s split of %s\n\n"), weights, part, data);
+          print_class_table (&m);
+        }
+      derm_class_metrics_add_json (&m, b);
+    }
+  else
+    {
+      DermSegMetrics m;
+      if (!derm_evaluate_segmenter (model, ds, (guint *) idx->data, idx->len, tta, batch, NULL,
+                                    NULL, NULL, &m, &error))
+        goto out;
+      if (!json)
+        {
+          printf (_("%s on the %s split of %s\n\n"), weights, part, data);
+          printf (_("images                   %d\n"), m.n);
+          printf (_("mean Dice                %.4f\n"), m.dice);
+          printf (_("mean Jaccard             %.4f\n"), m.jaccard);
+          printf (_("thresholded Jaccard      %.4f\n"), m.thresholded_jaccard);
+          printf (_("images under 0.65        %d\n"), m.failures);
+        }
+      derm_seg_metrics_add_json (&m, b);
+    }
+  json_builder_end_object (b);
+  if (json)
+    {
+      g_autoptr(JsonNode) root = json_builder_get_root (b);
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+      json_generator_set_root (gen, root);
+      json_generator_set_pretty (gen, TRUE);
+      g_autofree char *text = json_generator_to_data (gen, NULL);
+      printf ("%s\n", text);
+    }
+  rc = DERM_CLI_EXIT_OK;
+
+out:
+  if (error != NULL)
+    derm_cli_error ("%s", error->message);
+  derm_model_free (model);
+  return rc;
+}
+
+/* ---- analyze ------------------------------------------------------------------ */
+
+static char *
+mask_path_for (const char *mask_out, const char *image, gboolean many)
+{
+  if (!many)
+    return g_strdup (mask_out);
+  g_autofree char *base = g_path_get_basename (image);
+  char *dot = strrchr (base, '.');
+  if (dot != NULL)
+    *dot = '\0';
+  g_autofree char *name = g_strdup_printf ("%s_mask.png", base);
+  return g_build_filename (mask_out, name, NULL);
+}
+
+static gboolean
+analyze_one (const char *path, DermModel *classifier, DermModel *segmenter, gboolean tta,
+             const char *mask_out, gboolean many, gboolean json, JsonBuilder *b, GError **error)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "image");
+  json_builder_add_string_value (b, path);
+  g_autoptr(DermImage) image = derm_image_load (path, 3, 0, 0, error);
+  if (image == NULL)
+    return FALSE;
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, image->width);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, image->height);
+  if (!json)
+    printf ("%s (%d x %d)\n", path, image->width, image->height);
+
+  if (classifier != NULL)
+    {
+      float probs[DERM_N_CLASSES];
+      if (!derm_model_classify (classifier, image, tta, probs, error))
+        return FALSE;
+      int best = 0;
+      for (int c = 1; c < DERM_N_CLASSES; c++)
+        if (probs[c] > probs[best])
+          best = c;
+      json_builder_set_member_name (b, "probabilities");
+      json_builder_begin_object (b);
+      for (int c = 0; c < DERM_N_CLASSES; c++)
+        {
+          json_builder_set_member_name (b, derm_class_code (c));
+          json_builder_add_double_value (b, probs[c]);
+        }
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "predicted");
+      json_builder_add_string_value (b, derm_class_code (best));
+      json_builder_set_member_name (b, "malignant_risk");
+      json_builder_add_double_value (b, derm_class_malignant_risk (probs));
+      if (!json)
+        {
+          printf (_("  predicted: %s (%s), p = %.3f; malignant risk %.3f\n"),
+                  derm_class_code (best), derm_class_name (best), probs[best],
+                  derm_class_malignant_risk (probs));
+          for (int c = 0; c < DERM_N_CLASSES; c++)
+            printf ("    %-6s %.4f  %s\n", derm_class_code (c), probs[c], derm_class_name (c));
+        }
+    }
+  if (segmenter != NULL)
+    {
+      g_autoptr(DermImage) prob = derm_model_segment (segmenter, image, tta, error);
+      if (prob == NULL)
+        return FALSE;
+      g_autoptr(DermImage) mask = derm_image_copy (prob);
+      gsize px = (gsize) mask->width * mask->height;
+      for (gsize i = 0; i < px; i++)
+        mask->data[i] = mask->data[i] >= 128 ? 255 : 0;
+      if (mask_out != NULL)
+        {
+          g_autofree char *mp = mask_path_for (mask_out, path, many);
+          if (!derm_image_save_png (mask, mp, error))
+            return FALSE;
+          json_builder_set_member_name (b, "mask");
+          json_builder_add_string_value (b, mp);
+          if (!json)
+            printf (_("  mask written to %s\n"), mp);
+        }
+      DermLesionMeasurements m;
+      g_autoptr(GError) local = NULL;
+      json_builder_set_member_name (b, "measurements");
+      if (!derm_lesion_measure (image, mask, &m, &local))
+        {
+          json_builder_add_null_value (b);
+          if (!json)
+            printf (_("  no measurements: %s\n"), local->message);
+        }
+      else
+        {
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "area_fraction");
+          json_builder_add_double_value (b, m.area_fraction);
+          json_builder_set_member_name (b, "area_px");
+          json_builder_add_int_value (b, m.area_px);
+          json_builder_set_member_name (b, "asymmetry");
+          json_builder_begin_array (b);
+          json_builder_add_double_value (b, m.asymmetry[0]);
+          json_builder_add_double_value (b, m.asymmetry[1]);
+          json_builder_end_array (b);
+          json_builder_set_member_name (b, "compactness");
+          json_builder_add_double_value (b, m.compactness);
+          json_builder_set_member_name (b, "perimeter_px");
+          json_builder_add_double_value (b, m.perimeter_px);
+          json_builder_set_member_name (b, "diameter_px");
+          json_builder_add_double_value (b, m.diameter_px);
+          json_builder_set_member_name (b, "n_colors");
+          json_builder_add_int_value (b, m.n_colors);
+          json_builder_set_member_name (b, "colors");
+          json_builder_begin_object (b);
+          for (int c = 0; c < DERM_N_COLORS; c++)
+            {
+              json_builder_set_member_name (b, derm_color_name (c));
+              json_builder_add_double_value (b, m.color_fraction[c]);
+            }
+          json_builder_end_object (b);
+          json_builder_end_object (b);
+          if (!json)
+            {
+              printf (_("  lesion area        %.1f%% of the image (%" G_GINT64_FORMAT " px)\n"),
+                      100 * m.area_fraction, m.area_px);
+              printf (_("  asymmetry          %.3f (major axis), %.3f (minor axis)\n"),
+                      m.asymmetry[0], m.asymmetry[1]);
+              printf (_("  border compactness %.3f (1 = disc)\n"), m.compactness);
+              printf (_("  colours            %d:"), m.n_colors);
+              for (int c = 0; c < DERM_N_COLORS; c++)
+                if (m.color_fraction[c] >= DERM_LESION_COLOR_MIN_FRACTION)
+                  printf (" %s (%.0f%%)", derm_color_name (c), 100 * m.color_fraction[c]);
+              printf ("\n");
+              printf (_("  diameter           %.1f px\n"), m.diameter_px);
+            }
+        }
+    }
+  json_builder_end_object (b);
+  return TRUE;
+}
+
+int
+derm_cli_analyze (int argc, char **argv)
+{
+  g_autofree char *cls_path = NULL, *seg_path = NULL, *mask_out = NULL, *device = NULL;
+  gboolean json = FALSE, tta = FALSE;
+  GOptionEntry entries[] = {
+    { "classifier", 0, 0, G_OPTION_ARG_FILENAME, &cls_path, N_("Classifier model"), "MODEL" },
+    { "segmenter", 0, 0, G_OPTION_ARG_FILENAME, &seg_path, N_("Segmentation model"), "MODEL" },
+    { "mask-out", 0, 0, G_OPTION_ARG_FILENAME, &mask_out,
+      N_("Write the mask (PNG) here; with several images, a folder"), "PATH" },
+    { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average the 8 flips and rotations"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new (_("IMAGE..."));
+  g_option_context_set_summary (ctx, _("Classify and segment dermoscopy images and measure "
+                                       "the lesion (area, asymmetry, border, colours, "
+                                       "diameter)."));
+  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
+  if (!derm_cli_parse (ctx, &argc, &argv))
+    return DERM_CLI_EXIT_USAGE;
+  if (argc < 2 || (cls_path == NULL && seg_path == NULL))
+    {
+      derm_cli_error (_("analyze needs at least one IMAGE and --classifier and/or --segmenter"));
+      return DERM_CLI_EXIT_USAGE;
+    }
+  if (mask_out != NULL && seg_path == NULL)
+    {
+      derm_cli_error (_("--mask-out needs --segmenter"));
+      return DERM_CLI_EXIT_USAGE;
+    }
+  gboolean many = argc > 2;
+  if (many && mask_out != NULL && g_mkdir_with_parents (mask_out, 0700) != 0)
+    {
+      derm_cli_error (_("cannot create the folder %s: %s"), mask_out, g_strerror (errno));
+      return DERM_CLI_EXIT_FAILURE;
+    }
+
+  g_autoptr(GError) error = NULL;
+  DermModel *classifier = NULL, *segmenter = NULL;
+  int rc = DERM_CLI_EXIT_OK;
+  if (cls_path != NULL && (classifier = derm_model_load (cls_path, device, &error)) == NULL)
+    rc = DERM_CLI_EXIT_FAILURE;
+  else if (classifier != NULL && derm_arch_task (derm_model_get_arch (classifier)) != DERM_TASK_CLASSIFY)
+    {
+      g_set_error (&error, DERM_ERROR, DERM_ERROR_MISMATCH, _("%s is not a classifier"), cls_path);
+      rc = DERM_CLI_EXIT_FAILURE;
+    }
+  if (rc == DERM_CLI_EXIT_OK && seg_path != NULL
+      && (segmenter = derm_model_load (seg_path, device, &error)) == NULL)
+    rc = DERM_CLI_EXIT_FAILURE;
+  else if (segmenter != NULL && derm_arch_task (derm_model_get_arch (segmenter)) != DERM_TASK_SEGMENT)
+    {
+      g_set_error (&error, DERM_ERROR, DERM_ERROR_MISMATCH, _("%s is not a segmenter"), seg_path);
+      rc = DERM_CLI_EXIT_FAILURE;
+    }
+  if (rc != DERM_CLI_EXIT_OK)
+    {
+      derm_cli_error ("%s", error->message);
+      derm_model_free (classifier);
+      derm_model_free (segmenter);
+      return rc;
+    }
+
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr(GError) local = NULL;
+      if (!analyze_one (argv[i], classifier, segmenter, tta, mask_out, many, json, b, &local))
+        {
+          derm_cli_error ("%s", local->message);
+          rc = DERM_CLI_EXIT_FAILURE;
+          /* Close a half-written object so the JSON stays valid. */
+          json_builder_end_object (b);
+        }
+    }
+  json_builder_end_array (b);
+  if (json)
+    {
+      g_autoptr(JsonNode) root = json_builder_get_root (b);
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+      json_generator_set_root (gen, root);
+      json_generator_set_pretty (gen, TRUE);
+      g_autofree char *text = json_generator_to_data (gen, NULL);
+      printf ("%s\n", text);
+    }
+  derm_model_free (classifier);
+  derm_model_free (segmenter);
+  return rc;
+}

@@ -1,0 +1,206 @@
+/* derm-evaluate.c: evaluation through the inference path. */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-evaluate"
+
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "derm-error.h"
+#include "derm-evaluate.h"
+
+static void
+free_images (DermImage **images, int n)
+{
+  for (int i = 0; i < n; i++)
+    derm_image_free (images[i]);
+}
+
+/* Loads the images of indices[start .. start+n) at the model's input size
+ * (DCT-scaled where the file is far larger). */
+static gboolean
+load_batch (DermModel *model, const DermDataset *ds, const guint *indices, guint start, int n,
+            DermImage **images, GError **error)
+{
+  int size = derm_model_get_input_size (model);
+  for (int i = 0; i < n; i++)
+    {
+      const DermSample *s = ds->samples->pdata[indices[start + i]];
+      images[i] = derm_image_load (s->image_path, 3, size, size, error);
+      if (images[i] == NULL)
+        {
+          free_images (images, i);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+cancelled (const volatile gint *cancel, GError **error)
+{
+  if (cancel != NULL && g_atomic_int_get (cancel))
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED, _("Evaluation was cancelled"));
+      return TRUE;
+    }
+  return FALSE;
+}
+
+float *
+derm_evaluate_logits (DermModel *model, const DermDataset *ds, const guint *indices, guint n,
+                      gboolean tta, int batch, DermEvalProgressFunc progress,
+                      gpointer progress_data, const volatile gint *cancel, GError **error)
+{
+  int k = derm_model_get_num_classes (model);
+  batch = MAX (batch, 1);
+  float *logits = g_new (float, (gsize) MAX (n, 1) * k);
+  DermImage **images = g_new0 (DermImage *, batch);
+  for (guint start = 0; start < n; start += batch)
+    {
+      int m = MIN ((guint) batch, n - start);
+      if (cancelled (cancel, error) || !load_batch (model, ds, indices, start, m, images, error))
+        goto fail;
+      gboolean ok = derm_model_logits_batch (model, (const DermImage *const *) images, m, tta,
+                                             logits + (gsize) start * k, error);
+      free_images (images, m);
+      if (!ok)
+        goto fail;
+      if (progress != NULL)
+        progress (start + m, n, progress_data);
+    }
+  g_free (images);
+  return logits;
+
+fail:
+  g_free (images);
+  g_free (logits);
+  return NULL;
+}
+
+gboolean
+derm_evaluate_classifier (DermModel *model, const DermDataset *ds, const guint *indices,
+                          guint n, gboolean tta, int batch, DermEvalProgressFunc progress,
+                          gpointer progress_data, const volatile gint *cancel,
+                          DermClassMetrics *metrics, GError **error)
+{
+  int k = derm_model_get_num_classes (model);
+  if (k != DERM_N_CLASSES)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                   _("The model has %d classes, not the %d HAM10000 diagnoses"), k, DERM_N_CLASSES);
+      return FALSE;
+    }
+  g_autofree float *logits = derm_evaluate_logits (model, ds, indices, n, tta, batch, progress,
+                                                   progress_data, cancel, error);
+  if (logits == NULL)
+    return FALSE;
+  g_autofree float *probs = g_new (float, (gsize) MAX (n, 1) * k);
+  derm_softmax (logits, n, k, derm_model_get_temperature (model), probs);
+  g_autofree int *labels = g_new (int, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    labels[i] = ((DermSample *) ds->samples->pdata[indices[i]])->label;
+  derm_class_metrics_compute (probs, labels, n, k, metrics);
+  return TRUE;
+}
+
+gboolean
+derm_evaluate_segmenter (DermModel *model, const DermDataset *ds, const guint *indices,
+                         guint n, gboolean tta, int batch, DermEvalProgressFunc progress,
+                         gpointer progress_data, const volatile gint *cancel,
+                         DermSegMetrics *metrics, GError **error)
+{
+  derm_seg_metrics_init (metrics);
+  batch = MAX (batch, 1);
+  g_autofree DermImage **images = g_new0 (DermImage *, batch);
+  for (guint start = 0; start < n; start += batch)
+    {
+      int m = MIN ((guint) batch, n - start);
+      if (cancelled (cancel, error) || !load_batch (model, ds, indices, start, m, images, error))
+        return FALSE;
+      DermImage **pred = derm_model_segment_batch (model, (const DermImage *const *) images, m,
+                                                   tta, error);
+      gboolean ok = pred != NULL;
+      for (int i = 0; ok && i < m; i++)
+        {
+          const DermSample *s = ds->samples->pdata[indices[start + i]];
+          if (s->mask_path == NULL)
+            {
+              g_set_error (error, DERM_ERROR, DERM_ERROR_NOT_FOUND,
+                           _("%s has no mask to compare with"), s->image_id);
+              ok = FALSE;
+              break;
+            }
+          g_autoptr(DermImage) truth = derm_image_load (s->mask_path, 1, 0, 0, error);
+          g_autoptr(DermImage) sized = truth ? derm_image_resize_nearest (truth, images[i]->width,
+                                                                          images[i]->height, error)
+                                             : NULL;
+          if (sized == NULL)
+            {
+              ok = FALSE;
+              break;
+            }
+          gsize px = (gsize) sized->width * sized->height;
+          for (gsize p = 0; p < px; p++)
+            pred[i]->data[p] = pred[i]->data[p] >= 128;
+          derm_seg_metrics_add (metrics, pred[i]->data, sized->data, px);
+        }
+      if (pred != NULL)
+        {
+          free_images (pred, m);
+          g_free (pred);
+        }
+      free_images (images, m);
+      if (!ok)
+        return FALSE;
+      if (progress != NULL)
+        progress (start + m, n, progress_data);
+    }
+  return TRUE;
+}
+
+GArray *
+derm_evaluate_select (DermModel *model, DermDataset *ds, const char *part, GError **error)
+{
+  if (part == NULL || strcmp (part, "all") == 0)
+    {
+      GArray *all = g_array_new (FALSE, FALSE, sizeof (guint));
+      for (guint i = 0; i < ds->samples->len; i++)
+        g_array_append_val (all, i);
+      return all;
+    }
+  DermSplitPart which;
+  if (!derm_split_part_from_name (part, &which))
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID,
+                   _("Unknown split \"%s\"; use test, val, train or all"), part);
+      return NULL;
+    }
+  const char *json = derm_model_get_metadata (model, "split");
+  if (json == NULL)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_NOT_FOUND,
+                   _("The model records no data split; evaluate it with --split all"));
+      return NULL;
+    }
+  DermSplitConfig cfg;
+  guint limit = 0;
+  g_autofree char *sha = NULL;
+  if (!derm_split_from_json (json, &cfg, &limit, &sha, error))
+    return NULL;
+  g_autofree char *have = derm_dataset_hash (ds);
+  if (sha != NULL && sha[0] != '\0' && strcmp (sha, have) != 0)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                   _("This folder is not the dataset the model was trained on (its content "
+                     "differs), so its %s split cannot be rebuilt; use --split all for an "
+                     "external test set"), part);
+      return NULL;
+    }
+  derm_dataset_limit_lesions (ds, limit, cfg.seed);
+  g_autofree guint8 *assignment = derm_split_assign (ds, &cfg, error);
+  if (assignment == NULL)
+    return NULL;
+  return derm_split_indices (assignment, ds->samples->len, which);
+}

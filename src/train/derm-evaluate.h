@@ -1,0 +1,48 @@
+/* derm-evaluate.h: a model against (part of) a HAM10000 folder, through the
+ * inference path a user's image takes (decode, the engine's preprocessing). */
+#pragma once
+
+#include <glib.h>
+
+#include "derm-dataset.h"
+#include "derm-engine.h"
+#include "derm-metrics.h"
+#include "derm-split.h"
+
+G_BEGIN_DECLS
+
+/* Called after each batch with images done / total. */
+typedef void (*DermEvalProgressFunc) (guint done, guint total, gpointer user_data);
+
+/* Raw logits (no temperature) of the samples @indices (n), n * num_classes
+ * floats. @cancel may be NULL. Returns: (transfer full) g_free() it, or NULL
+ * with @error. */
+float   *derm_evaluate_logits (DermModel *model, const DermDataset *dataset,
+                               const guint *indices, guint n, gboolean tta, int batch,
+                               DermEvalProgressFunc progress, gpointer progress_data,
+                               const volatile gint *cancel, GError **error);
+
+/* Metrics of a classifier with its temperature. @logits_out (transfer full,
+ * may be NULL) receives the raw logits. */
+gboolean derm_evaluate_classifier (DermModel *model, const DermDataset *dataset,
+                                   const guint *indices, guint n, gboolean tta, int batch,
+                                   DermEvalProgressFunc progress, gpointer progress_data,
+                                   const volatile gint *cancel, DermClassMetrics *metrics,
+                                   GError **error);
+
+/* Metrics of a segmenter: masks compared at the image's size (the truth is
+ * resized nearest-neighbour; prediction thresholded at 128). */
+gboolean derm_evaluate_segmenter (DermModel *model, const DermDataset *dataset,
+                                  const guint *indices, guint n, gboolean tta, int batch,
+                                  DermEvalProgressFunc progress, gpointer progress_data,
+                                  const volatile gint *cancel, DermSegMetrics *metrics,
+                                  GError **error);
+
+/* The samples of @part as the model's "split" metadata defines them on
+ * @dataset: checks the dataset hash, applies the recorded --limit (in place)
+ * and the seeded split. @part NULL means every sample ("all").
+ * Returns: (transfer full) a GArray of guint, or NULL with @error. */
+GArray  *derm_evaluate_select (DermModel *model, DermDataset *dataset, const char *part,
+                               GError **error);
+
+G_END_DECLS

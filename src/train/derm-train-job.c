@@ -1,0 +1,706 @@
+/* derm-train-job.c: the whole training job (see derm-train-job.h). */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-train-job"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "derm-augment.h"
+#include "derm-dataset.h"
+#include "derm-error.h"
+#include "derm-evaluate.h"
+#include "derm-metrics.h"
+#include "derm-split.h"
+#include "derm-train-job.h"
+
+static const char *const balance_names[] = { "none", "loss", "sampling" };
+
+const char *
+derm_balance_name (DermBalance balance)
+{
+  g_return_val_if_fail (balance <= DERM_BALANCE_SAMPLING, NULL);
+  return balance_names[balance];
+}
+
+gboolean
+derm_balance_from_name (const char *name, DermBalance *balance)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (balance_names); i++)
+    if (g_strcmp0 (name, balance_names[i]) == 0)
+      {
+        *balance = (DermBalance) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+derm_train_job_config_init (DermTrainJobConfig *c)
+{
+  memset (c, 0, sizeof *c);
+  c->task = DERM_TASK_CLASSIFY;
+  c->arch = DERM_ARCH_RESNET50;
+  c->epochs = 30;
+  c->batch = 32;
+  c->weight_decay = 0.05;
+  c->seed = 1;
+  c->val_fraction = 0.15;
+  c->test_fraction = 0.15;
+  c->finetune = DERM_FINETUNE_ALL;
+  c->balance = DERM_BALANCE_LOSS;
+  c->patience = 8;
+}
+
+static const char *const event_names[] = {
+  "message", "dataset", "cache", "step", "epoch", "early_stop", "checkpoint",
+  "calibrated", "evaluating", "test", "done",
+};
+
+const char *
+derm_train_event_type_name (DermTrainEventType type)
+{
+  g_return_val_if_fail (type <= DERM_TRAIN_EVENT_DONE, NULL);
+  return event_names[type];
+}
+
+static void
+member_double (JsonBuilder *b, const char *name, double v)
+{
+  json_builder_set_member_name (b, name);
+  if (isfinite (v))
+    json_builder_add_double_value (b, v);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+member_int (JsonBuilder *b, const char *name, gint64 v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, v);
+}
+
+char *
+derm_train_event_to_json (const DermTrainEvent *e)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, derm_train_event_type_name (e->type));
+  member_double (b, "elapsed", e->elapsed_seconds);
+  switch (e->type)
+    {
+    case DERM_TRAIN_EVENT_DATASET:
+      member_int (b, "n_train", e->n_train);
+      member_int (b, "n_val", e->n_val);
+      member_int (b, "n_test", e->n_test);
+      break;
+    case DERM_TRAIN_EVENT_CACHE:
+    case DERM_TRAIN_EVENT_EVALUATING:
+      member_int (b, "done", e->done);
+      member_int (b, "total", e->total);
+      break;
+    case DERM_TRAIN_EVENT_STEP:
+      member_int (b, "epoch", e->epoch);
+      member_int (b, "epochs", e->epochs);
+      member_int (b, "step", e->step);
+      member_int (b, "steps", e->steps);
+      member_int (b, "global_step", e->global_step);
+      member_double (b, "loss", e->loss);
+      member_double (b, "images_per_second", e->images_per_second);
+      member_double (b, "lr", e->lr);
+      member_double (b, "eta", e->eta_seconds);
+      break;
+    case DERM_TRAIN_EVENT_EPOCH:
+      member_int (b, "epoch", e->epoch);
+      member_int (b, "epochs", e->epochs);
+      member_double (b, "loss", e->loss);
+      if (e->val_metric_name != NULL)
+        member_double (b, e->val_metric_name, e->val_metric);
+      json_builder_set_member_name (b, "best");
+      json_builder_add_boolean_value (b, e->is_best);
+      break;
+    case DERM_TRAIN_EVENT_EARLY_STOP:
+      member_int (b, "epoch", e->epoch);
+      break;
+    case DERM_TRAIN_EVENT_CALIBRATED:
+      member_double (b, "temperature", e->temperature);
+      break;
+    default:
+      break;
+    }
+  if (e->message != NULL)
+    {
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, e->message);
+    }
+  if (e->json != NULL)
+    {
+      g_autoptr(JsonParser) p = json_parser_new ();
+      if (json_parser_load_from_data (p, e->json, -1, NULL))
+        {
+          json_builder_set_member_name (b, "metrics");
+          json_builder_add_value (b, json_node_copy (json_parser_get_root (p)));
+        }
+    }
+  json_builder_end_object (b);
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* ---- The job ------------------------------------------------------------- */
+
+typedef struct {
+  const DermTrainJobConfig *cfg;
+  DermTrainEventFunc on_event;
+  gpointer user_data;
+  const volatile gint *cancel;
+  gint64 t0;
+  DermLoader *loader;
+  int size;
+  int epoch;
+  int epochs;
+  int steps;
+} Job;
+
+static void
+emit (Job *job, DermTrainEvent *e)
+{
+  e->elapsed_seconds = (g_get_monotonic_time () - job->t0) / 1e6;
+  if (e->epochs == 0)
+    e->epochs = job->epochs;
+  if (job->on_event != NULL)
+    job->on_event (e, job->user_data);
+}
+
+static void
+emit_message (Job *job, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+emit_message (Job *job, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  DermTrainEvent e = { .type = DERM_TRAIN_EVENT_MESSAGE, .message = msg, .val_metric = NAN };
+  emit (job, &e);
+}
+
+static gboolean
+next_batch (gpointer data, DermBatch *batch, GError **error)
+{
+  Job *job = data;
+  const guint8 *images, *masks;
+  const gint32 *labels;
+  int n;
+  if (!derm_loader_next (job->loader, &images, &labels, &masks, &n))
+    return FALSE;
+  batch->images = images;
+  batch->labels = labels;
+  batch->masks = job->cfg->task == DERM_TASK_SEGMENT ? masks : NULL;
+  batch->n = n;
+  batch->height = batch->width = job->size;
+  return TRUE;
+}
+
+static void
+step_progress (const DermTrainProgress *p, gpointer data)
+{
+  Job *job = data;
+  DermTrainEvent e = { .type = DERM_TRAIN_EVENT_STEP, .val_metric = NAN };
+  e.epoch = p->epoch;
+  e.step = p->step;
+  e.steps = p->steps_in_epoch;
+  e.global_step = p->global_step;
+  e.loss = p->loss;
+  e.images_per_second = p->images_per_second;
+  e.lr = p->lr;
+  e.eta_seconds = NAN;
+  if (p->images_per_second > 0 && job->steps > 0)
+    {
+      double left = (double) (job->epochs - p->epoch - 1) * job->steps + (job->steps - p->step);
+      e.eta_seconds = left * job->cfg->batch / p->images_per_second;
+    }
+  emit (job, &e);
+}
+
+static void
+cache_progress (guint done, guint total, gpointer data)
+{
+  Job *job = data;
+  /* about 100 events for the whole cache */
+  if (done != total && done % MAX (total / 100, 1) != 0)
+    return;
+  DermTrainEvent e = { .type = DERM_TRAIN_EVENT_CACHE, .done = done, .total = total,
+                       .val_metric = NAN };
+  emit (job, &e);
+}
+
+static void
+eval_progress (guint done, guint total, gpointer data)
+{
+  Job *job = data;
+  DermTrainEvent e = { .type = DERM_TRAIN_EVENT_EVALUATING, .done = done, .total = total,
+                       .val_metric = NAN };
+  emit (job, &e);
+}
+
+/* The validation metric on cached images: balanced accuracy or mean Dice. */
+static gboolean
+validate (Job *job, DermModel *model, DermCache *cache, const guint *entries, guint n,
+          double *metric, GError **error)
+{
+  const int chunk = 64;
+  DermImage views[64];
+  const DermImage *ptrs[64];
+  if (job->cfg->task == DERM_TASK_CLASSIFY)
+    {
+      int k = derm_model_get_num_classes (model);
+      g_autofree float *logits = g_new (float, (gsize) n * k);
+      g_autofree float *probs = g_new (float, (gsize) n * k);
+      g_autofree int *labels = g_new (int, n);
+      for (guint s = 0; s < n; s += chunk)
+        {
+          int m = MIN ((guint) chunk, n - s);
+          for (int i = 0; i < m; i++)
+            {
+              derm_cache_view (cache, entries[s + i], &views[i], FALSE);
+              ptrs[i] = &views[i];
+              labels[s + i] = derm_cache_label (cache, entries[s + i]);
+            }
+          if (!derm_model_logits_batch (model, ptrs, m, FALSE, logits + (gsize) s * k, error))
+            return FALSE;
+        }
+      derm_softmax (logits, n, k, 1.0, probs);
+      DermClassMetrics m;
+      derm_class_metrics_compute (probs, labels, n, k, &m);
+      *metric = m.balanced_accuracy;
+      return TRUE;
+    }
+  DermSegMetrics seg;
+  derm_seg_metrics_init (&seg);
+  for (guint s = 0; s < n; s += chunk)
+    {
+      int m = MIN ((guint) chunk, n - s);
+      for (int i = 0; i < m; i++)
+        {
+          derm_cache_view (cache, entries[s + i], &views[i], FALSE);
+          ptrs[i] = &views[i];
+        }
+      DermImage **pred = derm_model_segment_batch (model, ptrs, m, FALSE, error);
+      if (pred == NULL)
+        return FALSE;
+      for (int i = 0; i < m; i++)
+        {
+          gsize px = (gsize) pred[i]->width * pred[i]->height;
+          for (gsize p = 0; p < px; p++)
+            pred[i]->data[p] = pred[i]->data[p] >= 128;
+          derm_seg_metrics_add (&seg, pred[i]->data, derm_cache_mask (cache, entries[s + i]), px);
+          derm_image_free (pred[i]);
+        }
+      g_free (pred);
+    }
+  *metric = seg.dice;
+  return TRUE;
+}
+
+static char *
+training_json (const DermTrainJobConfig *cfg, int size, const char *device, int best_epoch,
+               int epochs_run, double best)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "architecture");
+  json_builder_add_string_value (b, derm_arch_name (cfg->arch));
+  member_int (b, "epochs", cfg->epochs);
+  member_int (b, "epochs_run", epochs_run);
+  member_int (b, "best_epoch", best_epoch);
+  member_double (b, cfg->task == DERM_TASK_CLASSIFY ? "val_balanced_accuracy" : "val_dice", best);
+  member_int (b, "batch", cfg->batch);
+  member_int (b, "image_size", size);
+  member_double (b, "lr", cfg->lr);
+  member_double (b, "weight_decay", cfg->weight_decay);
+  json_builder_set_member_name (b, "balance");
+  json_builder_add_string_value (b, derm_balance_name (cfg->balance));
+  json_builder_set_member_name (b, "finetune");
+  json_builder_add_string_value (b, cfg->finetune == DERM_FINETUNE_HEAD ? "head"
+                                    : cfg->finetune == DERM_FINETUNE_LAST ? "last" : "all");
+  json_builder_set_member_name (b, "init");
+  json_builder_add_string_value (b, cfg->init_weights ? cfg->init_weights : "");
+  json_builder_set_member_name (b, "device");
+  json_builder_add_string_value (b, device);
+  member_int (b, "seed", (gint64) cfg->seed);
+  json_builder_end_object (b);
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static void
+set_double_metadata (DermModel *model, const char *key, double v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  derm_model_set_metadata (model, key, g_ascii_dtostr (buf, sizeof buf, v));
+}
+
+static double
+get_double_metadata (DermModel *model, const char *key, double fallback)
+{
+  const char *s = derm_model_get_metadata (model, key);
+  return s != NULL ? g_ascii_strtod (s, NULL) : fallback;
+}
+
+static gboolean
+check_config (const DermTrainJobConfig *cfg, GError **error)
+{
+  const char *problem = NULL;
+  if (cfg->data_dir == NULL || cfg->out_path == NULL)
+    problem = _("a data folder and an output file are required");
+  else if (cfg->epochs < 1 || cfg->epochs > 10000)
+    problem = _("the epoch count must be between 1 and 10000");
+  else if (cfg->batch < 2 || cfg->batch > 4096)
+    problem = _("the batch size must be between 2 and 4096");
+  else if (cfg->image_size != 0 && (cfg->image_size < 32 || cfg->image_size > 1024))
+    problem = _("the image size must be between 32 and 1024");
+  else if (cfg->lr < 0 || cfg->lr > 10)
+    problem = _("the learning rate must be between 0 and 10");
+  else if (derm_arch_task (cfg->arch) != cfg->task)
+    problem = cfg->task == DERM_TASK_SEGMENT ? _("segmentation needs --arch unet")
+                                             : _("classification needs a ResNet architecture");
+  if (problem != NULL)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID, "%s", problem);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
+                    gpointer user_data, const volatile gint *cancel, GError **error)
+{
+  if (!check_config (cfg, error))
+    return FALSE;
+  Job job = { cfg, on_event, user_data, cancel, g_get_monotonic_time () };
+  job.epochs = cfg->epochs;
+  gboolean classify = cfg->task == DERM_TASK_CLASSIFY;
+  job.size = cfg->image_size > 0 ? cfg->image_size : classify ? 224 : 256;
+  double lr = cfg->lr > 0 ? cfg->lr : 1e-3;
+  g_autofree char *ckpt_path = g_strdup_printf ("%s.ckpt", cfg->out_path);
+
+  /* Dataset and split */
+  DermDatasetFlags flags = (classify ? 0 : DERM_DATASET_REQUIRE_MASKS)
+                           | (cfg->lenient ? DERM_DATASET_LENIENT : 0);
+  g_autoptr(DermDataset) ds = derm_dataset_load (cfg->data_dir, flags, error);
+  if (ds == NULL)
+    return FALSE;
+  g_autofree char *sha = derm_dataset_hash (ds);
+  derm_dataset_limit_lesions (ds, cfg->limit, cfg->seed);
+  DermSplitConfig split_cfg = { cfg->seed, cfg->val_fraction, cfg->test_fraction };
+  g_autofree guint8 *assignment = derm_split_assign (ds, &split_cfg, error);
+  if (assignment == NULL)
+    return FALSE;
+  guint n = ds->samples->len;
+  g_autoptr(GArray) train_idx = derm_split_indices (assignment, n, DERM_SPLIT_TRAIN);
+  g_autoptr(GArray) val_idx = derm_split_indices (assignment, n, DERM_SPLIT_VAL);
+  g_autoptr(GArray) test_idx = derm_split_indices (assignment, n, DERM_SPLIT_TEST);
+  g_autofree char *split_json = derm_split_to_json (&split_cfg, cfg->limit, sha, assignment, n);
+  {
+    g_autofree char *report = derm_dataset_report (ds, 20);
+    DermTrainEvent e = { .type = DERM_TRAIN_EVENT_DATASET, .n_train = train_idx->len,
+                         .n_val = val_idx->len, .n_test = test_idx->len, .message = report,
+                         .val_metric = NAN };
+    emit (&job, &e);
+  }
+  if (train_idx->len < (guint) cfg->batch)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID,
+                   _("Only %u training images for batches of %d; use more data or a smaller "
+                     "--batch"), train_idx->len, cfg->batch);
+      return FALSE;
+    }
+
+  /* Model and trainer */
+  derm_engine_manual_seed (cfg->seed);
+  DermModelConfig mc = { cfg->arch, classify ? DERM_N_CLASSES : 1, 0, job.size };
+  g_autoptr(GError) local = NULL;
+  DermModel *model = derm_model_new (&mc, cfg->device, error);
+  if (model == NULL)
+    return FALSE;
+  g_autofree char *device = g_strdup (derm_model_get_device (model));
+  emit_message (&job, _("%s, %.1f M parameters, on %s"), derm_arch_name (cfg->arch),
+                derm_model_count_parameters (model) / 1e6, device);
+  if (cfg->init_weights != NULL && cfg->resume == NULL
+      && !derm_model_load_weights (model, cfg->init_weights, TRUE, error))
+    {
+      derm_model_free (model);
+      return FALSE;
+    }
+  derm_model_set_metadata (model, "split", split_json);
+  derm_model_set_metadata (model, "dataset_sha256", sha);
+  derm_model_set_metadata (model, "color_constancy", "none");   /* the cache applies it */
+
+  /* Class weights from the training split (inverse square root frequency,
+   * mean weight per image 1). */
+  float weights[DERM_N_CLASSES];
+  guint counts[DERM_N_CLASSES] = { 0 };
+  for (guint i = 0; i < train_idx->len; i++)
+    counts[((DermSample *) ds->samples->pdata[g_array_index (train_idx, guint, i)])->label]++;
+  double norm = 0;
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    norm += counts[c] > 0 ? counts[c] / sqrt (counts[c]) : 0;
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    weights[c] = counts[c] > 0 ? (float) (train_idx->len / norm / sqrt (counts[c])) : 1.0f;
+
+  /* The cache: training images first, then validation. */
+  guint n_cache = train_idx->len + val_idx->len;
+  g_autofree guint *cache_idx = g_new (guint, MAX (n_cache, 1));
+  memcpy (cache_idx, train_idx->data, train_idx->len * sizeof (guint));
+  memcpy (cache_idx + train_idx->len, val_idx->data, val_idx->len * sizeof (guint));
+  DermCacheConfig cc = { job.size, !classify, cfg->shades_of_gray, cfg->workers };
+  gint64 tc = g_get_monotonic_time ();
+  g_autoptr(DermCache) cache = derm_cache_new (ds, cache_idx, n_cache, &cc, cache_progress,
+                                               &job, cancel, error);
+  if (cache == NULL)
+    {
+      derm_model_free (model);
+      return FALSE;
+    }
+  emit_message (&job, _("decoded %u images at %d x %d in %.1f s"), n_cache, job.size, job.size,
+                (g_get_monotonic_time () - tc) / 1e6);
+  g_autofree guint *train_entries = g_new (guint, train_idx->len);
+  for (guint i = 0; i < train_idx->len; i++)
+    train_entries[i] = i;
+  g_autofree guint *val_entries = g_new (guint, MAX (val_idx->len, 1));
+  for (guint i = 0; i < val_idx->len; i++)
+    val_entries[i] = train_idx->len + i;
+
+  DermLoaderConfig lc = { 0 };
+  lc.batch = cfg->batch;
+  lc.sampling = classify && cfg->balance == DERM_BALANCE_SAMPLING ? DERM_SAMPLING_BALANCED
+                                                                  : DERM_SAMPLING_SHUFFLE;
+  lc.augment = TRUE;
+  derm_augment_config_default (&lc.augment_config);
+  lc.drop_last = TRUE;
+  lc.seed = cfg->seed;
+  lc.workers = cfg->workers;
+  job.loader = derm_loader_new (cache, train_entries, train_idx->len, &lc, error);
+  if (job.loader == NULL)
+    {
+      derm_model_free (model);
+      return FALSE;
+    }
+  job.steps = derm_loader_batches_per_epoch (job.loader);
+
+  DermTrainConfig tc_ = { 0 };
+  tc_.optimizer = DERM_OPTIMIZER_ADAMW;
+  tc_.loss = classify ? DERM_LOSS_CROSS_ENTROPY : DERM_LOSS_BCE_DICE;
+  tc_.lr = lr;
+  tc_.weight_decay = cfg->weight_decay;
+  tc_.total_steps = cfg->epochs * job.steps;
+  tc_.warmup_steps = MIN (job.steps, tc_.total_steps / 10 + 1);
+  tc_.class_weights = classify && cfg->balance == DERM_BALANCE_LOSS ? weights : NULL;
+  tc_.label_smoothing = classify ? 0.05 : 0;
+  tc_.grad_clip = 5.0;
+  tc_.finetune = cfg->finetune;
+  tc_.seed = cfg->seed;
+  tc_.mixed_precision = TRUE;
+  DermTrainer *trainer = derm_trainer_new (model, &tc_, error);
+  gboolean ok = trainer != NULL;
+
+  double best = -1;
+  int best_epoch = -1, bad_epochs = 0, start_epoch = 0, epoch = 0;
+  if (ok && cfg->resume != NULL)
+    {
+      ok = derm_trainer_load_checkpoint (trainer, cfg->resume, error);
+      if (ok && g_strcmp0 (derm_model_get_metadata (model, "split"), split_json) != 0)
+        {
+          g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                       _("%s was trained on another split (seed, fractions, --limit or data "
+                         "differ); resume with the options it was started with"), cfg->resume);
+          ok = FALSE;
+        }
+      if (ok)
+        {
+          start_epoch = derm_trainer_get_epoch (trainer);
+          best = get_double_metadata (model, "train.best_metric", -1);
+          best_epoch = (int) get_double_metadata (model, "train.best_epoch", -1);
+          bad_epochs = (int) get_double_metadata (model, "train.bad_epochs", 0);
+          emit_message (&job, _("resumed from %s after epoch %d"), cfg->resume, start_epoch);
+        }
+    }
+
+  gboolean stopped_early = FALSE;
+  for (epoch = start_epoch; ok && epoch < cfg->epochs; epoch++)
+    {
+      job.epoch = epoch;
+      derm_loader_start_epoch (job.loader, epoch);
+      double loss = NAN;
+      ok = derm_trainer_run_epoch (trainer, epoch, job.steps, next_batch, &job, step_progress,
+                                   &job, cancel, &loss, error);
+      if (!ok)
+        break;
+      double metric = NAN;
+      if (val_idx->len > 0)
+        ok = validate (&job, model, cache, val_entries, val_idx->len, &metric, error);
+      if (!ok)
+        break;
+      /* Without validation the last epoch is the best. */
+      gboolean is_best = val_idx->len == 0 || (isfinite (metric) && metric > best);
+      if (is_best)
+        {
+          best = val_idx->len > 0 ? metric : NAN;
+          best_epoch = epoch;
+          bad_epochs = 0;
+          g_autofree char *tj = training_json (cfg, job.size, device, epoch, epoch + 1, best);
+          derm_model_set_metadata (model, "training", tj);
+          derm_model_set_metadata (model, "color_constancy",
+                                   cfg->shades_of_gray ? "shades_of_gray" : "none");
+          ok = derm_model_save (model, cfg->out_path, error);
+          derm_model_set_metadata (model, "color_constancy", "none");
+        }
+      else
+        bad_epochs++;
+      DermTrainEvent e = { .type = DERM_TRAIN_EVENT_EPOCH, .epoch = epoch, .loss = loss,
+                           .val_metric = metric, .is_best = is_best,
+                           .val_metric_name = classify ? "balanced_accuracy" : "dice" };
+      emit (&job, &e);
+      if (!ok)
+        break;
+      set_double_metadata (model, "train.best_metric", best);
+      set_double_metadata (model, "train.best_epoch", best_epoch);
+      set_double_metadata (model, "train.bad_epochs", bad_epochs);
+      set_double_metadata (model, "train.shades_of_gray", cfg->shades_of_gray);
+      if (epoch + 1 < cfg->epochs)
+        {
+          ok = derm_trainer_save_checkpoint (trainer, ckpt_path, error);
+          if (!ok)
+            break;
+          DermTrainEvent ce = { .type = DERM_TRAIN_EVENT_CHECKPOINT, .epoch = epoch,
+                                .message = ckpt_path, .val_metric = NAN };
+          emit (&job, &ce);
+        }
+      if (cfg->patience > 0 && bad_epochs >= cfg->patience && epoch + 1 < cfg->epochs)
+        {
+          DermTrainEvent se = { .type = DERM_TRAIN_EVENT_EARLY_STOP, .epoch = epoch,
+                                .val_metric = NAN };
+          emit (&job, &se);
+          stopped_early = TRUE;
+          epoch++;
+          break;
+        }
+    }
+
+  if (!ok && trainer != NULL && error != NULL && *error != NULL
+      && g_error_matches (*error, DERM_ERROR, DERM_ERROR_CANCELLED))
+    {
+      /* A clean stop: what was learnt so far, resumable. */
+      if (derm_trainer_save_checkpoint (trainer, ckpt_path, &local))
+        {
+          g_clear_error (error);
+          g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
+                       _("Training stopped in epoch %d; continue it with --resume %s"),
+                       epoch + 1, ckpt_path);
+        }
+      else
+        g_prefix_error (error, _("Stopped, but the checkpoint could not be written (%s): "),
+                        local->message);
+    }
+  derm_loader_free (job.loader);
+  job.loader = NULL;
+  derm_trainer_free (trainer);
+  derm_model_free (model);
+  if (!ok)
+    return FALSE;
+  (void) stopped_early;
+  g_clear_pointer (&cache, derm_cache_free);
+  derm_engine_empty_cache ();
+
+  /* The best epoch, through the inference path: temperature on validation,
+   * metrics on test. */
+  model = derm_model_load (cfg->out_path, device, error);
+  if (model == NULL)
+    return FALSE;
+  g_autofree char *tj = training_json (cfg, job.size, device, best_epoch, epoch, best);
+  derm_model_set_metadata (model, "training", tj);
+  const int eval_batch = 64;
+  if (classify && val_idx->len > 0)
+    {
+      g_autofree float *logits = derm_evaluate_logits (model, ds, (guint *) val_idx->data,
+                                                       val_idx->len, FALSE, eval_batch, NULL,
+                                                       NULL, cancel, error);
+      if (logits == NULL)
+        goto fail;
+      g_autofree int *labels = g_new (int, val_idx->len);
+      for (guint i = 0; i < val_idx->len; i++)
+        labels[i] = ((DermSample *) ds->samples->pdata[g_array_index (val_idx, guint, i)])->label;
+      double t = derm_fit_temperature (logits, labels, val_idx->len, DERM_N_CLASSES);
+      derm_model_set_temperature (model, t);
+      g_autofree float *probs = g_new (float, (gsize) val_idx->len * DERM_N_CLASSES);
+      derm_softmax (logits, val_idx->len, DERM_N_CLASSES, t, probs);
+      DermClassMetrics vm;
+      derm_class_metrics_compute (probs, labels, val_idx->len, DERM_N_CLASSES, &vm);
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      derm_class_metrics_add_json (&vm, b);
+      json_builder_end_object (b);
+      g_autoptr(JsonNode) root = json_builder_get_root (b);
+      g_autofree char *vj = json_to_string (root, FALSE);
+      derm_model_set_metadata (model, "val_metrics", vj);
+      DermTrainEvent e = { .type = DERM_TRAIN_EVENT_CALIBRATED, .temperature = t,
+                           .val_metric = NAN };
+      emit (&job, &e);
+    }
+  if (test_idx->len > 0)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "split");
+      json_builder_add_string_value (b, "test");
+      json_builder_set_member_name (b, "tta");
+      json_builder_add_boolean_value (b, cfg->tta);
+      if (classify)
+        {
+          DermClassMetrics tm;
+          if (!derm_evaluate_classifier (model, ds, (guint *) test_idx->data, test_idx->len,
+                                         cfg->tta, eval_batch, eval_progress, &job, cancel,
+                                         &tm, error))
+            goto fail;
+          derm_class_metrics_add_json (&tm, b);
+        }
+      else
+        {
+          DermSegMetrics sm;
+          if (!derm_evaluate_segmenter (model, ds, (guint *) test_idx->data, test_idx->len,
+                                        cfg->tta, eval_batch / 4, eval_progress, &job, cancel,
+                                        &sm, error))
+            goto fail;
+          derm_seg_metrics_add_json (&sm, b);
+        }
+      json_builder_end_object (b);
+      g_autoptr(JsonNode) root = json_builder_get_root (b);
+      g_autofree char *mj = json_to_string (root, FALSE);
+      derm_model_set_metadata (model, "metrics", mj);
+      DermTrainEvent e = { .type = DERM_TRAIN_EVENT_TEST, .json = mj, .val_metric = NAN };
+      emit (&job, &e);
+    }
+  if (!derm_model_save (model, cfg->out_path, error))
+    goto fail;
+  derm_model_free (model);
+  g_unlink (ckpt_path);
+  {
+    DermTrainEvent e = { .type = DERM_TRAIN_EVENT_DONE, .message = cfg->out_path,
+                         .val_metric = NAN };
+    emit (&job, &e);
+  }
+  return TRUE;
+
+fail:
+  derm_model_free (model);
+  return FALSE;
+}

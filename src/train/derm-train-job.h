@@ -1,0 +1,106 @@
+/* derm-train-job.h: one whole training job, reusable by the CLI and the
+ * GUI's training panel: dataset, lesion-grouped split, uint8 cache, threaded
+ * loader, epochs with validation, best model, early stopping, resumable
+ * checkpoint, temperature fit, test evaluation and model metadata.
+ *
+ * Run it on one thread (it creates, uses and frees its models there); report
+ * progress through the event callback (called on that thread); stop it by
+ * setting *cancel to nonzero from any thread: it then writes a checkpoint
+ * (OUT.ckpt) that --resume continues, and fails with DERM_ERROR_CANCELLED. */
+#pragma once
+
+#include <glib.h>
+
+#include "derm-engine.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  DERM_BALANCE_NONE,
+  DERM_BALANCE_LOSS,      /* cross-entropy weighted by 1 / sqrt(class frequency) */
+  DERM_BALANCE_SAMPLING,  /* each class drawn equally often */
+} DermBalance;
+
+/* "none", "loss", "sampling". Borrowed, static. */
+const char *derm_balance_name (DermBalance balance);
+gboolean    derm_balance_from_name (const char *name, DermBalance *balance);
+
+typedef struct {
+  DermTask task;
+  DermArch arch;
+  const char *data_dir;       /* HAM10000 folder */
+  const char *out_path;       /* MODEL.safetensors; the checkpoint is OUT.ckpt */
+  int epochs;
+  int batch;
+  int image_size;             /* 0: the architecture's default (224 / 256) */
+  double lr;                  /* 0: 1e-3 (AdamW) */
+  double weight_decay;
+  const char *device;         /* NULL: "auto" */
+  guint64 seed;
+  guint limit;                /* 0: every lesion; else about this many, stratified */
+  double val_fraction;
+  double test_fraction;
+  const char *init_weights;   /* NULL or a safetensors file (ImageNet export) */
+  DermFinetune finetune;
+  const char *resume;         /* NULL or a checkpoint */
+  DermBalance balance;
+  gboolean shades_of_gray;
+  int patience;               /* epochs without improvement before stopping; 0 = never */
+  int workers;                /* loader / decoding threads; 0: the cores present */
+  gboolean lenient;           /* go on without the dataset's bad rows */
+  gboolean tta;               /* test-time augmentation for the final test metrics */
+} DermTrainJobConfig;
+
+/* Fills @config with the defaults (classification, ResNet-50, 30 epochs,
+ * batch 32, fractions 0.15 / 0.15, seed 1, weighted loss, patience 8). */
+void derm_train_job_config_init (DermTrainJobConfig *config);
+
+typedef enum {
+  DERM_TRAIN_EVENT_MESSAGE,   /* message */
+  DERM_TRAIN_EVENT_DATASET,   /* n_train, n_val, n_test; message: the report summary */
+  DERM_TRAIN_EVENT_CACHE,     /* done / total images decoded */
+  DERM_TRAIN_EVENT_STEP,      /* epoch, step, steps, loss, images_per_second, lr, eta_seconds */
+  DERM_TRAIN_EVENT_EPOCH,     /* epoch, loss, val_metric (NAN without validation), is_best */
+  DERM_TRAIN_EVENT_EARLY_STOP,/* epoch */
+  DERM_TRAIN_EVENT_CHECKPOINT,/* message: the checkpoint's path */
+  DERM_TRAIN_EVENT_CALIBRATED,/* temperature */
+  DERM_TRAIN_EVENT_EVALUATING,/* done / total test images */
+  DERM_TRAIN_EVENT_TEST,      /* json: the test metrics */
+  DERM_TRAIN_EVENT_DONE,      /* message: the model's path; elapsed_seconds */
+} DermTrainEventType;
+
+typedef struct {
+  DermTrainEventType type;
+  int epoch;                  /* 0-based */
+  int epochs;
+  int step;                   /* 1-based within the epoch */
+  int steps;
+  gint64 global_step;
+  double loss;
+  double images_per_second;
+  double lr;
+  double eta_seconds;         /* of the whole job's training, NAN if unknown */
+  double elapsed_seconds;
+  double val_metric;
+  const char *val_metric_name;/* "balanced_accuracy" or "dice"; borrowed */
+  gboolean is_best;
+  guint done, total;
+  guint n_train, n_val, n_test;
+  double temperature;
+  const char *message;        /* borrowed, may be NULL */
+  const char *json;           /* borrowed, may be NULL */
+} DermTrainEvent;
+
+typedef void (*DermTrainEventFunc) (const DermTrainEvent *event, gpointer user_data);
+
+/* "message", "dataset", ... Borrowed, static. */
+const char *derm_train_event_type_name (DermTrainEventType type);
+/* One line of JSON (no newline) with the event's meaningful fields.
+ * Returns: (transfer full). */
+char       *derm_train_event_to_json (const DermTrainEvent *event);
+
+/* Runs the job. Returns TRUE when the model file is written. */
+gboolean derm_train_job_run (const DermTrainJobConfig *config, DermTrainEventFunc on_event,
+                             gpointer user_data, const volatile gint *cancel, GError **error);
+
+G_END_DECLS
