@@ -18,6 +18,11 @@ struct _DermApplication
   GtkApplication parent_instance;
 
   GSettings *settings;
+  DermWorker *worker;
+  /* Command-line overrides, not stored in settings. */
+  char *classifier_override;
+  char *segmenter_override;
+  char *device_override;
 };
 
 G_DEFINE_FINAL_TYPE (DermApplication, derm_application, GTK_TYPE_APPLICATION)
@@ -121,6 +126,44 @@ static const GActionEntry app_entries[] = {
   { .name = "about", .activate = about_activated },
 };
 
+/* ---- Models ------------------------------------------------------------------ */
+
+static const char *
+first_set (const char *override, const char *setting)
+{
+  return override != NULL ? override : setting;
+}
+
+void
+derm_application_reload_models (DermApplication *self)
+{
+  g_return_if_fail (DERM_IS_APPLICATION (self));
+  if (self->worker == NULL)
+    return;
+  g_autofree char *cls = g_settings_get_string (self->settings, "classifier-model");
+  g_autofree char *seg = g_settings_get_string (self->settings, "segmenter-model");
+  g_autofree char *dev = g_settings_get_string (self->settings, "device");
+  derm_worker_set_models (self->worker, first_set (self->classifier_override, cls),
+                          first_set (self->segmenter_override, seg),
+                          first_set (self->device_override, dev));
+}
+
+static void
+model_settings_changed_cb (GSettings *settings, const char *key, DermApplication *self)
+{
+  derm_application_reload_models (self);
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (DERM_IS_WINDOW (l->data))
+      derm_window_reanalyze (DERM_WINDOW (l->data));
+}
+
+DermWorker *
+derm_application_get_worker (DermApplication *self)
+{
+  g_return_val_if_fail (DERM_IS_APPLICATION (self), NULL);
+  return self->worker;
+}
+
 /* ---- GApplication ------------------------------------------------------------ */
 
 static void
@@ -134,6 +177,11 @@ derm_application_startup (GApplication *app)
   gtk_window_set_default_icon_name (APP_ID);
 
   self->settings = g_settings_new (APP_ID);
+  self->worker = derm_worker_new ();
+  derm_application_reload_models (self);
+  g_signal_connect (self->settings, "changed::classifier-model", G_CALLBACK (model_settings_changed_cb), self);
+  g_signal_connect (self->settings, "changed::segmenter-model", G_CALLBACK (model_settings_changed_cb), self);
+  g_signal_connect (self->settings, "changed::device", G_CALLBACK (model_settings_changed_cb), self);
 
   /* GtkApplication loads icons and help-overlay.ui from the resource base
    * path by itself, but not style.css (that is libadwaita's). */
@@ -169,12 +217,36 @@ derm_application_open (GApplication *app, GFile **files, int n_files, const char
   gtk_window_present (GTK_WINDOW (window));
 }
 
+static int
+derm_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  DermApplication *self = DERM_APPLICATION (app);
+  g_variant_dict_lookup (options, "classifier", "^ay", &self->classifier_override);
+  g_variant_dict_lookup (options, "segmenter", "^ay", &self->segmenter_override);
+  g_variant_dict_lookup (options, "device", "s", &self->device_override);
+  return -1;
+}
+
+/* The worker joins here, on the main thread, before GTK goes away. */
+static void
+derm_application_shutdown (GApplication *app)
+{
+  DermApplication *self = DERM_APPLICATION (app);
+  if (self->worker != NULL)
+    derm_worker_shutdown (self->worker);
+  G_APPLICATION_CLASS (derm_application_parent_class)->shutdown (app);
+}
+
 static void
 derm_application_finalize (GObject *object)
 {
   DermApplication *self = DERM_APPLICATION (object);
 
+  g_clear_object (&self->worker);
   g_clear_object (&self->settings);
+  g_free (self->classifier_override);
+  g_free (self->segmenter_override);
+  g_free (self->device_override);
 
   G_OBJECT_CLASS (derm_application_parent_class)->finalize (object);
 }
@@ -193,11 +265,24 @@ derm_application_class_init (DermApplicationClass *klass)
   app_class->startup = derm_application_startup;
   app_class->activate = derm_application_activate;
   app_class->open = derm_application_open;
+  app_class->shutdown = derm_application_shutdown;
+  app_class->handle_local_options = derm_application_handle_local_options;
 }
 
 static void
 derm_application_init (DermApplication *self)
 {
+  static const GOptionEntry entries[] = {
+    { "classifier", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("Classification model file to use (instead of the configured one)"), N_("FILE") },
+    { "segmenter", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("Segmentation model file to use (instead of the configured one)"), N_("FILE") },
+    { "device", 0, 0, G_OPTION_ARG_STRING, NULL,
+      N_("Where the models run: auto, cpu, cuda or cuda:N"), N_("DEVICE") },
+    { NULL }
+  };
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[IMAGE…]"));
 }
 
 DermApplication *

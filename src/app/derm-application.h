@@ -3,6 +3,8 @@
 
 #include <gtk/gtk.h>
 
+#include "derm-worker.h"
+
 G_BEGIN_DECLS
 
 #define DERM_TYPE_APPLICATION (derm_application_get_type ())
@@ -18,5 +20,12 @@ DermApplication *derm_application_new (void);
 
 /* Returns: (transfer none) the application's settings. */
 GSettings       *derm_application_get_settings (DermApplication *self);
+
+/* Returns: (transfer none) the model worker, or NULL before startup. */
+DermWorker      *derm_application_get_worker (DermApplication *self);
+
+/* Points the worker at the configured models (command-line overrides
+ * first, then settings) and analyses every open page again. */
+void             derm_application_reload_models (DermApplication *self);
 
 G_END_DECLS

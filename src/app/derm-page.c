@@ -5,8 +5,10 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-error.h"
 #include "derm-page.h"
-#include "derm-texture.h"
+#include "derm-results.h"
+#include "derm-viewer.h"
 
 struct _DermPage
 {
@@ -15,9 +17,22 @@ struct _DermPage
   GtkStack *state_stack;
   GtkSpinner *loading_spinner;
   GtkLabel *error_label;
-  GtkPicture *picture;
+  DermViewer *viewer;
+  DermResults *results;
+  GtkToggleButton *mask_button;
+  GtkToggleButton *contour_button;
+  GtkToggleButton *heatmap_button;
+  GtkScale *opacity_scale;
+  GtkDropDown *heatmap_class_dropdown;
+  GtkLabel *zoom_label;
 
   GFile *file;
+  DermWorker *worker;
+  GSettings *settings;
+  DermAnalysisState analysis_state;
+  DermAnalysisResult *result;
+  GCancellable *analysis_cancellable;
+  GCancellable *gradcam_cancellable;
   char *title;
   DermPageState state;
   char *error_message;
@@ -32,6 +47,9 @@ enum {
   PROP_FILE,
   PROP_TITLE,
   PROP_STATE,
+  PROP_ANALYSIS_STATE,
+  PROP_WORKER,
+  PROP_SETTINGS,
   N_PROPS
 };
 
@@ -119,10 +137,208 @@ image_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  g_autoptr(GdkTexture) texture = derm_texture_new_from_image (image);
-  gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
+  derm_viewer_set_image (self->viewer, image);
   self->image = g_steal_pointer (&image);
   set_state (self, DERM_PAGE_READY);
+  derm_page_analyze (self);
+}
+
+/* ---- Analysis on the model worker ------------------------------------------------ */
+
+static void
+set_analysis_state (DermPage *self, DermAnalysisState state)
+{
+  if (self->analysis_state == state)
+    return;
+  self->analysis_state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ANALYSIS_STATE]);
+}
+
+static void
+show_result (DermPage *self)
+{
+  derm_results_show (self->results, self->result,
+                     g_settings_get_double (self->settings, "risk-threshold"),
+                     g_settings_get_double (self->settings, "low-confidence-margin"),
+                     g_settings_get_enum (self->settings, "units") == 1
+                       ? g_settings_get_double (self->settings, "pixels-per-mm") : 0.0);
+}
+
+static void
+analysis_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GWeakRef *page_ref = user_data;
+  g_autoptr(DermPage) self = g_weak_ref_get (page_ref);
+  g_weak_ref_clear (page_ref);
+  g_free (page_ref);
+
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DermAnalysisResult) result = derm_worker_analyze_finish (DERM_WORKER (source), res, &error);
+  /* A closed page, or a request superseded by a newer one: drop it. */
+  if (self == NULL || g_task_get_cancellable (G_TASK (res)) != self->analysis_cancellable
+      || g_cancellable_is_cancelled (self->analysis_cancellable))
+    return;
+
+  if (result == NULL)
+    {
+      if (g_error_matches (error, DERM_ERROR, DERM_ERROR_NOT_FOUND))
+        {
+          derm_results_show_no_model (self->results, error->message);
+          set_analysis_state (self, DERM_ANALYSIS_NO_MODEL);
+        }
+      else
+        {
+          derm_results_show_failed (self->results, error->message);
+          set_analysis_state (self, DERM_ANALYSIS_FAILED);
+        }
+      return;
+    }
+
+  derm_analysis_result_free (self->result);
+  self->result = g_steal_pointer (&result);
+  derm_viewer_set_mask (self->viewer, self->result->mask);
+  derm_viewer_set_heatmap (self->viewer, self->result->heatmap);
+  gtk_drop_down_set_selected (self->heatmap_class_dropdown, self->result->heatmap_class);
+  show_result (self);
+  set_analysis_state (self, DERM_ANALYSIS_DONE);
+}
+
+void
+derm_page_analyze (DermPage *self)
+{
+  g_return_if_fail (DERM_IS_PAGE (self));
+  if (self->image == NULL || self->worker == NULL)
+    return;
+
+  if (self->analysis_cancellable != NULL)
+    g_cancellable_cancel (self->analysis_cancellable);
+  g_clear_object (&self->analysis_cancellable);
+  self->analysis_cancellable = g_cancellable_new ();
+
+  GWeakRef *page_ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (page_ref, self);
+  derm_results_show_analysing (self->results);
+  set_analysis_state (self, DERM_ANALYSIS_RUNNING);
+  derm_worker_analyze_async (self->worker, self->image,
+                             g_settings_get_boolean (self->settings, "test-time-augmentation"),
+                             self->analysis_cancellable, analysis_done_cb, page_ref);
+}
+
+static void
+gradcam_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GWeakRef *page_ref = user_data;
+  g_autoptr(DermPage) self = g_weak_ref_get (page_ref);
+  g_weak_ref_clear (page_ref);
+  g_free (page_ref);
+
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DermImage) heatmap = derm_worker_gradcam_finish (DERM_WORKER (source), res, &error);
+  if (self == NULL || g_task_get_cancellable (G_TASK (res)) != self->gradcam_cancellable
+      || g_cancellable_is_cancelled (self->gradcam_cancellable))
+    return;
+  if (heatmap == NULL)
+    {
+      g_warning ("Grad-CAM: %s", error->message);
+      return;
+    }
+  derm_viewer_set_heatmap (self->viewer, heatmap);
+}
+
+static void
+heatmap_class_changed_cb (GtkDropDown *dropdown, GParamSpec *pspec, DermPage *self)
+{
+  guint selected = gtk_drop_down_get_selected (dropdown);
+  if (self->result == NULL || selected >= DERM_N_CLASSES || (int) selected == self->result->heatmap_class)
+    return;
+  self->result->heatmap_class = selected;
+
+  if (self->gradcam_cancellable != NULL)
+    g_cancellable_cancel (self->gradcam_cancellable);
+  g_clear_object (&self->gradcam_cancellable);
+  self->gradcam_cancellable = g_cancellable_new ();
+  GWeakRef *page_ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (page_ref, self);
+  derm_worker_gradcam_async (self->worker, self->image, selected, self->gradcam_cancellable,
+                             gradcam_done_cb, page_ref);
+}
+
+static void
+thresholds_changed_cb (GSettings *settings, const char *key, DermPage *self)
+{
+  if (self->result != NULL && self->analysis_state == DERM_ANALYSIS_DONE)
+    show_result (self);
+}
+
+static void
+zoom_changed_cb (DermViewer *viewer, GParamSpec *pspec, DermPage *self)
+{
+  g_autofree char *text = g_strdup_printf ("%.0f %%", 100 * derm_viewer_get_zoom (viewer));
+  gtk_label_set_text (self->zoom_label, text);
+}
+
+static void
+toggle_setting (DermPage *self, const char *key)
+{
+  g_settings_set_boolean (self->settings, key, !g_settings_get_boolean (self->settings, key));
+}
+
+static void
+toggle_mask_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  toggle_setting (DERM_PAGE (widget), "show-mask");
+}
+
+static void
+toggle_contour_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  toggle_setting (DERM_PAGE (widget), "show-contour");
+}
+
+static void
+toggle_heatmap_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  toggle_setting (DERM_PAGE (widget), "show-heatmap");
+}
+
+static void
+viewer_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  DermPage *self = DERM_PAGE (widget);
+  if (g_str_equal (name, "page.zoom-in"))
+    derm_viewer_zoom_in (self->viewer);
+  else if (g_str_equal (name, "page.zoom-out"))
+    derm_viewer_zoom_out (self->viewer);
+  else
+    derm_viewer_fit (self->viewer);
+}
+
+static void
+bind_settings (DermPage *self)
+{
+  static const struct { const char *key; const char *prop; } viewer_keys[] = {
+    { "show-mask", "show-mask" }, { "show-contour", "show-contour" },
+    { "show-heatmap", "show-heatmap" }, { "mask-opacity", "mask-opacity" },
+    { "heatmap-opacity", "heatmap-opacity" }, { "mask-color", "mask-color" },
+    { "contour-color", "contour-color" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (viewer_keys); i++)
+    g_settings_bind (self->settings, viewer_keys[i].key, self->viewer, viewer_keys[i].prop,
+                     G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "show-mask", self->mask_button, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "show-contour", self->contour_button, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "show-heatmap", self->heatmap_button, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "mask-opacity", gtk_range_get_adjustment (GTK_RANGE (self->opacity_scale)),
+                   "value", G_SETTINGS_BIND_DEFAULT);
+  g_object_bind_property (self->viewer, "has-mask", self->mask_button, "sensitive", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->viewer, "has-mask", self->contour_button, "sensitive", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->viewer, "has-mask", self->opacity_scale, "sensitive", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->viewer, "has-heatmap", self->heatmap_button, "sensitive", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->viewer, "has-heatmap", self->heatmap_class_dropdown, "sensitive", G_BINDING_SYNC_CREATE);
+  g_signal_connect_object (self->settings, "changed::risk-threshold", G_CALLBACK (thresholds_changed_cb), self, 0);
+  g_signal_connect_object (self->settings, "changed::low-confidence-margin", G_CALLBACK (thresholds_changed_cb), self, 0);
+  g_signal_connect_object (self->settings, "changed::units", G_CALLBACK (thresholds_changed_cb), self, 0);
+  g_signal_connect_object (self->settings, "changed::pixels-per-mm", G_CALLBACK (thresholds_changed_cb), self, 0);
 }
 
 static void
@@ -167,6 +383,8 @@ derm_page_constructed (GObject *object)
   else
     self->title = g_file_get_basename (self->file);
 
+  if (self->settings != NULL)
+    bind_settings (self);
   gtk_spinner_set_spinning (self->loading_spinner, TRUE);
   start_loading (self);
 }
@@ -179,6 +397,14 @@ derm_page_dispose (GObject *object)
   if (self->load_cancellable != NULL)
     g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
+  if (self->analysis_cancellable != NULL)
+    g_cancellable_cancel (self->analysis_cancellable);
+  g_clear_object (&self->analysis_cancellable);
+  if (self->gradcam_cancellable != NULL)
+    g_cancellable_cancel (self->gradcam_cancellable);
+  g_clear_object (&self->gradcam_cancellable);
+  g_clear_object (&self->worker);
+  g_clear_object (&self->settings);
   gtk_widget_dispose_template (GTK_WIDGET (self), DERM_TYPE_PAGE);
 
   G_OBJECT_CLASS (derm_page_parent_class)->dispose (object);
@@ -193,6 +419,7 @@ derm_page_finalize (GObject *object)
   g_free (self->title);
   g_free (self->error_message);
   derm_image_free (self->image);
+  derm_analysis_result_free (self->result);
 
   G_OBJECT_CLASS (derm_page_parent_class)->finalize (object);
 }
@@ -213,6 +440,15 @@ derm_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
     case PROP_STATE:
       g_value_set_int (value, self->state);
       break;
+    case PROP_ANALYSIS_STATE:
+      g_value_set_int (value, self->analysis_state);
+      break;
+    case PROP_WORKER:
+      g_value_set_object (value, self->worker);
+      break;
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -227,6 +463,12 @@ derm_page_set_property (GObject *object, guint prop_id, const GValue *value, GPa
     {
     case PROP_FILE:
       self->file = g_value_dup_object (value);
+      break;
+    case PROP_WORKER:
+      self->worker = g_value_dup_object (value);
+      break;
+    case PROP_SETTINGS:
+      self->settings = g_value_dup_object (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -254,13 +496,39 @@ derm_page_class_init (DermPageClass *klass)
   properties[PROP_STATE] =
     g_param_spec_int ("state", NULL, NULL, DERM_PAGE_LOADING, DERM_PAGE_READY, DERM_PAGE_LOADING,
                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ANALYSIS_STATE] =
+    g_param_spec_int ("analysis-state", NULL, NULL, DERM_ANALYSIS_NONE, DERM_ANALYSIS_FAILED,
+                      DERM_ANALYSIS_NONE, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_WORKER] =
+    g_param_spec_object ("worker", NULL, NULL, DERM_TYPE_WORKER,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SETTINGS] =
+    g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (DERM_TYPE_VIEWER);
+  g_type_ensure (DERM_TYPE_RESULTS);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/dermalens/Dermalens/ui/derm-page.ui");
   gtk_widget_class_bind_template_child (widget_class, DermPage, state_stack);
   gtk_widget_class_bind_template_child (widget_class, DermPage, loading_spinner);
   gtk_widget_class_bind_template_child (widget_class, DermPage, error_label);
-  gtk_widget_class_bind_template_child (widget_class, DermPage, picture);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, viewer);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, results);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, mask_button);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, contour_button);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, heatmap_button);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, opacity_scale);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, heatmap_class_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, zoom_label);
+
+  gtk_widget_class_install_action (widget_class, "page.toggle-mask", NULL, toggle_mask_action);
+  gtk_widget_class_install_action (widget_class, "page.toggle-contour", NULL, toggle_contour_action);
+  gtk_widget_class_install_action (widget_class, "page.toggle-heatmap", NULL, toggle_heatmap_action);
+  gtk_widget_class_install_action (widget_class, "page.zoom-in", NULL, viewer_action);
+  gtk_widget_class_install_action (widget_class, "page.zoom-out", NULL, viewer_action);
+  gtk_widget_class_install_action (widget_class, "page.fit", NULL, viewer_action);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
 
@@ -269,13 +537,38 @@ derm_page_init (DermPage *self)
 {
   self->state = DERM_PAGE_LOADING;
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  const char *names[DERM_N_CLASSES + 1];
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    names[c] = derm_class_name (c);
+  names[DERM_N_CLASSES] = NULL;
+  GtkStringList *model = gtk_string_list_new (names);
+  gtk_drop_down_set_model (self->heatmap_class_dropdown, G_LIST_MODEL (model));
+  g_object_unref (model);
+  g_signal_connect (self->heatmap_class_dropdown, "notify::selected",
+                    G_CALLBACK (heatmap_class_changed_cb), self);
+  g_signal_connect (self->viewer, "notify::zoom", G_CALLBACK (zoom_changed_cb), self);
+
+  /* Overlay keys work anywhere in the visible page (GLOBAL scope only
+   * fires for a mapped page). */
+  GtkEventController *shortcuts = gtk_shortcut_controller_new ();
+  gtk_shortcut_controller_set_scope (GTK_SHORTCUT_CONTROLLER (shortcuts), GTK_SHORTCUT_SCOPE_GLOBAL);
+  static const struct { guint key; const char *action; } keys[] = {
+    { GDK_KEY_m, "page.toggle-mask" }, { GDK_KEY_c, "page.toggle-contour" },
+    { GDK_KEY_h, "page.toggle-heatmap" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (shortcuts),
+                                          gtk_shortcut_new (gtk_keyval_trigger_new (keys[i].key, 0),
+                                                            gtk_named_action_new (keys[i].action)));
+  gtk_widget_add_controller (GTK_WIDGET (self), shortcuts);
 }
 
 DermPage *
-derm_page_new (GFile *file)
+derm_page_new (GFile *file, DermWorker *worker, GSettings *settings)
 {
   g_return_val_if_fail (G_IS_FILE (file), NULL);
-  return g_object_new (DERM_TYPE_PAGE, "file", file, NULL);
+  return g_object_new (DERM_TYPE_PAGE, "file", file, "worker", worker, "settings", settings, NULL);
 }
 
 GFile *
@@ -311,4 +604,36 @@ derm_page_get_image (DermPage *self)
 {
   g_return_val_if_fail (DERM_IS_PAGE (self), NULL);
   return self->image;
+}
+
+DermAnalysisState
+derm_page_get_analysis_state (DermPage *self)
+{
+  g_return_val_if_fail (DERM_IS_PAGE (self), DERM_ANALYSIS_NONE);
+  return self->analysis_state;
+}
+
+const DermAnalysisResult *
+derm_page_get_result (DermPage *self)
+{
+  g_return_val_if_fail (DERM_IS_PAGE (self), NULL);
+  return self->result;
+}
+
+void
+derm_page_describe (DermPage *self, GString *out)
+{
+  g_return_if_fail (DERM_IS_PAGE (self));
+  if (self->state != DERM_PAGE_READY)
+    return;
+  g_string_append_printf (out, "zoom=%s\nfit=%d\n", gtk_label_get_text (self->zoom_label),
+                          derm_viewer_get_fit (self->viewer));
+  g_object_freeze_notify (G_OBJECT (self->viewer));
+  gboolean m, c, h, hm, hh;
+  g_object_get (self->viewer, "show-mask", &m, "show-contour", &c, "show-heatmap", &h,
+                "has-mask", &hm, "has-heatmap", &hh, NULL);
+  g_object_thaw_notify (G_OBJECT (self->viewer));
+  g_string_append_printf (out, "show_mask=%d\nshow_contour=%d\nshow_heatmap=%d\nhas_mask=%d\nhas_heatmap=%d\n",
+                          m, c, h, hm, hh);
+  derm_results_describe (self->results, out);
 }

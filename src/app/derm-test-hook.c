@@ -69,6 +69,7 @@ write_state (DermWindow *window, DermPage *page, const char *path)
   const DermImage *image = derm_page_get_image (page);
   if (image != NULL)
     g_string_append_printf (out, "image_width=%d\nimage_height=%d\n", image->width, image->height);
+  derm_page_describe (page, out);
   g_string_append_printf (out, "window_width=%d\nwindow_height=%d\n",
                           gtk_widget_get_width (GTK_WIDGET (window)),
                           gtk_widget_get_height (GTK_WIDGET (window)));
@@ -142,7 +143,9 @@ window_tick_cb (GtkWidget *window, GdkFrameClock *clock, gpointer user_data)
 static void
 page_state_cb (DermPage *page, GParamSpec *pspec, DermWindow *window)
 {
-  if (derm_page_get_state (page) == DERM_PAGE_LOADING)
+  if (derm_page_get_state (page) == DERM_PAGE_LOADING
+      || (derm_page_get_state (page) == DERM_PAGE_READY
+          && derm_page_get_analysis_state (page) <= DERM_ANALYSIS_RUNNING))
     return;
   g_signal_handlers_disconnect_by_func (page, page_state_cb, window);
 
@@ -165,6 +168,7 @@ page_added_cb (GtkNotebook *notebook, GtkWidget *child, guint index, DermWindow 
 
   DermPage *page = DERM_PAGE (child);
   g_signal_connect_object (page, "notify::state", G_CALLBACK (page_state_cb), window, 0);
+  g_signal_connect_object (page, "notify::analysis-state", G_CALLBACK (page_state_cb), window, 0);
   if (derm_page_get_state (page) != DERM_PAGE_LOADING)
     page_state_cb (page, NULL, window);
 }

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-engine.h"
 #include "derm-window.h"
 
 struct _DermWindow
@@ -104,7 +105,10 @@ derm_window_open_file (DermWindow *self, GFile *file)
         }
     }
 
-  DermPage *page = derm_page_new (file);
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  g_return_val_if_fail (DERM_IS_APPLICATION (app), NULL);
+  DermPage *page = derm_page_new (file, derm_application_get_worker (DERM_APPLICATION (app)),
+                                  derm_application_get_settings (DERM_APPLICATION (app)));
   int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
   gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
   gtk_notebook_set_current_page (self->notebook, index);
@@ -219,6 +223,85 @@ close_page_action (GtkWidget *widget, const char *action_name, GVariant *param)
     close_page (self, page);
 }
 
+void
+derm_window_reanalyze (DermWindow *self)
+{
+  g_return_if_fail (DERM_IS_WINDOW (self));
+  int n = gtk_notebook_get_n_pages (self->notebook);
+  for (int i = 0; i < n; i++)
+    derm_page_analyze (DERM_PAGE (gtk_notebook_get_nth_page (self->notebook, i)));
+}
+
+/* ---- Import weights ------------------------------------------------------------ */
+
+typedef struct {
+  GWeakRef window;
+  char *path;
+} ImportRequest;
+
+static void
+weights_probed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ImportRequest *request = user_data;
+  g_autoptr(DermWindow) self = g_weak_ref_get (&request->window);
+  g_autoptr(GError) error = NULL;
+  int task = derm_worker_probe_model_finish (DERM_WORKER (source), result, &error);
+
+  if (self != NULL)
+    {
+      GSettings *settings = window_settings (self);
+      if (task < 0)
+        {
+          GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                                      GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE,
+                                                      _("The weights could not be imported"));
+          gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
+          g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
+          gtk_window_present (GTK_WINDOW (dialog));
+        }
+      else if (settings != NULL)
+        g_settings_set_string (settings, task == DERM_TASK_SEGMENT ? "segmenter-model" : "classifier-model",
+                               request->path);
+    }
+  g_weak_ref_clear (&request->window);
+  g_free (request->path);
+  g_free (request);
+}
+
+static void
+import_response_cb (GtkNativeDialog *dialog, int response, DermWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+      char *path = file != NULL ? g_file_get_path (file) : NULL;
+      if (path != NULL && app != NULL)
+        {
+          ImportRequest *request = g_new0 (ImportRequest, 1);
+          g_weak_ref_init (&request->window, self);
+          request->path = path;
+          derm_worker_probe_model_async (derm_application_get_worker (DERM_APPLICATION (app)),
+                                         path, NULL, weights_probed_cb, request);
+        }
+      else
+        g_free (path);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+import_weights_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  static const char *const patterns[] = { "*.safetensors", NULL };
+  GtkFileChooserNative *chooser =
+    gtk_file_chooser_native_new (_("Import Model Weights"), GTK_WINDOW (widget),
+                                 GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"), _("_Cancel"));
+  add_filter (GTK_FILE_CHOOSER (chooser), _("Model weights (safetensors)"), NULL, patterns, TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (import_response_cb), widget);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
 /* ---- Drag and drop -------------------------------------------------------------- */
 
 static gboolean
@@ -306,6 +389,7 @@ derm_window_class_init (DermWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_action);
   gtk_widget_class_install_action (widget_class, "win.close-page", NULL, close_page_action);
+  gtk_widget_class_install_action (widget_class, "win.import-weights", NULL, import_weights_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.close-page", NULL);
 }

@@ -24,4 +24,7 @@ void        derm_window_choose_files (DermWindow *self);
 /* Returns: (transfer none) the visible page, or NULL. */
 DermPage   *derm_window_get_current_page (DermWindow *self);
 
+/* Analyses every open page again (models changed). */
+void        derm_window_reanalyze (DermWindow *self);
+
 G_END_DECLS

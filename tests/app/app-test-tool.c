@@ -5,6 +5,10 @@
  *       lesion in the middle
  *   app-test-tool count-colour PNG R G B TOLERANCE
  *       prints how many pixels are within TOLERANCE of (R, G, B) per channel
+ *   app-test-tool make-models CLASSIFIER.safetensors SEGMENTER.safetensors
+ *       small fresh models (ResNet-18 and U-Net at 64 px), seeded
+ *   app-test-tool classify MODEL IMAGE
+ *       prints the 7 probabilities, one "CODE value" per line
  */
 #include "config.h"
 
@@ -12,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derm-classes.h"
+#include "derm-engine.h"
 #include "derm-image.h"
 
 /* The colours the screenshot check looks for; far from any theme colour. */
@@ -76,9 +82,59 @@ count_colour (const char *path, int r, int g, int b, int tolerance)
   return 0;
 }
 
+static int
+fail (GError *error)
+{
+  fprintf (stderr, "%s\n", error->message);
+  g_error_free (error);
+  return 1;
+}
+
+static int
+make_models (const char *classifier_path, const char *segmenter_path)
+{
+  GError *error = NULL;
+  derm_engine_manual_seed (7);
+  DermModelConfig cls = { .arch = DERM_ARCH_RESNET18, .num_classes = DERM_N_CLASSES, .input_size = 64 };
+  DermModel *model = derm_model_new (&cls, "cpu", &error);
+  if (model == NULL || !derm_model_save (model, classifier_path, &error))
+    return fail (error);
+  derm_model_free (model);
+
+  DermModelConfig seg = { .arch = DERM_ARCH_UNET, .num_classes = 1, .unet_base = 8, .input_size = 64 };
+  model = derm_model_new (&seg, "cpu", &error);
+  if (model == NULL || !derm_model_save (model, segmenter_path, &error))
+    return fail (error);
+  derm_model_free (model);
+  return 0;
+}
+
+static int
+classify (const char *model_path, const char *image_path)
+{
+  GError *error = NULL;
+  DermModel *model = derm_model_load (model_path, "cpu", &error);
+  if (model == NULL)
+    return fail (error);
+  g_autoptr(DermImage) image = derm_image_load (image_path, 3, 0, 0, &error);
+  if (image == NULL)
+    return fail (error);
+  float probs[DERM_N_CLASSES];
+  if (!derm_model_classify (model, image, FALSE, probs, &error))
+    return fail (error);
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    printf ("%s %.6f\n", derm_class_code (c), probs[c]);
+  derm_model_free (model);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc == 4 && strcmp (argv[1], "make-models") == 0)
+    return make_models (argv[2], argv[3]);
+  if (argc == 4 && strcmp (argv[1], "classify") == 0)
+    return classify (argv[2], argv[3]);
   if (argc == 5 && strcmp (argv[1], "make-lesion") == 0)
     return make_lesion (argv[2], atoi (argv[3]), atoi (argv[4]));
   if (argc == 7 && strcmp (argv[1], "count-colour") == 0)

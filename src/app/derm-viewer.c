@@ -1,0 +1,743 @@
+/* derm-viewer.c: the image viewer widget.
+ *
+ * Geometry: the image point (center_x, center_y) is shown at the middle of
+ * the widget, at @zoom logical pixels per image pixel. In fit mode the zoom
+ * follows the widget's size. Below 1.5x, layers are drawn as textures
+ * (smooth, GPU); above, through cairo with nearest filtering so single
+ * pixels stay crisp. Both draw at the device scale (HiDPI). */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-viewer"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "derm-viewer.h"
+
+#define ZOOM_STEP 1.25
+#define CRISP_ZOOM 1.5
+
+/* One drawable layer: premultiplied ARGB32 pixels shared by a cairo surface
+ * and a texture. */
+typedef struct {
+  cairo_surface_t *surface;
+  GdkTexture *texture;
+  int width;
+  int height;
+} Layer;
+
+struct _DermViewer
+{
+  GtkWidget parent_instance;
+
+  int image_width;
+  int image_height;
+  Layer image;
+  Layer mask_fill;
+  Layer heatmap;
+  DermImage *mask;
+  DermImage *heatmap_values;
+  /* Contour segments in image coordinates: x1, y1, x2, y2 each. */
+  GArray *contour;
+
+  gboolean fit;
+  double zoom;
+  double center_x;
+  double center_y;
+
+  gboolean show_mask;
+  gboolean show_contour;
+  gboolean show_heatmap;
+  double mask_opacity;
+  double heatmap_opacity;
+  GdkRGBA mask_color;
+  GdkRGBA contour_color;
+
+  /* Input state. */
+  double pointer_x;
+  double pointer_y;
+  double drag_center_x;
+  double drag_center_y;
+  double gesture_zoom;
+};
+
+G_DEFINE_FINAL_TYPE (DermViewer, derm_viewer, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_ZOOM,
+  PROP_FIT,
+  PROP_SHOW_MASK,
+  PROP_SHOW_CONTOUR,
+  PROP_SHOW_HEATMAP,
+  PROP_MASK_OPACITY,
+  PROP_HEATMAP_OPACITY,
+  PROP_MASK_COLOR,
+  PROP_CONTOUR_COLOR,
+  PROP_HAS_MASK,
+  PROP_HAS_HEATMAP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* ---- Layers ------------------------------------------------------------------- */
+
+static void
+layer_clear (Layer *layer)
+{
+  g_clear_pointer (&layer->surface, cairo_surface_destroy);
+  g_clear_object (&layer->texture);
+  layer->width = layer->height = 0;
+}
+
+/* Takes a filled ARGB32 surface; the texture copies its pixels. */
+static void
+layer_set_surface (Layer *layer, cairo_surface_t *surface)
+{
+  layer_clear (layer);
+  cairo_surface_flush (surface);
+  layer->surface = surface;
+  layer->width = cairo_image_surface_get_width (surface);
+  layer->height = cairo_image_surface_get_height (surface);
+  int stride = cairo_image_surface_get_stride (surface);
+  g_autoptr(GBytes) bytes = g_bytes_new (cairo_image_surface_get_data (surface),
+                                         (gsize) stride * layer->height);
+  /* GDK_MEMORY_DEFAULT is cairo's ARGB32 layout. */
+  layer->texture = gdk_memory_texture_new (layer->width, layer->height, GDK_MEMORY_DEFAULT,
+                                           bytes, stride);
+}
+
+static cairo_surface_t *
+new_surface (int width, int height, guint32 **pixels, int *stride_px)
+{
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  *pixels = (guint32 *) cairo_image_surface_get_data (surface);
+  *stride_px = cairo_image_surface_get_stride (surface) / 4;
+  return surface;
+}
+
+static guint32
+premultiplied (double r, double g, double b, double a)
+{
+  guint32 A = (guint32) lround (a * 255);
+  return (A << 24) | ((guint32) lround (r * a * 255) << 16)
+         | ((guint32) lround (g * a * 255) << 8) | (guint32) lround (b * a * 255);
+}
+
+static void
+rebuild_mask_fill (DermViewer *self)
+{
+  layer_clear (&self->mask_fill);
+  if (self->mask == NULL)
+    return;
+  const DermImage *m = self->mask;
+  guint32 *px;
+  int stride;
+  cairo_surface_t *surface = new_surface (m->width, m->height, &px, &stride);
+  guint32 on = premultiplied (self->mask_color.red, self->mask_color.green, self->mask_color.blue, 1.0);
+  for (int y = 0; y < m->height; y++)
+    for (int x = 0; x < m->width; x++)
+      px[y * stride + x] = m->data[(gsize) y * m->width + x] >= 128 ? on : 0;
+  cairo_surface_mark_dirty (surface);
+  layer_set_surface (&self->mask_fill, surface);
+}
+
+/* A perceptually ordered ramp (dark blue, magenta, orange, yellow); the
+ * heatmap is also more transparent where it is cold. */
+static void
+heat_colour (double t, double *r, double *g, double *b)
+{
+  static const double stops[5][3] = {
+    { 0.05, 0.03, 0.53 }, { 0.49, 0.01, 0.66 }, { 0.80, 0.28, 0.47 },
+    { 0.97, 0.59, 0.25 }, { 0.94, 0.98, 0.13 },
+  };
+  double p = CLAMP (t, 0.0, 1.0) * 4;
+  int i = MIN ((int) p, 3);
+  double f = p - i;
+  *r = stops[i][0] + f * (stops[i + 1][0] - stops[i][0]);
+  *g = stops[i][1] + f * (stops[i + 1][1] - stops[i][1]);
+  *b = stops[i][2] + f * (stops[i + 1][2] - stops[i][2]);
+}
+
+static void
+rebuild_heatmap (DermViewer *self)
+{
+  layer_clear (&self->heatmap);
+  if (self->heatmap_values == NULL)
+    return;
+  const DermImage *h = self->heatmap_values;
+  guint32 *px;
+  int stride;
+  cairo_surface_t *surface = new_surface (h->width, h->height, &px, &stride);
+  guint32 lut[256];
+  for (int v = 0; v < 256; v++)
+    {
+      double r, g, b, t = v / 255.0;
+      heat_colour (t, &r, &g, &b);
+      lut[v] = premultiplied (r, g, b, 0.25 + 0.75 * t);
+    }
+  for (int y = 0; y < h->height; y++)
+    for (int x = 0; x < h->width; x++)
+      px[y * stride + x] = lut[h->data[(gsize) y * h->width + x]];
+  cairo_surface_mark_dirty (surface);
+  layer_set_surface (&self->heatmap, surface);
+}
+
+/* The contour: every edge between a lesion and a non-lesion pixel. */
+static void
+rebuild_contour (DermViewer *self)
+{
+  g_clear_pointer (&self->contour, g_array_unref);
+  if (self->mask == NULL || self->image_width == 0)
+    return;
+  const DermImage *m = self->mask;
+  double sx = (double) self->image_width / m->width;
+  double sy = (double) self->image_height / m->height;
+  self->contour = g_array_new (FALSE, FALSE, sizeof (float));
+
+#define INSIDE(xx, yy) ((xx) >= 0 && (yy) >= 0 && (xx) < m->width && (yy) < m->height \
+                        && m->data[(gsize) (yy) * m->width + (xx)] >= 128)
+  for (int y = 0; y <= m->height; y++)
+    for (int x = 0; x <= m->width; x++)
+      {
+        gboolean here = INSIDE (x, y);
+        if (here != INSIDE (x, y - 1) && x < m->width)
+          {
+            float seg[4] = { x * sx, y * sy, (x + 1) * sx, y * sy };
+            g_array_append_vals (self->contour, seg, 4);
+          }
+        if (here != INSIDE (x - 1, y) && y < m->height)
+          {
+            float seg[4] = { x * sx, y * sy, x * sx, (y + 1) * sy };
+            g_array_append_vals (self->contour, seg, 4);
+          }
+      }
+#undef INSIDE
+}
+
+/* ---- Geometry -------------------------------------------------------------------- */
+
+static double
+fit_zoom (DermViewer *self)
+{
+  int w = gtk_widget_get_width (GTK_WIDGET (self));
+  int h = gtk_widget_get_height (GTK_WIDGET (self));
+  if (self->image_width == 0 || w <= 0 || h <= 0)
+    return 1.0;
+  return CLAMP (MIN ((double) w / self->image_width, (double) h / self->image_height),
+                DERM_VIEWER_MIN_ZOOM, DERM_VIEWER_MAX_ZOOM);
+}
+
+static double
+effective_zoom (DermViewer *self)
+{
+  return self->fit ? fit_zoom (self) : self->zoom;
+}
+
+/* Keeps the image on screen: centred on an axis where it is smaller than
+ * the widget, otherwise no empty margin beyond its edges. */
+static void
+clamp_center (DermViewer *self)
+{
+  double z = effective_zoom (self);
+  double half_w = gtk_widget_get_width (GTK_WIDGET (self)) / 2.0 / z;
+  double half_h = gtk_widget_get_height (GTK_WIDGET (self)) / 2.0 / z;
+
+  if (self->fit || 2 * half_w >= self->image_width)
+    self->center_x = self->image_width / 2.0;
+  else
+    self->center_x = CLAMP (self->center_x, half_w, self->image_width - half_w);
+  if (self->fit || 2 * half_h >= self->image_height)
+    self->center_y = self->image_height / 2.0;
+  else
+    self->center_y = CLAMP (self->center_y, half_h, self->image_height - half_h);
+}
+
+/* Zooms so that the image point under widget point (wx, wy) stays there. */
+static void
+zoom_at (DermViewer *self, double zoom, double wx, double wy)
+{
+  if (self->image_width == 0)
+    return;
+  double z = effective_zoom (self);
+  double w2 = gtk_widget_get_width (GTK_WIDGET (self)) / 2.0;
+  double h2 = gtk_widget_get_height (GTK_WIDGET (self)) / 2.0;
+  double ix = self->center_x + (wx - w2) / z;
+  double iy = self->center_y + (wy - h2) / z;
+
+  zoom = CLAMP (zoom, DERM_VIEWER_MIN_ZOOM, DERM_VIEWER_MAX_ZOOM);
+  gboolean was_fit = self->fit;
+  self->fit = FALSE;
+  self->zoom = zoom;
+  self->center_x = ix - (wx - w2) / zoom;
+  self->center_y = iy - (wy - h2) / zoom;
+  clamp_center (self);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+  if (was_fit)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FIT]);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* ---- Drawing ------------------------------------------------------------------- */
+
+static void
+draw_layer (GtkSnapshot *snapshot, const Layer *layer, const graphene_rect_t *dest,
+            const graphene_rect_t *visible, double zoom)
+{
+  if (layer->texture == NULL)
+    return;
+  if (zoom < CRISP_ZOOM)
+    {
+      gtk_snapshot_append_texture (snapshot, layer->texture, dest);
+      return;
+    }
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, visible);
+  cairo_translate (cr, dest->origin.x, dest->origin.y);
+  cairo_scale (cr, dest->size.width / layer->width, dest->size.height / layer->height);
+  cairo_set_source_surface (cr, layer->surface, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+  cairo_paint (cr);
+  cairo_destroy (cr);
+}
+
+static void
+draw_contour (DermViewer *self, GtkSnapshot *snapshot, double x0, double y0, double zoom,
+              const graphene_rect_t *visible)
+{
+  if (self->contour == NULL || self->contour->len == 0)
+    return;
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, visible);
+  const float *s = (const float *) self->contour->data;
+  for (guint i = 0; i + 3 < self->contour->len; i += 4)
+    {
+      cairo_move_to (cr, x0 + s[i] * zoom, y0 + s[i + 1] * zoom);
+      cairo_line_to (cr, x0 + s[i + 2] * zoom, y0 + s[i + 3] * zoom);
+    }
+  gdk_cairo_set_source_rgba (cr, &self->contour_color);
+  cairo_set_line_width (cr, 2.0);
+  cairo_set_line_cap (cr, CAIRO_LINE_CAP_SQUARE);
+  cairo_stroke (cr);
+  cairo_destroy (cr);
+}
+
+static void
+derm_viewer_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  DermViewer *self = DERM_VIEWER (widget);
+  int w = gtk_widget_get_width (widget);
+  int h = gtk_widget_get_height (widget);
+
+  if (self->image.texture == NULL || w <= 0 || h <= 0)
+    return;
+
+  clamp_center (self);
+  double z = effective_zoom (self);
+  double x0 = w / 2.0 - self->center_x * z;
+  double y0 = h / 2.0 - self->center_y * z;
+  graphene_rect_t visible = GRAPHENE_RECT_INIT (0, 0, w, h);
+  graphene_rect_t dest = GRAPHENE_RECT_INIT (x0, y0, self->image_width * z, self->image_height * z);
+
+  gtk_snapshot_push_clip (snapshot, &visible);
+  draw_layer (snapshot, &self->image, &dest, &visible, z);
+  if (self->show_heatmap && self->heatmap.texture != NULL)
+    {
+      gtk_snapshot_push_opacity (snapshot, self->heatmap_opacity);
+      draw_layer (snapshot, &self->heatmap, &dest, &visible, z);
+      gtk_snapshot_pop (snapshot);
+    }
+  if (self->show_mask && self->mask_fill.texture != NULL)
+    {
+      gtk_snapshot_push_opacity (snapshot, self->mask_opacity);
+      draw_layer (snapshot, &self->mask_fill, &dest, &visible, z);
+      gtk_snapshot_pop (snapshot);
+    }
+  if (self->show_contour)
+    draw_contour (self, snapshot, x0, y0, z, &visible);
+  gtk_snapshot_pop (snapshot);
+}
+
+static void
+derm_viewer_measure (GtkWidget *widget, GtkOrientation orientation, int for_size,
+                     int *minimum, int *natural, int *minimum_baseline, int *natural_baseline)
+{
+  DermViewer *self = DERM_VIEWER (widget);
+  *minimum = 64;
+  *natural = orientation == GTK_ORIENTATION_HORIZONTAL ? MAX (64, self->image_width)
+                                                       : MAX (64, self->image_height);
+  *natural = MIN (*natural, 800);
+}
+
+/* ---- Input ------------------------------------------------------------------------- */
+
+static void
+motion_cb (GtkEventControllerMotion *motion, double x, double y, DermViewer *self)
+{
+  self->pointer_x = x;
+  self->pointer_y = y;
+}
+
+static gboolean
+scroll_cb (GtkEventControllerScroll *scroll, double dx, double dy, DermViewer *self)
+{
+  if (dy == 0)
+    return FALSE;
+  double factor = pow (ZOOM_STEP, -dy);
+  zoom_at (self, effective_zoom (self) * factor, self->pointer_x, self->pointer_y);
+  return TRUE;
+}
+
+static void
+zoom_begin_cb (GtkGesture *gesture, GdkEventSequence *sequence, DermViewer *self)
+{
+  self->gesture_zoom = effective_zoom (self);
+}
+
+static void
+zoom_scale_changed_cb (GtkGestureZoom *gesture, double scale, DermViewer *self)
+{
+  double x, y;
+  if (!gtk_gesture_get_bounding_box_center (GTK_GESTURE (gesture), &x, &y))
+    {
+      x = gtk_widget_get_width (GTK_WIDGET (self)) / 2.0;
+      y = gtk_widget_get_height (GTK_WIDGET (self)) / 2.0;
+    }
+  zoom_at (self, self->gesture_zoom * scale, x, y);
+}
+
+static void
+drag_begin_cb (GtkGestureDrag *drag, double x, double y, DermViewer *self)
+{
+  self->drag_center_x = self->center_x;
+  self->drag_center_y = self->center_y;
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+}
+
+static void
+drag_update_cb (GtkGestureDrag *drag, double dx, double dy, DermViewer *self)
+{
+  if (self->fit)
+    return;
+  double z = effective_zoom (self);
+  self->center_x = self->drag_center_x - dx / z;
+  self->center_y = self->drag_center_y - dy / z;
+  clamp_center (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+zoom_in_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  derm_viewer_zoom_in (DERM_VIEWER (widget));
+}
+
+static void
+zoom_out_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  derm_viewer_zoom_out (DERM_VIEWER (widget));
+}
+
+static void
+fit_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  derm_viewer_fit (DERM_VIEWER (widget));
+}
+
+static void
+actual_size_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  derm_viewer_set_zoom (DERM_VIEWER (widget), 1.0);
+}
+
+/* ---- GObject ----------------------------------------------------------------------- */
+
+static void
+set_color (GdkRGBA *color, const char *spec, const char *fallback)
+{
+  if (spec == NULL || !gdk_rgba_parse (color, spec))
+    gdk_rgba_parse (color, fallback);
+}
+
+static char *
+color_to_string (const GdkRGBA *color)
+{
+  return g_strdup_printf ("#%02x%02x%02x", (int) lround (color->red * 255),
+                          (int) lround (color->green * 255), (int) lround (color->blue * 255));
+}
+
+static void
+derm_viewer_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  DermViewer *self = DERM_VIEWER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ZOOM: g_value_set_double (value, effective_zoom (self)); break;
+    case PROP_FIT: g_value_set_boolean (value, self->fit); break;
+    case PROP_SHOW_MASK: g_value_set_boolean (value, self->show_mask); break;
+    case PROP_SHOW_CONTOUR: g_value_set_boolean (value, self->show_contour); break;
+    case PROP_SHOW_HEATMAP: g_value_set_boolean (value, self->show_heatmap); break;
+    case PROP_MASK_OPACITY: g_value_set_double (value, self->mask_opacity); break;
+    case PROP_HEATMAP_OPACITY: g_value_set_double (value, self->heatmap_opacity); break;
+    case PROP_MASK_COLOR: g_value_take_string (value, color_to_string (&self->mask_color)); break;
+    case PROP_CONTOUR_COLOR: g_value_take_string (value, color_to_string (&self->contour_color)); break;
+    case PROP_HAS_MASK: g_value_set_boolean (value, self->mask != NULL); break;
+    case PROP_HAS_HEATMAP: g_value_set_boolean (value, self->heatmap_values != NULL); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+derm_viewer_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  DermViewer *self = DERM_VIEWER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ZOOM:
+      derm_viewer_set_zoom (self, g_value_get_double (value));
+      return;
+    case PROP_SHOW_MASK: self->show_mask = g_value_get_boolean (value); break;
+    case PROP_SHOW_CONTOUR: self->show_contour = g_value_get_boolean (value); break;
+    case PROP_SHOW_HEATMAP: self->show_heatmap = g_value_get_boolean (value); break;
+    case PROP_MASK_OPACITY: self->mask_opacity = g_value_get_double (value); break;
+    case PROP_HEATMAP_OPACITY: self->heatmap_opacity = g_value_get_double (value); break;
+    case PROP_MASK_COLOR:
+      set_color (&self->mask_color, g_value_get_string (value), "#3584e4");
+      rebuild_mask_fill (self);
+      break;
+    case PROP_CONTOUR_COLOR:
+      set_color (&self->contour_color, g_value_get_string (value), "#33d17a");
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      return;
+    }
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+derm_viewer_finalize (GObject *object)
+{
+  DermViewer *self = DERM_VIEWER (object);
+
+  layer_clear (&self->image);
+  layer_clear (&self->mask_fill);
+  layer_clear (&self->heatmap);
+  derm_image_free (self->mask);
+  derm_image_free (self->heatmap_values);
+  g_clear_pointer (&self->contour, g_array_unref);
+
+  G_OBJECT_CLASS (derm_viewer_parent_class)->finalize (object);
+}
+
+static void
+derm_viewer_class_init (DermViewerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->finalize = derm_viewer_finalize;
+  object_class->get_property = derm_viewer_get_property;
+  object_class->set_property = derm_viewer_set_property;
+  widget_class->snapshot = derm_viewer_snapshot;
+  widget_class->measure = derm_viewer_measure;
+
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  properties[PROP_ZOOM] =
+    g_param_spec_double ("zoom", NULL, NULL, DERM_VIEWER_MIN_ZOOM, DERM_VIEWER_MAX_ZOOM, 1.0,
+                         rw | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_FIT] =
+    g_param_spec_boolean ("fit", NULL, NULL, TRUE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_MASK] = g_param_spec_boolean ("show-mask", NULL, NULL, TRUE, rw);
+  properties[PROP_SHOW_CONTOUR] = g_param_spec_boolean ("show-contour", NULL, NULL, TRUE, rw);
+  properties[PROP_SHOW_HEATMAP] = g_param_spec_boolean ("show-heatmap", NULL, NULL, FALSE, rw);
+  properties[PROP_MASK_OPACITY] = g_param_spec_double ("mask-opacity", NULL, NULL, 0, 1, 0.35, rw);
+  properties[PROP_HEATMAP_OPACITY] = g_param_spec_double ("heatmap-opacity", NULL, NULL, 0, 1, 0.5, rw);
+  properties[PROP_MASK_COLOR] = g_param_spec_string ("mask-color", NULL, NULL, "#3584e4", rw);
+  properties[PROP_CONTOUR_COLOR] = g_param_spec_string ("contour-color", NULL, NULL, "#33d17a", rw);
+  properties[PROP_HAS_MASK] =
+    g_param_spec_boolean ("has-mask", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_HAS_HEATMAP] =
+    g_param_spec_boolean ("has-heatmap", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_install_action (widget_class, "viewer.zoom-in", NULL, zoom_in_action);
+  gtk_widget_class_install_action (widget_class, "viewer.zoom-out", NULL, zoom_out_action);
+  gtk_widget_class_install_action (widget_class, "viewer.fit", NULL, fit_action);
+  gtk_widget_class_install_action (widget_class, "viewer.actual-size", NULL, actual_size_action);
+  static const guint in_keys[] = { GDK_KEY_plus, GDK_KEY_KP_Add, GDK_KEY_equal };
+  for (gsize i = 0; i < G_N_ELEMENTS (in_keys); i++)
+    {
+      gtk_widget_class_add_binding_action (widget_class, in_keys[i], 0, "viewer.zoom-in", NULL);
+      gtk_widget_class_add_binding_action (widget_class, in_keys[i], GDK_CONTROL_MASK, "viewer.zoom-in", NULL);
+    }
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, 0, "viewer.zoom-out", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Subtract, 0, "viewer.zoom-out", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, GDK_CONTROL_MASK, "viewer.zoom-out", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, 0, "viewer.fit", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_0, 0, "viewer.fit", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, 0, "viewer.actual-size", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_1, 0, "viewer.actual-size", NULL);
+
+  gtk_widget_class_set_css_name (widget_class, "dermviewer");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+derm_viewer_init (DermViewer *self)
+{
+  self->fit = TRUE;
+  self->zoom = 1.0;
+  self->show_mask = TRUE;
+  self->show_contour = TRUE;
+  self->mask_opacity = 0.35;
+  self->heatmap_opacity = 0.5;
+  gdk_rgba_parse (&self->mask_color, "#3584e4");
+  gdk_rgba_parse (&self->contour_color, "#33d17a");
+
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
+  gtk_widget_set_overflow (GTK_WIDGET (self), GTK_OVERFLOW_HIDDEN);
+  gtk_widget_add_css_class (GTK_WIDGET (self), "viewer");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Dermoscopy image"), -1);
+
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+
+  GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (scroll_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), scroll);
+
+  GtkGesture *zoom = gtk_gesture_zoom_new ();
+  g_signal_connect (zoom, "begin", G_CALLBACK (zoom_begin_cb), self);
+  g_signal_connect (zoom, "scale-changed", G_CALLBACK (zoom_scale_changed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (zoom));
+
+  GtkGesture *drag = gtk_gesture_drag_new ();
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (drag_begin_cb), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+}
+
+/* ---- Public ------------------------------------------------------------------------ */
+
+GtkWidget *
+derm_viewer_new (void)
+{
+  return g_object_new (DERM_TYPE_VIEWER, NULL);
+}
+
+void
+derm_viewer_set_image (DermViewer *self, const DermImage *image)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+
+  layer_clear (&self->image);
+  self->image_width = self->image_height = 0;
+  if (image != NULL)
+    {
+      guint32 *px;
+      int stride;
+      cairo_surface_t *surface = new_surface (image->width, image->height, &px, &stride);
+      for (int y = 0; y < image->height; y++)
+        for (int x = 0; x < image->width; x++)
+          {
+            const guint8 *p = derm_image_pixel (image, x, y);
+            px[y * stride + x] = image->channels == 3
+                                   ? 0xff000000u | (p[0] << 16) | (p[1] << 8) | p[2]
+                                   : 0xff000000u | (p[0] << 16) | (p[0] << 8) | p[0];
+          }
+      cairo_surface_mark_dirty (surface);
+      layer_set_surface (&self->image, surface);
+      self->image_width = image->width;
+      self->image_height = image->height;
+    }
+  rebuild_contour (self);
+  derm_viewer_fit (self);
+}
+
+void
+derm_viewer_set_mask (DermViewer *self, const DermImage *mask)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  g_return_if_fail (mask == NULL || mask->channels == 1);
+
+  g_clear_pointer (&self->mask, derm_image_free);
+  if (mask != NULL)
+    self->mask = derm_image_copy (mask);
+  rebuild_mask_fill (self);
+  rebuild_contour (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_MASK]);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+derm_viewer_set_heatmap (DermViewer *self, const DermImage *heatmap)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  g_return_if_fail (heatmap == NULL || heatmap->channels == 1);
+
+  g_clear_pointer (&self->heatmap_values, derm_image_free);
+  if (heatmap != NULL)
+    self->heatmap_values = derm_image_copy (heatmap);
+  rebuild_heatmap (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_HEATMAP]);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+double
+derm_viewer_get_zoom (DermViewer *self)
+{
+  g_return_val_if_fail (DERM_IS_VIEWER (self), 1.0);
+  return effective_zoom (self);
+}
+
+void
+derm_viewer_set_zoom (DermViewer *self, double zoom)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  zoom_at (self, zoom, gtk_widget_get_width (GTK_WIDGET (self)) / 2.0,
+           gtk_widget_get_height (GTK_WIDGET (self)) / 2.0);
+}
+
+gboolean
+derm_viewer_get_fit (DermViewer *self)
+{
+  g_return_val_if_fail (DERM_IS_VIEWER (self), TRUE);
+  return self->fit;
+}
+
+void
+derm_viewer_fit (DermViewer *self)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  self->fit = TRUE;
+  self->center_x = self->image_width / 2.0;
+  self->center_y = self->image_height / 2.0;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FIT]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+derm_viewer_zoom_in (DermViewer *self)
+{
+  derm_viewer_set_zoom (self, effective_zoom (self) * ZOOM_STEP);
+}
+
+void
+derm_viewer_zoom_out (DermViewer *self)
+{
+  derm_viewer_set_zoom (self, effective_zoom (self) / ZOOM_STEP);
+}
+
+const DermImage *
+derm_viewer_get_mask (DermViewer *self)
+{
+  g_return_val_if_fail (DERM_IS_VIEWER (self), NULL);
+  return self->mask;
+}

@@ -1,0 +1,544 @@
+/* derm-worker.c: the model worker thread.
+ *
+ * The main thread only queues requests (each carries a GTask and copies of
+ * its inputs). The worker thread alone creates, uses and frees the
+ * DermModels (libtorch objects are freed on their owner thread) and opens
+ * its own store connection to find the active models. Results return
+ * through the GTask, on the requester's main context. */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-worker"
+
+#include <glib/gi18n.h>
+
+#include "derm-engine.h"
+#include "derm-error.h"
+#include "derm-store.h"
+#include "derm-worker.h"
+
+typedef enum {
+  REQUEST_ANALYZE,
+  REQUEST_GRADCAM,
+  REQUEST_PROBE,
+  REQUEST_QUIT,
+} RequestKind;
+
+typedef struct {
+  RequestKind kind;
+  GTask *task;          /* owned; NULL for QUIT */
+  DermImage *image;     /* owned copy */
+  int class_index;
+  gboolean tta;
+  char *path;
+} Request;
+
+/* Shared between the two threads; config fields under @lock. */
+typedef struct {
+  GAsyncQueue *queue;
+  GMutex lock;
+  char *classifier_path;
+  char *segmenter_path;
+  char *device;
+  guint serial;
+} Shared;
+
+/* Owned by the worker thread only. */
+typedef struct {
+  Shared *shared;
+  guint loaded_serial;
+  gboolean loaded;
+  DermModel *classifier;
+  DermModel *segmenter;
+  char *classifier_info;
+  char *segmenter_info;
+  GError *load_error;   /* why the classifier is missing, kept until the config changes */
+} WorkerState;
+
+struct _DermWorker
+{
+  GObject parent_instance;
+
+  Shared *shared;
+  GThread *thread;
+};
+
+G_DEFINE_FINAL_TYPE (DermWorker, derm_worker, G_TYPE_OBJECT)
+
+void
+derm_analysis_result_free (DermAnalysisResult *result)
+{
+  if (result == NULL)
+    return;
+  derm_image_free (result->mask);
+  derm_image_free (result->heatmap);
+  g_free (result->measurement_error);
+  g_free (result->classifier_info);
+  g_free (result->segmenter_info);
+  g_free (result->notice);
+  g_free (result);
+}
+
+static void
+request_free (Request *request)
+{
+  g_clear_object (&request->task);
+  derm_image_free (request->image);
+  g_free (request->path);
+  g_free (request);
+}
+
+/* ---- Worker thread ------------------------------------------------------------- */
+
+static void
+unload_models (WorkerState *state)
+{
+  g_clear_pointer (&state->classifier, derm_model_free);
+  g_clear_pointer (&state->segmenter, derm_model_free);
+  g_clear_pointer (&state->classifier_info, g_free);
+  g_clear_pointer (&state->segmenter_info, g_free);
+  g_clear_error (&state->load_error);
+  state->loaded = FALSE;
+}
+
+/* The explicit path, or the store's active model of @kind; NULL when none
+ * (no error: "no model yet" is a state, not a failure). */
+static char *
+resolve_model_path (DermStore **store, const char *explicit_path, DermModelKind kind, GError **error)
+{
+  if (explicit_path != NULL && *explicit_path != '\0')
+    return g_strdup (explicit_path);
+
+  if (*store == NULL)
+    {
+      *store = derm_store_open (NULL, error);
+      if (*store == NULL)
+        return NULL;
+    }
+  g_autoptr(GError) local = NULL;
+  g_autoptr(DermModelVersion) version = derm_store_get_active_model (*store, kind, &local);
+  if (version == NULL)
+    {
+      if (!g_error_matches (local, DERM_ERROR, DERM_ERROR_NOT_FOUND))
+        g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  return g_strdup (version->file_path);
+}
+
+static char *
+describe_model (DermModel *model, const char *path)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  const char *version = derm_model_get_metadata (model, "version");
+  return g_strdup_printf ("%s, %s%s%s, %s", derm_arch_name (derm_model_get_arch (model)), base,
+                          version != NULL ? " v" : "", version != NULL ? version : "",
+                          derm_model_get_device (model));
+}
+
+static void
+ensure_models (WorkerState *state)
+{
+  Shared *shared = state->shared;
+
+  g_mutex_lock (&shared->lock);
+  guint serial = shared->serial;
+  g_autofree char *classifier_path = g_strdup (shared->classifier_path);
+  g_autofree char *segmenter_path = g_strdup (shared->segmenter_path);
+  g_autofree char *device = g_strdup (shared->device);
+  g_mutex_unlock (&shared->lock);
+
+  if (state->loaded && serial == state->loaded_serial)
+    return;
+  unload_models (state);
+  state->loaded = TRUE;
+  state->loaded_serial = serial;
+
+  g_autoptr(DermStore) store = NULL;
+  GError *error = NULL;
+  g_autofree char *cpath = resolve_model_path (&store, classifier_path, DERM_MODEL_KIND_CLASSIFIER, &error);
+  if (cpath == NULL)
+    {
+      if (error == NULL)
+        error = g_error_new_literal (DERM_ERROR, DERM_ERROR_NOT_FOUND,
+                                     _("No classification model is installed yet. Import weights, "
+                                       "or train a model first."));
+      state->load_error = error;
+      return;
+    }
+  state->classifier = derm_model_load (cpath, device, &error);
+  if (state->classifier == NULL && device != NULL && g_strcmp0 (device, "cpu") != 0)
+    {
+      /* A GPU that fails to start is no reason to refuse the analysis. */
+      g_clear_error (&error);
+      state->classifier = derm_model_load (cpath, "cpu", &error);
+    }
+  if (state->classifier == NULL)
+    {
+      state->load_error = error;
+      return;
+    }
+  if (derm_arch_task (derm_model_get_arch (state->classifier)) != DERM_TASK_CLASSIFY
+      || derm_model_get_num_classes (state->classifier) != DERM_N_CLASSES)
+    {
+      state->load_error = g_error_new (DERM_ERROR, DERM_ERROR_MISMATCH,
+                                       _("“%s” is not a classifier of the seven diagnoses. "
+                                         "Choose a classification model in the preferences."),
+                                       cpath);
+      g_clear_pointer (&state->classifier, derm_model_free);
+      return;
+    }
+  state->classifier_info = describe_model (state->classifier, cpath);
+
+  g_autoptr(GError) seg_error = NULL;
+  g_autofree char *spath = resolve_model_path (&store, segmenter_path, DERM_MODEL_KIND_SEGMENTER, &seg_error);
+  if (spath != NULL)
+    {
+      state->segmenter = derm_model_load (spath, device, &seg_error);
+      if (state->segmenter == NULL && g_strcmp0 (device, "cpu") != 0)
+        {
+          g_clear_error (&seg_error);
+          state->segmenter = derm_model_load (spath, "cpu", &seg_error);
+        }
+      if (state->segmenter != NULL
+          && derm_arch_task (derm_model_get_arch (state->segmenter)) != DERM_TASK_SEGMENT)
+        g_clear_pointer (&state->segmenter, derm_model_free);
+      if (state->segmenter != NULL)
+        state->segmenter_info = describe_model (state->segmenter, spath);
+    }
+  if (seg_error != NULL)
+    g_warning ("Segmentation model unavailable: %s", seg_error->message);
+}
+
+/* Runs @op; when it fails on a GPU, moves @model to the CPU and runs it
+ * again, leaving a notice. */
+#define WITH_CPU_FALLBACK(model, notice, ok_expr, error)                                  \
+  G_STMT_START {                                                                           \
+    if (!(ok_expr) && g_strcmp0 (derm_model_get_device (model), "cpu") != 0)               \
+      {                                                                                    \
+        if (*(notice) == NULL)                                                             \
+          *(notice) = g_strdup_printf (_("The GPU failed (%s); the analysis ran on the CPU."), \
+                                       (*(error))->message);                               \
+        g_clear_error (error);                                                             \
+        if (derm_model_to_device (model, "cpu", error))                                    \
+          (void) (ok_expr);                                                                \
+      }                                                                                    \
+  } G_STMT_END
+
+static DermAnalysisResult *
+run_analysis (WorkerState *state, Request *request, GError **error)
+{
+  ensure_models (state);
+  if (state->classifier == NULL)
+    {
+      g_propagate_error (error, g_error_copy (state->load_error));
+      return NULL;
+    }
+
+  g_autoptr(DermAnalysisResult) result = g_new0 (DermAnalysisResult, 1);
+  GError *local = NULL;
+  gboolean ok = FALSE;
+  WITH_CPU_FALLBACK (state->classifier, &result->notice,
+                     (ok = derm_model_classify (state->classifier, request->image, request->tta,
+                                                result->probs, &local)), &local);
+  if (!ok)
+    {
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  result->top_class = 0;
+  for (int c = 1; c < DERM_N_CLASSES; c++)
+    if (result->probs[c] > result->probs[result->top_class])
+      result->top_class = c;
+
+  if (state->segmenter != NULL)
+    {
+      WITH_CPU_FALLBACK (state->segmenter, &result->notice,
+                         (result->mask = derm_model_segment (state->segmenter, request->image,
+                                                             request->tta, &local)), &local);
+      if (result->mask == NULL)
+        {
+          result->measurement_error = g_strdup (local->message);
+          g_clear_error (&local);
+        }
+    }
+  else
+    result->measurement_error = g_strdup (_("No segmentation model is installed, so the lesion "
+                                            "is neither outlined nor measured."));
+
+  result->heatmap_class = result->top_class;
+  WITH_CPU_FALLBACK (state->classifier, &result->notice,
+                     (result->heatmap = derm_model_gradcam (state->classifier, request->image,
+                                                            result->top_class, &local)), &local);
+  if (result->heatmap == NULL)
+    {
+      g_warning ("Grad-CAM failed: %s", local->message);
+      g_clear_error (&local);
+    }
+
+  if (result->mask != NULL)
+    {
+      if (derm_lesion_measure (request->image, result->mask, &result->measurements, &local))
+        result->has_measurements = TRUE;
+      else
+        {
+          result->measurement_error = g_strdup (local->message);
+          g_clear_error (&local);
+        }
+    }
+
+  result->classifier_info = g_strdup (state->classifier_info);
+  result->segmenter_info = g_strdup (state->segmenter_info);
+  return g_steal_pointer (&result);
+}
+
+static void
+serve (WorkerState *state, Request *request)
+{
+  GError *error = NULL;
+
+  if (g_task_return_error_if_cancelled (request->task))
+    return;
+
+  switch (request->kind)
+    {
+    case REQUEST_ANALYZE:
+      {
+        DermAnalysisResult *result = run_analysis (state, request, &error);
+        if (result == NULL)
+          g_task_return_error (request->task, error);
+        else
+          g_task_return_pointer (request->task, result, (GDestroyNotify) derm_analysis_result_free);
+      }
+      break;
+    case REQUEST_GRADCAM:
+      {
+        ensure_models (state);
+        DermImage *heatmap = NULL;
+        if (state->classifier == NULL)
+          error = g_error_copy (state->load_error);
+        else
+          heatmap = derm_model_gradcam (state->classifier, request->image, request->class_index, &error);
+        if (heatmap == NULL)
+          g_task_return_error (request->task, error);
+        else
+          g_task_return_pointer (request->task, heatmap, (GDestroyNotify) derm_image_free);
+      }
+      break;
+    case REQUEST_PROBE:
+      {
+        DermModel *model = derm_model_load (request->path, "cpu", &error);
+        if (model == NULL)
+          g_task_return_error (request->task, error);
+        else
+          {
+            DermTask task = derm_arch_task (derm_model_get_arch (model));
+            derm_model_free (model);
+            g_task_return_int (request->task, task);
+          }
+      }
+      break;
+    case REQUEST_QUIT:
+      break;
+    }
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  WorkerState state = { .shared = data };
+
+  for (;;)
+    {
+      Request *request = g_async_queue_pop (state.shared->queue);
+      if (request->kind == REQUEST_QUIT)
+        {
+          request_free (request);
+          break;
+        }
+      serve (&state, request);
+      request_free (request);
+    }
+
+  /* Requests queued behind QUIT are refused. */
+  Request *late;
+  while ((late = g_async_queue_try_pop (state.shared->queue)) != NULL)
+    {
+      if (late->task != NULL)
+        g_task_return_new_error (late->task, DERM_ERROR, DERM_ERROR_CANCELLED,
+                                 _("The application is closing."));
+      request_free (late);
+    }
+  unload_models (&state);
+  return NULL;
+}
+
+/* ---- Main thread --------------------------------------------------------------- */
+
+static void
+queue_request (DermWorker *self, Request *request)
+{
+  if (self->thread == NULL)
+    {
+      if (request->task != NULL)
+        g_task_return_new_error (request->task, DERM_ERROR, DERM_ERROR_CANCELLED,
+                                 _("The application is closing."));
+      request_free (request);
+      return;
+    }
+  g_async_queue_push (self->shared->queue, request);
+}
+
+void
+derm_worker_set_models (DermWorker *self, const char *classifier_path,
+                        const char *segmenter_path, const char *device)
+{
+  g_return_if_fail (DERM_IS_WORKER (self));
+  Shared *shared = self->shared;
+  g_mutex_lock (&shared->lock);
+  g_free (shared->classifier_path);
+  g_free (shared->segmenter_path);
+  g_free (shared->device);
+  shared->classifier_path = g_strdup (classifier_path);
+  shared->segmenter_path = g_strdup (segmenter_path);
+  shared->device = g_strdup (device != NULL && *device != '\0' ? device : "auto");
+  shared->serial++;
+  g_mutex_unlock (&shared->lock);
+}
+
+static Request *
+new_request (DermWorker *self, RequestKind kind, const DermImage *image, GCancellable *cancellable,
+             GAsyncReadyCallback callback, gpointer user_data, gpointer tag)
+{
+  Request *request = g_new0 (Request, 1);
+  request->kind = kind;
+  request->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (request->task, tag);
+  if (image != NULL)
+    request->image = derm_image_copy (image);
+  return request;
+}
+
+void
+derm_worker_analyze_async (DermWorker *self, const DermImage *image, gboolean tta,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_return_if_fail (DERM_IS_WORKER (self));
+  g_return_if_fail (image != NULL && image->channels == 3);
+  Request *request = new_request (self, REQUEST_ANALYZE, image, cancellable, callback, user_data,
+                                  derm_worker_analyze_async);
+  request->tta = tta;
+  queue_request (self, request);
+}
+
+DermAnalysisResult *
+derm_worker_analyze_finish (DermWorker *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+derm_worker_gradcam_async (DermWorker *self, const DermImage *image, int class_index,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_return_if_fail (DERM_IS_WORKER (self));
+  g_return_if_fail (image != NULL && class_index >= 0 && class_index < DERM_N_CLASSES);
+  Request *request = new_request (self, REQUEST_GRADCAM, image, cancellable, callback, user_data,
+                                  derm_worker_gradcam_async);
+  request->class_index = class_index;
+  queue_request (self, request);
+}
+
+DermImage *
+derm_worker_gradcam_finish (DermWorker *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+derm_worker_probe_model_async (DermWorker *self, const char *path, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (DERM_IS_WORKER (self));
+  Request *request = new_request (self, REQUEST_PROBE, NULL, cancellable, callback, user_data,
+                                  derm_worker_probe_model_async);
+  request->path = g_strdup (path);
+  queue_request (self, request);
+}
+
+int
+derm_worker_probe_model_finish (DermWorker *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+  GError *local = NULL;
+  gssize task = g_task_propagate_int (G_TASK (result), &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return -1;
+    }
+  return (int) task;
+}
+
+void
+derm_worker_shutdown (DermWorker *self)
+{
+  g_return_if_fail (DERM_IS_WORKER (self));
+  if (self->thread == NULL)
+    return;
+  Request *quit = g_new0 (Request, 1);
+  quit->kind = REQUEST_QUIT;
+  g_async_queue_push (self->shared->queue, quit);
+  g_thread_join (self->thread);
+  self->thread = NULL;
+}
+
+static void
+derm_worker_dispose (GObject *object)
+{
+  derm_worker_shutdown (DERM_WORKER (object));
+  G_OBJECT_CLASS (derm_worker_parent_class)->dispose (object);
+}
+
+static void
+derm_worker_finalize (GObject *object)
+{
+  DermWorker *self = DERM_WORKER (object);
+  Shared *shared = self->shared;
+
+  g_async_queue_unref (shared->queue);
+  g_mutex_clear (&shared->lock);
+  g_free (shared->classifier_path);
+  g_free (shared->segmenter_path);
+  g_free (shared->device);
+  g_free (shared);
+
+  G_OBJECT_CLASS (derm_worker_parent_class)->finalize (object);
+}
+
+static void
+derm_worker_class_init (DermWorkerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  object_class->dispose = derm_worker_dispose;
+  object_class->finalize = derm_worker_finalize;
+}
+
+static void
+derm_worker_init (DermWorker *self)
+{
+  self->shared = g_new0 (Shared, 1);
+  self->shared->queue = g_async_queue_new ();
+  self->shared->device = g_strdup ("auto");
+  g_mutex_init (&self->shared->lock);
+  self->thread = g_thread_new ("derm-model-worker", worker_thread, self->shared);
+}
+
+DermWorker *
+derm_worker_new (void)
+{
+  return g_object_new (DERM_TYPE_WORKER, NULL);
+}

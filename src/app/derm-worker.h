@@ -1,0 +1,74 @@
+/* derm-worker.h: the model worker. One thread owns the inference models
+ * (classifier and segmenter) and serves analysis requests from a queue;
+ * results come back on the main thread (DESIGN.md, "Threads"). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "derm-classes.h"
+#include "derm-image.h"
+#include "derm-lesion.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  float probs[DERM_N_CLASSES];   /* softmax with the model's temperature */
+  int top_class;
+  DermImage *mask;               /* segmentation at the image's size, 0..255; NULL without a segmenter */
+  DermImage *heatmap;            /* Grad-CAM of heatmap_class at the image's size */
+  int heatmap_class;
+  gboolean has_measurements;
+  DermLesionMeasurements measurements;
+  char *measurement_error;       /* why there are no measurements, or NULL */
+  char *classifier_info;         /* "resnet50, file.safetensors, cpu" */
+  char *segmenter_info;          /* or NULL */
+  char *notice;                  /* e.g. the GPU failed and the CPU was used; or NULL */
+} DermAnalysisResult;
+
+void derm_analysis_result_free (DermAnalysisResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermAnalysisResult, derm_analysis_result_free)
+
+#define DERM_TYPE_WORKER (derm_worker_get_type ())
+G_DECLARE_FINAL_TYPE (DermWorker, derm_worker, DERM, WORKER, GObject)
+
+/* Starts the worker thread. Returns: (transfer full). */
+DermWorker *derm_worker_new (void);
+
+/* Which weights to use; NULL or "" = the store's active model of that kind.
+ * Takes effect at the next request (models are loaded lazily, on the
+ * worker thread). */
+void derm_worker_set_models (DermWorker *self, const char *classifier_path,
+                             const char *segmenter_path, const char *device);
+
+/* Analyses a copy of @image: classification, segmentation, Grad-CAM of the
+ * top class, measurements. With no classifier available the error is
+ * DERM_ERROR_NOT_FOUND. The callback runs on the calling thread's main
+ * context; it must check its own weak reference and @cancellable. */
+void derm_worker_analyze_async (DermWorker *self, const DermImage *image, gboolean tta,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+/* Returns: (transfer full) the result, or NULL with @error. */
+DermAnalysisResult *derm_worker_analyze_finish (DermWorker *self, GAsyncResult *result,
+                                                GError **error);
+
+/* Grad-CAM of @class_index on a copy of @image. */
+void       derm_worker_gradcam_async (DermWorker *self, const DermImage *image, int class_index,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback,
+                                      gpointer user_data);
+/* Returns: (transfer full) the heatmap, or NULL with @error. */
+DermImage *derm_worker_gradcam_finish (DermWorker *self, GAsyncResult *result, GError **error);
+
+/* Checks that @path is a loadable model on the worker thread. On success
+ * the callback's result is the architecture's task (DermTask). */
+void     derm_worker_probe_model_async (DermWorker *self, const char *path,
+                                        GCancellable *cancellable, GAsyncReadyCallback callback,
+                                        gpointer user_data);
+/* Returns: DERM_TASK_CLASSIFY / DERM_TASK_SEGMENT, or -1 with @error. */
+int      derm_worker_probe_model_finish (DermWorker *self, GAsyncResult *result, GError **error);
+
+/* Stops the thread after the current request, frees the models on it and
+ * joins it. Pending requests fail with DERM_ERROR_CANCELLED. Idempotent;
+ * also done by dispose. */
+void derm_worker_shutdown (DermWorker *self);
+
+G_END_DECLS

@@ -1,0 +1,80 @@
+#!/bin/sh
+# The diagnostic window under Xvfb (TAP): with no model the window says so;
+# with small models written by the test it analyses the image on the model
+# worker, and the panel's probabilities sum to 100 %, are sorted, and match
+# the engine's classification of the same image with the same model.
+#   test-gui-analysis.sh DERMALENS APP-TEST-TOOL OUTDIR
+set -u
+app=$1 tool=$2 out=$3
+mkdir -p "$out"
+
+if ! command -v xvfb-run >/dev/null 2>&1; then
+  echo "1..0 # SKIP xvfb-run is not installed (tools/install-deps.sh --test)"
+  exit 77
+fi
+
+session=""
+if command -v dbus-run-session >/dev/null 2>&1; then session="dbus-run-session --"; fi
+
+n=0 failed=0
+ok () { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
+check () { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+
+# An empty data folder: no store, no registered model.
+data="$out/analysis-data"
+rm -rf "$data"
+mkdir -p "$data"
+
+run_app () {
+  name=$1; shift
+  rm -f "$out/$name.png" "$out/$name.state"
+  XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
+  DERMALENS_TEST_SCREENSHOT="$out/$name.png" DERMALENS_TEST_STATE="$out/$name.state" \
+    timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$@" >"$out/$name.log" 2>&1
+}
+
+echo "1..12"
+
+"$tool" make-lesion "$out/analysis-input.png" 600 450
+run_app screenshot-no-model "$out/analysis-input.png"
+rc=$?
+check "app exits 0 without a model (rc $rc)" "[ $rc -eq 0 ]"
+check "the window says there is no model yet" "grep -q '^analysis=no-model' '$out/screenshot-no-model.state' && grep -q '^no_model=No classification model' '$out/screenshot-no-model.state'"
+
+"$tool" make-models "$data/classifier.safetensors" "$data/segmenter.safetensors"
+check "small models written" "[ -s '$data/classifier.safetensors' ] && [ -s '$data/segmenter.safetensors' ]"
+
+run_app screenshot-analysis --device=cpu --classifier="$data/classifier.safetensors" \
+  --segmenter="$data/segmenter.safetensors" "$out/analysis-input.png"
+rc=$?
+st="$out/screenshot-analysis.state"
+check "app exits 0 after the analysis (rc $rc)" "[ $rc -eq 0 ]"
+check "the results are shown" "grep -qx 'analysis=results' '$st'"
+check "seven bars with full class names" "[ \$(grep -c '^bar[0-6]=' '$st') -eq 7 ] && grep -q '^bar.=MEL|Melanoma (MEL)|' '$st' && grep -q '^bar.=AKIEC|Actinic keratosis' '$st'"
+
+# Percentages as shown, in display order.
+grep '^bar[0-6]=' "$st" | sed 's/.*|\([0-9.]*\) %$/\1/' >"$out/shown.txt"
+sum=$(awk '{ s += $1 } END { printf "%.1f", s }' "$out/shown.txt")
+echo "# shown percentages: $(tr '\n' ' ' <"$out/shown.txt") sum $sum"
+check "percentages sum to 100 % (got $sum)" "awk -v s=$sum 'BEGIN { exit !(s >= 99.6 && s <= 100.4) }'"
+check "bars sorted from most to least likely" "sort -g -r '$out/shown.txt' | cmp -s - '$out/shown.txt'"
+
+# The same image and model through the engine directly.
+"$tool" classify "$data/classifier.safetensors" "$out/analysis-input.png" >"$out/engine-probs.txt"
+mismatch=0
+while read -r code p; do
+  want=$(awk -v p="$p" 'BEGIN { printf "%.1f", 100 * p }')
+  got=$(grep "^bar[0-6]=$code|" "$st" | sed 's/.*|\([0-9.]*\) %$/\1/')
+  if [ "$want" != "$got" ]; then echo "# $code: engine $want %, window $got %"; mismatch=1; fi
+done <"$out/engine-probs.txt"
+check "every shown probability matches the engine's" "[ $mismatch -eq 0 ]"
+top=$(sort -k2 -g -r "$out/engine-probs.txt" | head -1 | cut -d' ' -f1)
+check "top class is the engine's argmax ($top)" "grep -q '^bar0=$top|' '$st'"
+check "mask and heatmap overlays present" "grep -qx 'has_mask=1' '$st' && grep -qx 'has_heatmap=1' '$st'"
+check "model versions shown" "grep -q '^models=Classifier: resnet18, classifier.safetensors, cpu;Segmentation: unet, segmenter.safetensors, cpu' '$st'"
+
+for f in "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log; do
+  if grep -q 'CRITICAL\|WARNING' "$f"; then sed 's/^/# /' "$f"; fi
+done
+exit $failed
