@@ -1,0 +1,444 @@
+/* test-engine-train.c: the training loop on generated data: a ResNet-18
+ * learns discs vs squares, a U-Net learns disc masks; cancel, resume and
+ * seeded repeatability; the U-Net on odd sizes. */
+#include "config.h"
+
+#include "derm-safetensors.h"
+#include "engine-test-util.h"
+
+#define SIZE 64
+
+typedef struct {
+  int n;
+  int batch;
+  int size;
+  guint8 *images;   /* n x size x size x 3 */
+  guint8 *masks;    /* n x size x size */
+  gint32 *labels;
+  int pos;
+} Data;
+
+static Data *
+data_new (int n, int size, guint32 seed, gboolean discs_only)
+{
+  Data *d = g_new0 (Data, 1);
+  d->n = n;
+  d->batch = 16;
+  d->size = size;
+  d->images = g_malloc ((gsize) n * size * size * 3);
+  d->masks = g_malloc ((gsize) n * size * size);
+  d->labels = g_new (gint32, n);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  for (int i = 0; i < n; i++)
+    {
+      d->labels[i] = discs_only ? 0 : i % 2;
+      test_draw_shape (rand, size, d->labels[i], d->images + (gsize) i * size * size * 3,
+                       d->masks + (gsize) i * size * size);
+    }
+  return d;
+}
+
+static void
+data_free (Data *d)
+{
+  g_free (d->images);
+  g_free (d->masks);
+  g_free (d->labels);
+  g_free (d);
+}
+
+static gboolean
+next_batch (gpointer user_data, DermBatch *batch, GError **error)
+{
+  Data *d = user_data;
+  if (d->pos >= d->n)
+    {
+      d->pos = 0;
+      return FALSE;
+    }
+  int m = MIN (d->batch, d->n - d->pos);
+  gsize px = (gsize) d->size * d->size;
+  batch->images = d->images + d->pos * px * 3;
+  batch->masks = d->masks + d->pos * px;
+  batch->labels = d->labels + d->pos;
+  batch->n = m;
+  batch->height = batch->width = d->size;
+  d->pos += m;
+  return TRUE;
+}
+
+static DermImage *
+data_image (Data *d, int i)
+{
+  DermImage *img = derm_image_new (d->size, d->size, 3, NULL);
+  memcpy (img->data, d->images + (gsize) i * d->size * d->size * 3, (gsize) d->size * d->size * 3);
+  return img;
+}
+
+static DermModel *
+new_model (DermArch arch, int classes, int base, int size)
+{
+  g_autoptr(GError) error = NULL;
+  DermModelConfig cfg = { arch, classes, base, size };
+  DermModel *m = derm_model_new (&cfg, test_device (), &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+static DermTrainConfig
+classify_config (int total_steps)
+{
+  DermTrainConfig c = { 0 };
+  c.optimizer = DERM_OPTIMIZER_ADAMW;
+  c.loss = DERM_LOSS_CROSS_ENTROPY;
+  c.lr = 2e-3;
+  c.weight_decay = 1e-4;
+  c.total_steps = total_steps;
+  c.warmup_steps = 2;
+  c.grad_clip = 5.0;
+  c.seed = 7;
+  c.mixed_precision = TRUE;
+  return c;
+}
+
+static double
+run_epoch (DermTrainer *tr, int epoch, Data *d)
+{
+  g_autoptr(GError) error = NULL;
+  double loss = -1;
+  g_assert_true (derm_trainer_run_epoch (tr, epoch, (d->n + d->batch - 1) / d->batch, next_batch, d,
+                                         NULL, NULL, NULL, &loss, &error));
+  g_assert_no_error (error);
+  return loss;
+}
+
+static void
+test_classifier_learns (void)
+{
+  const int epochs = 6;
+  Data *train = data_new (64, SIZE, 1, FALSE);
+  /* Small batches: more steps, so BatchNorm's running statistics (used in
+   * eval mode) catch up with the weights. */
+  train->batch = 8;
+  Data *test = data_new (64, SIZE, 2, FALSE);
+  derm_engine_manual_seed (11);
+  DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, SIZE);
+  DermTrainConfig c = classify_config (epochs * 8);
+  g_autoptr(GError) error = NULL;
+  DermTrainer *tr = derm_trainer_new (m, &c, &error);
+  g_assert_no_error (error);
+  double first = 0, last = 0;
+  for (int e = 0; e < epochs; e++)
+    {
+      double l = run_epoch (tr, e, train);
+      g_printerr ("# resnet18 epoch %d loss %.4f\n", e, l);
+      if (e == 0)
+        first = l;
+      last = l;
+    }
+  g_assert_cmpint (derm_trainer_get_global_step (tr), ==, epochs * 8);
+  g_assert_cmpint (derm_trainer_get_epoch (tr), ==, epochs);
+  g_assert_cmpfloat (last, <, first * 0.6);
+
+  DermImage **imgs = g_new (DermImage *, test->n);
+  for (int i = 0; i < test->n; i++)
+    imgs[i] = data_image (test, i);
+  float *probs = g_new (float, test->n * 2);
+  g_assert_true (derm_model_classify_batch (m, (const DermImage *const *) imgs, test->n, FALSE, probs, &error));
+  g_assert_no_error (error);
+  int correct = 0;
+  for (int i = 0; i < test->n; i++)
+    correct += (probs[2 * i + 1] > probs[2 * i]) == (test->labels[i] == 1);
+  g_printerr ("# resnet18 held-out accuracy %d/%d\n", correct, test->n);
+  g_assert_cmpint (correct, >=, test->n * 8 / 10);
+
+  for (int i = 0; i < test->n; i++)
+    derm_image_free (imgs[i]);
+  g_free (imgs);
+  g_free (probs);
+  derm_trainer_free (tr);
+  derm_model_free (m);
+  data_free (train);
+  data_free (test);
+}
+
+static void
+test_unet_learns (void)
+{
+  Data *train = data_new (32, SIZE, 3, TRUE);
+  train->batch = 8;
+  Data *test = data_new (12, SIZE, 4, TRUE);
+  derm_engine_manual_seed (12);
+  DermModel *m = new_model (DERM_ARCH_UNET, 1, 8, SIZE);
+  const int epochs = 8;
+  DermTrainConfig c = { 0 };
+  c.optimizer = DERM_OPTIMIZER_ADAMW;
+  c.loss = DERM_LOSS_BCE_DICE;
+  c.lr = 5e-3;
+  c.total_steps = epochs * 4;
+  c.warmup_steps = 2;
+  c.seed = 3;
+  c.mixed_precision = TRUE;
+  g_autoptr(GError) error = NULL;
+  DermTrainer *tr = derm_trainer_new (m, &c, &error);
+  g_assert_no_error (error);
+  for (int e = 0; e < epochs; e++)
+    {
+      double l = run_epoch (tr, e, train);
+      if (e % 4 == 3)
+        g_printerr ("# unet epoch %d loss %.4f\n", e, l);
+    }
+  double dice_sum = 0;
+  for (int i = 0; i < test->n; i++)
+    {
+      g_autoptr(DermImage) img = data_image (test, i);
+      g_autoptr(DermImage) mask = derm_model_segment (m, img, FALSE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (mask->width, ==, SIZE);
+      const guint8 *truth = test->masks + (gsize) i * SIZE * SIZE;
+      int inter = 0, a = 0, b = 0;
+      for (int k = 0; k < SIZE * SIZE; k++)
+        {
+          gboolean p = mask->data[k] >= 128, t = truth[k] != 0;
+          inter += p && t;
+          a += p;
+          b += t;
+        }
+      dice_sum += 2.0 * inter / MAX (1, a + b);
+    }
+  double dice = dice_sum / test->n;
+  g_printerr ("# unet held-out Dice %.3f\n", dice);
+  g_assert_cmpfloat (dice, >, 0.8);
+  derm_trainer_free (tr);
+  derm_model_free (m);
+  data_free (train);
+  data_free (test);
+}
+
+typedef struct {
+  volatile gint *cancel;
+  int cancel_at;
+  int calls;
+  gint64 first_global_step;
+} ProgressState;
+
+static void
+progress_cb (const DermTrainProgress *p, gpointer user_data)
+{
+  ProgressState *s = user_data;
+  if (s->calls++ == 0)
+    s->first_global_step = p->global_step;
+  g_assert_cmpfloat (p->loss, >=, 0);
+  g_assert_cmpfloat (p->lr, >, 0);
+  if (s->cancel != NULL && p->step == s->cancel_at)
+    g_atomic_int_set (s->cancel, 1);
+}
+
+static void
+test_cancel (void)
+{
+  Data *d = data_new (64, 32, 5, FALSE);
+  d->batch = 8;
+  DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+  DermTrainConfig c = classify_config (100);
+  g_autoptr(GError) error = NULL;
+  DermTrainer *tr = derm_trainer_new (m, &c, &error);
+  volatile gint cancel = 0;
+  ProgressState s = { &cancel, 2, 0, 0 };
+  double loss = -1;
+  g_assert_false (derm_trainer_run_epoch (tr, 0, 8, next_batch, d, progress_cb, &s, &cancel, &loss, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  /* Cancelled during step 2: no step 3 was taken. */
+  g_assert_cmpint (derm_trainer_get_global_step (tr), ==, 2);
+  g_assert_cmpint (s.calls, ==, 2);
+  g_assert_cmpfloat (loss, >, 0);
+  derm_trainer_free (tr);
+  derm_model_free (m);
+  data_free (d);
+}
+
+static void
+test_resume (void)
+{
+  g_autofree char *dir = test_tmpdir ();
+  g_autofree char *ckpt = g_build_filename (dir, "ckpt.safetensors", NULL);
+  Data *d = data_new (32, 32, 6, FALSE);
+  d->batch = 8;
+  g_autoptr(GError) error = NULL;
+  for (int opt = 0; opt < 2; opt++)
+    {
+      DermTrainConfig c = classify_config (40);
+      c.optimizer = opt == 0 ? DERM_OPTIMIZER_ADAMW : DERM_OPTIMIZER_SGD;
+      c.momentum = 0.9;
+      c.loss = opt == 0 ? DERM_LOSS_CROSS_ENTROPY : DERM_LOSS_FOCAL;
+      float weights[2] = { 1.0f, 2.0f };
+      c.class_weights = weights;
+      c.label_smoothing = opt == 0 ? 0.1 : 0.0;
+      c.finetune = opt == 0 ? DERM_FINETUNE_ALL : DERM_FINETUNE_LAST;
+      DermModel *a = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+      DermTrainer *ta = derm_trainer_new (a, &c, &error);
+      g_assert_no_error (error);
+      run_epoch (ta, 0, d);
+      g_assert_true (derm_trainer_save_checkpoint (ta, ckpt, &error));
+      g_assert_no_error (error);
+
+      /* A fresh model and trainer (other random weights) resume from it. */
+      DermModel *b = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+      DermTrainer *tb = derm_trainer_new (b, &c, &error);
+      g_assert_no_error (error);
+      g_assert_true (derm_trainer_load_checkpoint (tb, ckpt, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (derm_trainer_get_global_step (tb), ==, 4);
+      g_assert_cmpint (derm_trainer_get_epoch (tb), ==, 1);
+
+      ProgressState s = { NULL, 0, 0, 0 };
+      double la = run_epoch (ta, 1, d), lb = -1;
+      g_assert_true (derm_trainer_run_epoch (tb, 1, 4, next_batch, d, progress_cb, &s, NULL, &lb, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (s.first_global_step, ==, 5);
+      g_printerr ("# resume (%s): continued %.6f, resumed %.6f\n", opt ? "sgd" : "adamw", la, lb);
+      /* Same weights, optimizer state and schedule position: the same epoch. */
+      if (test_on_cuda ())
+        g_assert_cmpfloat (fabs (la - lb), <, 1e-2 * la);
+      else
+        g_assert_cmpfloat (fabs (la - lb), <, 1e-5 * MAX (1.0, la));
+
+      /* A checkpoint of another optimizer is refused. */
+      DermTrainConfig other = c;
+      other.optimizer = opt == 0 ? DERM_OPTIMIZER_SGD : DERM_OPTIMIZER_ADAMW;
+      DermTrainer *tc = derm_trainer_new (b, &other, &error);
+      g_assert_no_error (error);
+      g_assert_false (derm_trainer_load_checkpoint (tc, ckpt, &error));
+      g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+      g_clear_error (&error);
+      derm_trainer_free (tc);
+
+      derm_trainer_free (tb);
+      derm_trainer_free (ta);
+      derm_model_free (b);
+      derm_model_free (a);
+    }
+  /* A model file is not a checkpoint. */
+  DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+  g_assert_true (derm_model_save (m, ckpt, &error));
+  DermTrainConfig c = classify_config (10);
+  DermTrainer *t = derm_trainer_new (m, &c, &error);
+  g_assert_false (derm_trainer_load_checkpoint (t, ckpt, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_FORMAT);
+  derm_trainer_free (t);
+  derm_model_free (m);
+  data_free (d);
+  test_rmdir (dir);
+}
+
+static void
+test_seed_repeats (void)
+{
+  if (test_on_cuda ())
+    {
+      g_test_skip ("exact repeats are promised on the CPU only");
+      return;
+    }
+  Data *d = data_new (32, 32, 8, FALSE);
+  d->batch = 8;
+  double loss[2];
+  for (int run = 0; run < 2; run++)
+    {
+      derm_engine_manual_seed (99);
+      DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+      DermTrainConfig c = classify_config (8);
+      g_autoptr(GError) error = NULL;
+      DermTrainer *tr = derm_trainer_new (m, &c, &error);
+      run_epoch (tr, 0, d);
+      loss[run] = run_epoch (tr, 1, d);
+      derm_trainer_free (tr);
+      derm_model_free (m);
+    }
+  g_assert_cmpfloat (loss[0], ==, loss[1]);
+  data_free (d);
+}
+
+static void
+test_unet_odd_sizes (void)
+{
+  g_autofree char *dir = test_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  /* An input size that is no multiple of 16. */
+  DermModel *m = new_model (DERM_ARCH_UNET, 1, 4, 37);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (1);
+  g_autoptr(DermImage) img = derm_image_new (53, 41, 3, &error);
+  test_draw_shape (rand, 41, 0, img->data, NULL);
+  g_autoptr(DermImage) mask = derm_model_segment (m, img, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (mask->width, ==, 53);
+  g_assert_cmpint (mask->height, ==, 41);
+  g_assert_cmpint (mask->channels, ==, 1);
+
+  /* Training on an odd batch size works, and the gradient reaches the first
+   * layer: its weights change after one step. */
+  g_autofree char *before = g_build_filename (dir, "before.safetensors", NULL);
+  g_autofree char *after = g_build_filename (dir, "after.safetensors", NULL);
+  g_assert_true (derm_model_save (m, before, &error));
+  Data *d = data_new (4, 45, 9, TRUE);
+  DermTrainConfig c = { 0 };
+  c.loss = DERM_LOSS_BCE_DICE;
+  c.lr = 1e-3;
+  DermTrainer *tr = derm_trainer_new (m, &c, &error);
+  g_assert_no_error (error);
+  run_epoch (tr, 0, d);
+  g_assert_true (derm_model_save (m, after, &error));
+  g_autoptr(DermSafetensors) sa = derm_safetensors_open (before, &error);
+  g_autoptr(DermSafetensors) sb = derm_safetensors_open (after, &error);
+  g_assert_no_error (error);
+  const DermStTensor *wa = derm_safetensors_lookup (sa, "inc.0.weight");
+  const DermStTensor *wb = derm_safetensors_lookup (sb, "inc.0.weight");
+  g_assert_nonnull (wa);
+  g_assert_nonnull (wb);
+  g_assert_cmpint (wa->nbytes, ==, 4 * 3 * 3 * 3 * sizeof (float));
+  g_assert_true (memcmp (wa->data, wb->data, wa->nbytes) != 0);
+
+  /* Fine-tuning the head of a ResNet leaves the backbone as it was. */
+  DermModel *r = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+  g_assert_true (derm_model_save (r, before, &error));
+  DermTrainConfig rc = classify_config (4);
+  rc.finetune = DERM_FINETUNE_HEAD;
+  DermTrainer *rt = derm_trainer_new (r, &rc, &error);
+  g_assert_no_error (error);
+  Data *rd = data_new (8, 32, 10, FALSE);
+  run_epoch (rt, 0, rd);
+  g_assert_true (derm_model_save (r, after, &error));
+  g_autoptr(DermSafetensors) ra = derm_safetensors_open (before, &error);
+  g_autoptr(DermSafetensors) rb = derm_safetensors_open (after, &error);
+  for (guint i = 0; i < derm_safetensors_get_n_tensors (ra); i++)
+    {
+      const DermStTensor *t = derm_safetensors_get_tensor (ra, i);
+      const DermStTensor *u = derm_safetensors_lookup (rb, t->name);
+      gboolean same = memcmp (t->data, u->data, t->nbytes) == 0;
+      if (g_str_has_prefix (t->name, "fc."))
+        g_assert_false (same);
+      else if (!same)
+        g_error ("%s changed while only the head was trained", t->name);
+    }
+  derm_trainer_free (rt);
+  derm_model_free (r);
+  data_free (rd);
+
+  derm_trainer_free (tr);
+  derm_model_free (m);
+  data_free (d);
+  test_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  derm_engine_set_threads (0);
+  g_test_add_func ("/engine/train/classifier-learns", test_classifier_learns);
+  g_test_add_func ("/engine/train/unet-learns", test_unet_learns);
+  g_test_add_func ("/engine/train/cancel", test_cancel);
+  g_test_add_func ("/engine/train/resume", test_resume);
+  g_test_add_func ("/engine/train/seed-repeats", test_seed_repeats);
+  g_test_add_func ("/engine/train/unet-odd-sizes", test_unet_odd_sizes);
+  return g_test_run ();
+}
