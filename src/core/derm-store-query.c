@@ -37,6 +37,17 @@ derm_case_query_init (DermCaseQuery *q)
 
 #define CASE_FROM                                                                  \
   " FROM images i JOIN lesions l ON l.id = i.lesion_id"                            \
+  CASE_FROM_REST
+
+/* CROSS JOIN keeps images as the outer loop (SQLite's documented hint), so a
+ * page sorted by capture time walks images_captured and stops after
+ * offset + limit matches, instead of filtering every lesion and sorting:
+ * median 28 ms -> 10 ms for a page of 50 among 100,000 cases (bench/store). */
+#define CASE_FROM_BY_CAPTURED                                                      \
+  " FROM images i CROSS JOIN lesions l ON l.id = i.lesion_id"                      \
+  CASE_FROM_REST
+
+#define CASE_FROM_REST                                                             \
   " JOIN patients p ON p.id = l.patient_id"                                        \
   " LEFT JOIN analyses a ON a.id = i.analysis_id"                                  \
   " LEFT JOIN annotations n ON n.id = i.annotation_id"
@@ -364,7 +375,13 @@ derm_store_list_cases (DermStore *store, const DermCaseQuery *query,
       *total = sqlite3_column_int64 (stmt, 0);
     }
   {
-    g_autofree char *sql = g_strconcat (CASE_SELECT ("NULL", "NULL"), CASE_FROM, f.where->str,
+    /* With a patient or lesion filter, starting from that lesion is faster. */
+    gboolean by_captured = (query->sort == DERM_CASE_SORT_CAPTURED_DESC
+                            || query->sort == DERM_CASE_SORT_CAPTURED_ASC)
+                           && query->patient_id <= 0 && query->patient_identifier == NULL
+                           && query->lesion_id <= 0;
+    g_autofree char *sql = g_strconcat (CASE_SELECT ("NULL", "NULL"),
+                                        by_captured ? CASE_FROM_BY_CAPTURED : CASE_FROM, f.where->str,
                                         order_by (query->sort), " LIMIT ? OFFSET ?", NULL);
     g_autoptr(StoreStmt) stmt = _derm_store_prepare (store, sql, error);
     if (stmt == NULL)
