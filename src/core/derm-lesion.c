@@ -12,6 +12,9 @@
 #include "derm-error.h"
 #include "derm-lesion.h"
 
+/* RGB distance beyond which a pixel counts as none of the colours. */
+#define DERM_LESION_COLOR_MAX_DISTANCE 80.0
+
 /* Reference colours of dermoscopy (Seidenari et al.; as used by colour
  * detection work on dermoscopy images), sRGB. */
 static const struct {
@@ -265,7 +268,10 @@ derm_lesion_measure (const DermImage *image, const DermImage *mask,
                   best = c;
                 }
             }
-          color_count[best]++;
+          /* A pixel far from every reference (skin showing through, glare)
+           * has none of the six colours. */
+          if (best_d <= DERM_LESION_COLOR_MAX_DISTANCE * DERM_LESION_COLOR_MAX_DISTANCE)
+            color_count[best]++;
         }
   out->centroid[0] = cx;
   out->centroid[1] = cy;

@@ -33,7 +33,9 @@ typedef struct {
   double compactness;      /* perimeter^2 / (4 pi area): about 1 for a disc */
   double diameter_px;      /* maximum Feret diameter */
   double centroid[2];      /* x, y */
-  double color_fraction[DERM_N_COLORS]; /* share of lesion pixels nearest each colour */
+  double color_fraction[DERM_N_COLORS]; /* share of lesion pixels nearest each colour
+                                         * (within RGB distance 80; farther pixels,
+                                         * e.g. pale skin, count as none) */
   int n_colors;            /* colours over the minimum fraction */
 } DermLesionMeasurements;
 

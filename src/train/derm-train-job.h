@@ -4,7 +4,8 @@
  * checkpoint, temperature fit, test evaluation and model metadata.
  *
  * Run it on one thread (it creates, uses and frees its models there); report
- * progress through the event callback (called on that thread); stop it by
+ * progress through the event callback (called on that thread, except the
+ * CACHE events, which come from the decoding threads one at a time); stop it by
  * setting *cancel to nonzero from any thread: it then writes a checkpoint
  * (OUT.ckpt) that --resume continues, and fails with DERM_ERROR_CANCELLED. */
 #pragma once
