@@ -13,6 +13,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "derm-dataset.h"
 #include "derm-error.h"
 #include "derm-image.h"
 #include "derm-store-private.h"
@@ -487,6 +488,13 @@ import_row (DermStore *store, const char *root, GPtrArray *rec, const HamColumns
                    _("line %u: the lesion_id or image_id is missing or not a plain name"), line);
       return FALSE;
     }
+  if (strlen (lesion_id) > DERM_DATASET_MAX_FIELD || strlen (image_id) > DERM_DATASET_MAX_FIELD)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
+                   _("line %u: the lesion_id or image_id is longer than %d bytes"),
+                   line, DERM_DATASET_MAX_FIELD);
+      return FALSE;
+    }
   int klass = derm_class_from_code (dx);
   int how = derm_dx_type_from_string (dx_type);
   int sx = *sex ? derm_sex_from_string (sex) : DERM_SEX_UNKNOWN;
@@ -615,6 +623,14 @@ derm_store_import_ham10000 (DermStore *store, const char *dir, guint batch_size,
   g_autofree char *text = NULL;
   gsize len = 0;
   g_autoptr(GError) local = NULL;
+  GStatBuf st;
+  if (g_stat (meta, &st) == 0 && (guint64) st.st_size > DERM_DATASET_MAX_CSV_BYTES)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_TOO_LARGE,
+                   _("%s is larger than the %" G_GSIZE_FORMAT " MiB a metadata file may have."),
+                   meta, DERM_DATASET_MAX_CSV_BYTES >> 20);
+      return -1;
+    }
   if (!g_file_get_contents (meta, &text, &len, &local))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_NOT_FOUND,

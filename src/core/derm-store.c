@@ -1038,6 +1038,16 @@ _derm_store_copy_image_in (DermStore *store, const char *file_path, gboolean syn
                    _("%s is not a JPEG or PNG image."), file_path);
       return FALSE;
     }
+  /* A case no one can ever load (a 1 KB file declaring 60000 x 60000) is
+   * refused now, not when it is opened. */
+  if ((guint64) *width * (guint64) *height > DERM_IMAGE_MAX_PIXELS)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_TOO_LARGE,
+                   _("%s is %d x %d pixels, more than the %" G_GUINT64_FORMAT
+                     " megapixels Dermalens accepts; downscale it first."),
+                   file_path, *width, *height, DERM_IMAGE_MAX_PIXELS / 1000000);
+      return FALSE;
+    }
 
   g_autofree char *contents = NULL;
   gsize len = 0;
