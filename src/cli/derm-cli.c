@@ -12,6 +12,10 @@
 
 static const DermCliCommand commands[] = {
   { "info", N_("Show the libtorch version, devices and threads"), derm_cli_info },
+  { "classify", N_("Classify lesion images with a model file"), derm_cli_classify },
+  { "segment", N_("Write a lesion mask of an image with a U-Net file"), derm_cli_segment },
+  { "weights-info", N_("Show a weight file's architecture, classes and metadata"), derm_cli_weights_info },
+  { "init-weights", N_("Write a freshly initialised model file"), derm_cli_init_weights },
   { "train", N_("Train a classifier or segmenter on a HAM10000 folder"), derm_cli_train },
   { "evaluate", N_("Evaluate a model on a split of a HAM10000 folder"), derm_cli_evaluate },
   { "analyze", N_("Classify, segment and measure lesion images"), derm_cli_analyze },

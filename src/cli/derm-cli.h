@@ -30,6 +30,10 @@ void derm_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 /* The commands (one file each). */
 int derm_cli_info (int argc, char **argv);
+int derm_cli_classify (int argc, char **argv);
+int derm_cli_segment (int argc, char **argv);
+int derm_cli_weights_info (int argc, char **argv);
+int derm_cli_init_weights (int argc, char **argv);
 int derm_cli_train (int argc, char **argv);
 int derm_cli_evaluate (int argc, char **argv);
 int derm_cli_analyze (int argc, char **argv);

@@ -339,18 +339,17 @@ test_seed_repeats (void)
       g_test_skip ("exact repeats are promised on the CPU only");
       return;
     }
-  Data *d = data_new (32, 32, 8, FALSE);
+  Data *d = data_new (16, 32, 8, FALSE);
   d->batch = 8;
   double loss[2];
   for (int run = 0; run < 2; run++)
     {
       derm_engine_manual_seed (99);
       DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
-      DermTrainConfig c = classify_config (8);
+      DermTrainConfig c = classify_config (2);
       g_autoptr(GError) error = NULL;
       DermTrainer *tr = derm_trainer_new (m, &c, &error);
-      run_epoch (tr, 0, d);
-      loss[run] = run_epoch (tr, 1, d);
+      loss[run] = run_epoch (tr, 0, d);
       derm_trainer_free (tr);
       derm_model_free (m);
     }
