@@ -1452,6 +1452,18 @@ derm_store_remove_orphan_images (DermStore *store, GError **error)
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       gboolean referenced = TRUE;
+      if (g_str_has_prefix (name, ".incoming-"))
+        {
+          /* A copy cut short by a crash. One being written now by another
+           * connection is recent: leave files younger than an hour. */
+          g_autofree char *path = g_build_filename (store->images_dir, name, NULL);
+          GStatBuf st;
+          if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode)
+              && st.st_mtime < g_get_real_time () / G_USEC_PER_SEC - 3600
+              && g_unlink (path) == 0)
+            removed++;
+          continue;
+        }
       if (!is_stored_name (name))
         continue;
       if (!file_is_referenced (store, name, &referenced))

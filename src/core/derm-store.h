@@ -288,7 +288,9 @@ gboolean derm_store_delete_image (DermStore *store, gint64 image_id, GError **er
 gboolean derm_store_delete_lesion (DermStore *store, gint64 lesion_id, GError **error);
 gboolean derm_store_delete_patient (DermStore *store, gint64 patient_id, GError **error);
 /* Removes files in images/ that no visit references (left by a crash between
- * a delete's commit and the file removal). Returns the number removed, -1 on error. */
+ * a delete's commit and the file removal), and temporary copies older than an
+ * hour (left by a crash while adding an image). Returns the number removed,
+ * -1 on error. */
 int      derm_store_remove_orphan_images (DermStore *store, GError **error);
 
 /* ---- Export and import ------------------------------------------------- */
