@@ -85,7 +85,10 @@ PY
 fi
 
 say "configure ($BUILD, libtorch from $TORCH_DIR)"
-set -- -Dgui=disabled -Dtests=true -Dlibtorch="$TORCH_DIR" -Dbuildtype=release
+set -- -Dgui=disabled -Dtests=true -Dbuildtype=release
+# pip's torch carries its own headers; Debian's python3-torch does not (the
+# system libtorch-dev is used then).
+[ -d "$TORCH_DIR/include/torch" ] && set -- "$@" -Dlibtorch="$TORCH_DIR"
 [ -n "$cpp_args" ] && set -- "$@" "-Dcpp_args=$cpp_args"
 [ -n "$link_args" ] && set -- "$@" "-Dcpp_link_args=$link_args" "-Dc_link_args=$link_args"
 if [ -d "$BUILD" ]; then meson setup --reconfigure "$BUILD" "$@" >"$BUILD.setup.log" 2>&1 || { cat "$BUILD.setup.log"; exit 1; }
