@@ -266,46 +266,76 @@ derm_augment (const DermAugmentConfig *c, GRand *r, int size, const guint8 *imag
   double contrast = 1 + uniform (r, -c->contrast, c->contrast);
   double sat = 1 + uniform (r, -c->saturation, c->saturation);
 
-  double mean = 0;
+  /* Colour: out = (g + (c - g) * sat) * bright, in 8.8 fixed point. */
+  int k_sat = (int) lrint (sat * 256), k_bright = (int) lrint (bright * 256);
+  /* The map is affine in (u, v): step along a row by (a00, a10). */
+  float dsx = (float) a00, dsy = (float) a10;
+  gint64 grey_sum = 0;
   for (int v = 0; v < size; v++)
-    for (int u = 0; u < size; u++)
-      {
-        double qx = (u + 0.5) / half - 1, qy = (v + 0.5) / half - 1;
-        double sx = (a00 * qx + a01 * qy + ox + 1) * half - 0.5;
-        double sy = (a10 * qx + a11 * qy + oy + 1) * half - 0.5;
-        int x0 = (int) floor (sx), y0 = (int) floor (sy);
-        double wx = sx - x0, wy = sy - y0;
-        int xa = mirror_index (x0, size), xb = mirror_index (x0 + 1, size);
-        int ya = mirror_index (y0, size), yb = mirror_index (y0 + 1, size);
-        const guint8 *p00 = image + ((gsize) ya * size + xa) * 3;
-        const guint8 *p01 = image + ((gsize) ya * size + xb) * 3;
-        const guint8 *p10 = image + ((gsize) yb * size + xa) * 3;
-        const guint8 *p11 = image + ((gsize) yb * size + xb) * 3;
-        guint8 *o = out_image + ((gsize) v * size + u) * 3;
-        double rgb[3];
-        for (int ch_ = 0; ch_ < 3; ch_++)
-          rgb[ch_] = (p00[ch_] * (1 - wx) + p01[ch_] * wx) * (1 - wy)
-                     + (p10[ch_] * (1 - wx) + p11[ch_] * wx) * wy;
-        /* brightness, then saturation around the pixel's grey */
-        double g = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
-        for (int ch_ = 0; ch_ < 3; ch_++)
-          {
-            double val = (g + (rgb[ch_] - g) * sat) * bright;
-            o[ch_] = (guint8) CLAMP (val + 0.5, 0, 255);
-          }
-        mean += 0.299 * o[0] + 0.587 * o[1] + 0.114 * o[2];
-        if (mask != NULL && out_mask != NULL)
-          {
-            int mx = mirror_index ((int) floor (sx + 0.5), size);
-            int my = mirror_index ((int) floor (sy + 0.5), size);
-            out_mask[(gsize) v * size + u] = mask[(gsize) my * size + mx];
-          }
-      }
-  /* contrast around the mean grey */
-  mean /= (double) size * size;
-  gsize n = (gsize) size * size * 3;
-  for (gsize i = 0; i < n; i++)
-    out_image[i] = (guint8) CLAMP (mean + (out_image[i] - mean) * contrast + 0.5, 0, 255);
+    {
+      double qy = (v + 0.5) / half - 1, qx0 = 0.5 / half - 1;
+      float sx = (float) ((a00 * qx0 + a01 * qy + ox + 1) * half - 0.5);
+      float sy = (float) ((a10 * qx0 + a11 * qy + oy + 1) * half - 0.5);
+      guint8 *o = out_image + (gsize) v * size * 3;
+      guint8 *om = out_mask != NULL ? out_mask + (gsize) v * size : NULL;
+      for (int u = 0; u < size; u++, sx += dsx, sy += dsy, o += 3)
+        {
+          int x0 = (int) floorf (sx), y0 = (int) floorf (sy);
+          int wx = (int) ((sx - x0) * 256), wy = (int) ((sy - y0) * 256);
+          int xa, xb, ya, yb;
+          if (x0 >= 0 && x0 < size - 1 && y0 >= 0 && y0 < size - 1)
+            {
+              xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
+            }
+          else
+            {
+              xa = mirror_index (x0, size), xb = mirror_index (x0 + 1, size);
+              ya = mirror_index (y0, size), yb = mirror_index (y0 + 1, size);
+            }
+          const guint8 *p00 = image + ((gsize) ya * size + xa) * 3;
+          const guint8 *p01 = image + ((gsize) ya * size + xb) * 3;
+          const guint8 *p10 = image + ((gsize) yb * size + xa) * 3;
+          const guint8 *p11 = image + ((gsize) yb * size + xb) * 3;
+          int rgb[3];
+          for (int c_ = 0; c_ < 3; c_++)
+            {
+              int top = p00[c_] * (256 - wx) + p01[c_] * wx;
+              int bottom = p10[c_] * (256 - wx) + p11[c_] * wx;
+              rgb[c_] = (top * (256 - wy) + bottom * wy + (1 << 15)) >> 16;
+            }
+          int g = (77 * rgb[0] + 150 * rgb[1] + 29 * rgb[2]) >> 8;
+          int grey_out = 0;
+          for (int c_ = 0; c_ < 3; c_++)
+            {
+              int val = ((g << 8) + (rgb[c_] - g) * k_sat) * k_bright;
+              val = (val + (1 << 15)) >> 16;
+              o[c_] = (guint8) CLAMP (val, 0, 255);
+              grey_out += (c_ == 0 ? 77 : c_ == 1 ? 150 : 29) * o[c_];
+            }
+          grey_sum += grey_out >> 8;
+          if (mask != NULL && om != NULL)
+            {
+              int mx = (int) floorf (sx + 0.5f), my = (int) floorf (sy + 0.5f);
+              if (mx < 0 || mx >= size || my < 0 || my >= size)
+                {
+                  mx = mirror_index (mx, size);
+                  my = mirror_index (my, size);
+                }
+              om[u] = mask[(gsize) my * size + mx];
+            }
+        }
+    }
+  /* contrast around the mean grey, through a table */
+  if (contrast != 1.0)
+    {
+      double mean = (double) grey_sum / ((double) size * size);
+      guint8 lut[256];
+      for (int i = 0; i < 256; i++)
+        lut[i] = (guint8) CLAMP (mean + (i - mean) * contrast + 0.5, 0, 255);
+      gsize n = (gsize) size * size * 3;
+      for (gsize i = 0; i < n; i++)
+        out_image[i] = lut[out_image[i]];
+    }
 }
 
 /* ---- Loader ------------------------------------------------------------------ */
