@@ -6,6 +6,8 @@
 #include <glib/gi18n.h>
 
 #include "derm-engine.h"
+#include "derm-store.h"
+#include "derm-train-panel.h"
 #include "derm-window.h"
 
 struct _DermWindow
@@ -19,6 +21,9 @@ struct _DermWindow
   GtkNotebook *notebook;
 
   GtkFileChooserNative *chooser;
+  GtkWindow *training_window;      /* the training panel's window, created on first use */
+  DermTrainPanel *training_panel;
+  gboolean close_confirmed;        /* the user agreed to stop a running training job */
 };
 
 G_DEFINE_FINAL_TYPE (DermWindow, derm_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -317,11 +322,104 @@ drop_cb (GtkDropTarget *target, const GValue *value, double x, double y, DermWin
 
 /* ---- Window state ------------------------------------------------------------- */
 
+/* ---- Training ------------------------------------------------------------------ */
+
+static void
+version_activated_cb (DermTrainPanel *panel, int kind, DermWindow *self)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  GSettings *settings = window_settings (self);
+  if (app == NULL || settings == NULL)
+    return;
+  /* An explicit model file in the settings would hide the registry's
+   * active version: clear it (that reloads and re-analyses by itself). */
+  const char *key = kind == DERM_MODEL_KIND_CLASSIFIER ? "classifier-model" : "segmenter-model";
+  g_autofree char *current = g_settings_get_string (settings, key);
+  if (current != NULL && *current != '\0')
+    g_settings_set_string (settings, key, "");
+  else
+    {
+      derm_application_reload_models (DERM_APPLICATION (app));
+      derm_window_reanalyze (self);
+    }
+}
+
+static gboolean
+training_window_close_request_cb (GtkWindow *window, gpointer user_data)
+{
+  /* Closing the panel's window only hides it: the job goes on. */
+  gtk_widget_set_visible (GTK_WIDGET (window), FALSE);
+  return TRUE;
+}
+
+DermTrainPanel *
+derm_window_show_training (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  if (self->training_window == NULL)
+    {
+      self->training_window = GTK_WINDOW (gtk_window_new ());
+      gtk_window_set_title (self->training_window, _("Model Training — Dermalens"));
+      gtk_window_set_default_size (self->training_window, 1000, 760);
+      gtk_window_set_hide_on_close (self->training_window, FALSE);
+      self->training_panel = DERM_TRAIN_PANEL (derm_train_panel_new ());
+      gtk_window_set_child (self->training_window, GTK_WIDGET (self->training_panel));
+      g_signal_connect_object (self->training_panel, "version-activated",
+                               G_CALLBACK (version_activated_cb), self, 0);
+      g_signal_connect (self->training_window, "close-request",
+                        G_CALLBACK (training_window_close_request_cb), NULL);
+    }
+  derm_train_panel_refresh_versions (self->training_panel);
+  gtk_window_present (self->training_window);
+  return self->training_panel;
+}
+
+static void
+training_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  derm_window_show_training (DERM_WINDOW (widget));
+}
+
+static void
+stop_job_response_cb (GtkDialog *dialog, int response, DermWindow *self)
+{
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  if (response != GTK_RESPONSE_ACCEPT)
+    return;
+  self->close_confirmed = TRUE;
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+/* TRUE when the window may close now; otherwise asks whether to stop the job. */
+static gboolean
+confirm_stop_training (DermWindow *self)
+{
+  if (self->close_confirmed || self->training_panel == NULL
+      || !derm_train_panel_is_running (self->training_panel))
+    return TRUE;
+  GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                              GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
+                                              _("A training job is running. Stop it?"));
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s",
+                                            _("It stops after the current step and keeps a "
+                                              "checkpoint: it can be resumed from the training "
+                                              "panel next time."));
+  gtk_dialog_add_button (GTK_DIALOG (dialog), _("_Keep Training"), GTK_RESPONSE_CANCEL);
+  GtkWidget *stop = gtk_dialog_add_button (GTK_DIALOG (dialog), _("_Stop and Close"), GTK_RESPONSE_ACCEPT);
+  gtk_widget_add_css_class (stop, "destructive-action");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (stop_job_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return FALSE;
+}
+
 static gboolean
 derm_window_close_request (GtkWindow *window)
 {
   DermWindow *self = DERM_WINDOW (window);
   GSettings *settings = window_settings (self);
+
+  if (!confirm_stop_training (self))
+    return TRUE;
 
   if (settings != NULL)
     {
@@ -361,6 +459,11 @@ derm_window_dispose (GObject *object)
   if (self->chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
   g_clear_object (&self->chooser);
+  /* The panel stops its job (within one step) and joins the thread. */
+  if (self->training_window != NULL)
+    gtk_window_destroy (self->training_window);
+  self->training_window = NULL;
+  self->training_panel = NULL;
   /* GTK 4.8's GtkWindow would unparent its child and titlebar again after
    * the template has dropped them: detach them first. */
   gtk_window_set_child (GTK_WINDOW (self), NULL);
@@ -390,6 +493,7 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_action);
   gtk_widget_class_install_action (widget_class, "win.close-page", NULL, close_page_action);
   gtk_widget_class_install_action (widget_class, "win.import-weights", NULL, import_weights_action);
+  gtk_widget_class_install_action (widget_class, "win.training", NULL, training_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.close-page", NULL);
 }

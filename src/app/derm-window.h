@@ -5,6 +5,7 @@
 
 #include "derm-application.h"
 #include "derm-page.h"
+#include "derm-train-panel.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,10 @@ void        derm_window_choose_files (DermWindow *self);
 
 /* Returns: (transfer none) the visible page, or NULL. */
 DermPage   *derm_window_get_current_page (DermWindow *self);
+
+/* Shows the training panel's window (created on first use).
+ * Returns: (transfer none) the panel. */
+DermTrainPanel *derm_window_show_training (DermWindow *self);
 
 /* Analyses every open page again (models changed). */
 void        derm_window_reanalyze (DermWindow *self);

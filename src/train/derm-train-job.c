@@ -254,7 +254,7 @@ eval_progress (guint done, guint total, gpointer data)
 /* The validation metric on cached images: balanced accuracy or mean Dice. */
 static gboolean
 validate (Job *job, DermModel *model, DermCache *cache, const guint *entries, guint n,
-          double *metric, GError **error)
+          double *metric, char **metrics_json, GError **error)
 {
   const int chunk = 64;
   DermImage views[64];
@@ -281,6 +281,13 @@ validate (Job *job, DermModel *model, DermCache *cache, const guint *entries, gu
       DermClassMetrics m;
       derm_class_metrics_compute (probs, labels, n, k, &m);
       *metric = m.balanced_accuracy;
+      /* Per-class recall each epoch, for the training panel. */
+      g_autoptr(JsonBuilder) jb = json_builder_new ();
+      json_builder_begin_object (jb);
+      derm_class_metrics_add_json (&m, jb);
+      json_builder_end_object (jb);
+      g_autoptr(JsonNode) root = json_builder_get_root (jb);
+      *metrics_json = json_to_string (root, FALSE);
       return TRUE;
     }
   DermSegMetrics seg;
@@ -546,8 +553,9 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       if (!ok)
         break;
       double metric = NAN;
+      g_autofree char *val_json = NULL;
       if (val_idx->len > 0)
-        ok = validate (&job, model, cache, val_entries, val_idx->len, &metric, error);
+        ok = validate (&job, model, cache, val_entries, val_idx->len, &metric, &val_json, error);
       if (!ok)
         break;
       /* Without validation the last epoch is the best. */
@@ -567,7 +575,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       else
         bad_epochs++;
       DermTrainEvent e = { .type = DERM_TRAIN_EVENT_EPOCH, .epoch = epoch, .loss = loss,
-                           .val_metric = metric, .is_best = is_best,
+                           .val_metric = metric, .is_best = is_best, .json = val_json,
                            .val_metric_name = classify ? "balanced_accuracy" : "dice" };
       emit (&job, &e);
       if (!ok)

@@ -61,7 +61,8 @@ typedef enum {
   DERM_TRAIN_EVENT_DATASET,   /* n_train, n_val, n_test; message: the report summary */
   DERM_TRAIN_EVENT_CACHE,     /* done / total images decoded */
   DERM_TRAIN_EVENT_STEP,      /* epoch, step, steps, loss, images_per_second, lr, eta_seconds */
-  DERM_TRAIN_EVENT_EPOCH,     /* epoch, loss, val_metric (NAN without validation), is_best */
+  DERM_TRAIN_EVENT_EPOCH,     /* epoch, loss, val_metric (NAN without validation), is_best;
+                                 json: the classifier's validation metrics (per_class ...) */
   DERM_TRAIN_EVENT_EARLY_STOP,/* epoch */
   DERM_TRAIN_EVENT_CHECKPOINT,/* message: the checkpoint's path */
   DERM_TRAIN_EVENT_CALIBRATED,/* temperature */

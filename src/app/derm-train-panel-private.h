@@ -1,0 +1,20 @@
+/* derm-train-panel-private.h: for the GUI tests only. */
+#pragma once
+
+#include "derm-train-panel.h"
+
+G_BEGIN_DECLS
+
+/* The template child @name ("start_button", "epochs_spin", ...).
+ * Returns: (transfer none) or NULL. */
+GtkWidget *_derm_train_panel_get_child (DermTrainPanel *self, const char *name);
+/* The id of the version registered by the last job, 0 when none. */
+gint64     _derm_train_panel_get_new_version (DermTrainPanel *self);
+/* The version shown in the comparison, 0 when none. */
+gint64     _derm_train_panel_get_selected_version (DermTrainPanel *self);
+/* The list row of version @id, or NULL. (transfer none) */
+GtkListBoxRow *_derm_train_panel_get_version_row (DermTrainPanel *self, gint64 id);
+/* What the panel shows as "key=value" lines. */
+void       _derm_train_panel_describe (DermTrainPanel *self, GString *out);
+
+G_END_DECLS

@@ -1,0 +1,33 @@
+/* derm-train-panel.h: the training panel: set up a job, watch it train
+ * (progress, curves, per-class recall), see its test results, and manage
+ * model versions (compare, activate / roll back, import, export, delete). */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "derm-train-runner.h"
+
+G_BEGIN_DECLS
+
+#define DERM_TYPE_TRAIN_PANEL (derm_train_panel_get_type ())
+G_DECLARE_FINAL_TYPE (DermTrainPanel, derm_train_panel, DERM, TRAIN_PANEL, GtkWidget)
+
+/* Returns: (transfer floating). */
+GtkWidget       *derm_train_panel_new (void);
+
+gboolean         derm_train_panel_is_running (DermTrainPanel *self);
+/* Asks the running job to stop (within one step; a checkpoint is kept). */
+void             derm_train_panel_cancel (DermTrainPanel *self);
+/* Returns: (transfer none) the job runner. */
+DermTrainRunner *derm_train_panel_get_runner (DermTrainPanel *self);
+/* Reloads the model versions from the store (in the background). */
+void             derm_train_panel_refresh_versions (DermTrainPanel *self);
+/* Sets the HAM10000 folder field. */
+void             derm_train_panel_set_folder (DermTrainPanel *self, const char *folder);
+
+/* Signals:
+ *   "version-activated" (int kind: DermModelKind) after a version was made
+ *   active: the analysis models must be reloaded.
+ *   "versions-changed" () after the list was reloaded. */
+
+G_END_DECLS
