@@ -76,7 +76,7 @@ def main():
             logits = model(x)
         save("%s/%s.safetensors" % (out, arch), model.state_dict())
         save("%s/%s-io.safetensors" % (out, arch), {"image": image, "logits": logits})
-    print("ok")
+    print("exported", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ export_torchvision (void)
   int status = 0;
   g_autofree char *err = NULL;
   g_autoptr(GError) error = NULL;
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err, &status, &error))
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status, &error))
     {
       g_printerr ("cannot run %s: %s\n", python, error->message);
       return FALSE;
