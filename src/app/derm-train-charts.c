@@ -250,6 +250,24 @@ derm_curve_set_metric_name (DermCurve *self, const char *name)
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
+static void
+truncate_series (GArray *pts, double x)
+{
+  guint keep = 0;
+  while (keep < pts->len && g_array_index (pts, Point, keep).x <= x)
+    keep++;
+  g_array_set_size (pts, keep);
+}
+
+void
+derm_curve_truncate (DermCurve *self, double epoch)
+{
+  g_return_if_fail (DERM_IS_CURVE (self));
+  truncate_series (self->loss, epoch);
+  truncate_series (self->metric, epoch);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
 guint
 derm_curve_get_n_loss (DermCurve *self)
 {
@@ -291,7 +309,7 @@ confusion_draw (DermConfusion *self, cairo_t *cr, int width, int height)
   int tw, th;
 
   cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 1);
-  pango_layout_set_text (layout, _("rows: true class · columns: predicted · shade: share of the row"), -1);
+  pango_layout_set_text (layout, _("rows: true class · columns: predicted"), -1);
   cairo_move_to (cr, 2, 2);
   pango_cairo_show_layout (cr, layout);
 

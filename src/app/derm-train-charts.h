@@ -22,6 +22,8 @@ void       derm_curve_add_loss (DermCurve *self, double epoch, double loss);
 void       derm_curve_add_metric (DermCurve *self, double epoch, double metric);
 /* The metric's label, e.g. "Balanced accuracy" (copied). */
 void       derm_curve_set_metric_name (DermCurve *self, const char *name);
+/* Drops the points after @epoch (a resumed job repeats the stopped epoch). */
+void       derm_curve_truncate (DermCurve *self, double epoch);
 guint      derm_curve_get_n_loss (DermCurve *self);
 guint      derm_curve_get_n_metric (DermCurve *self);
 

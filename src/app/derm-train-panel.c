@@ -562,8 +562,8 @@ runner_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermTrainPane
     case DERM_TRAIN_EVENT_STEP:
       {
         self->n_step_events++;
-        if (e->step == 1 && e->epoch == 0)
-          derm_curve_clear (self->curve);
+        if (e->step == 1)
+          derm_curve_truncate (self->curve, e->epoch);   /* a resumed epoch starts again */
         derm_curve_set_epochs (self->curve, e->epochs);
         derm_curve_set_metric_name (self->curve, e->task == DERM_TASK_CLASSIFY
                                                    ? _("Validation balanced accuracy")
@@ -862,10 +862,11 @@ version_row (const DermModelVersion *v)
 {
   g_autofree char *when = format_time (v->created);
   g_autofree char *summary = version_summary (v);
-  g_autofree char *title = g_markup_printf_escaped ("<b>%s %" G_GINT64_FORMAT "</b> · %s · %s%s",
-                                                    _("Version"), v->id, kind_label (v->kind),
-                                                    v->architecture, v->active ? _(" · <b>active</b>") : "");
-  /* the active marker holds markup on purpose; nothing else in it comes from outside */
+  g_autofree char *head = g_markup_printf_escaped ("<b>%s %" G_GINT64_FORMAT "</b> · %s · %s",
+                                                   _("Version"), v->id, kind_label (v->kind),
+                                                   v->architecture);
+  g_autofree char *active = g_markup_printf_escaped (" · <b>%s</b>", _("active"));
+  g_autofree char *title = g_strconcat (head, v->active ? active : "", NULL);
   g_autofree char *sub = g_markup_printf_escaped ("%s · %s", when, summary);
   g_autofree char *markup = g_strdup_printf ("%s\n<small>%s</small>", title, sub);
   GtkWidget *label = gtk_label_new (NULL);
@@ -1126,8 +1127,8 @@ compare_row (DermTrainPanel *self, int row, const char *name, const char *a, con
   GtkWidget *la = cell (a, FALSE, 0), *lb = cell (b, FALSE, 0);
   gtk_label_set_wrap (GTK_LABEL (la), TRUE);
   gtk_label_set_wrap (GTK_LABEL (lb), TRUE);
-  gtk_label_set_max_width_chars (GTK_LABEL (la), 40);
-  gtk_label_set_max_width_chars (GTK_LABEL (lb), 40);
+  gtk_label_set_max_width_chars (GTK_LABEL (la), 32);
+  gtk_label_set_max_width_chars (GTK_LABEL (lb), 32);
   gtk_label_set_selectable (GTK_LABEL (la), TRUE);
   gtk_grid_attach (self->compare_grid, la, 1, row, 1, 1);
   gtk_grid_attach (self->compare_grid, lb, 2, row, 1, 1);
@@ -1189,7 +1190,12 @@ refresh_compare (DermTrainPanel *self)
   g_autoptr(JsonParser) p2 = json_parser_new ();
   JsonObject *ms = parse_object (p1, s->metrics_json);
   JsonObject *ma = a ? parse_object (p2, a->metrics_json) : NULL;
-  compare_metric (self, &row, _("Test images"), object_number (ms, "n"), object_number (ma, "n"));
+  {
+    double ns = object_number (ms, "n"), na = object_number (ma, "n");
+    g_autofree char *a1 = isfinite (ns) ? g_strdup_printf ("%.0f", ns) : g_strdup ("–");
+    g_autofree char *b1 = isfinite (na) ? g_strdup_printf ("%.0f", na) : g_strdup ("–");
+    compare_row (self, row++, _("Test images"), a1, b1);
+  }
   if (s->kind == DERM_MODEL_KIND_CLASSIFIER)
     {
       compare_metric (self, &row, _("Balanced accuracy"), object_number (ms, "balanced_accuracy"),
@@ -1218,10 +1224,14 @@ refresh_compare (DermTrainPanel *self)
   g_autofree char *fa = a ? g_path_get_basename (a->file_path) : g_strdup ("–");
   compare_row (self, row++, _("File"), fs, fa);
   if (ms == NULL || (a != NULL && ma == NULL))
-    gtk_grid_attach (self->compare_grid,
-                     cell (_("A version without test metrics was imported or trained without a test "
-                             "split: compare it on your own cases before relying on it."), FALSE, 0),
-                     0, row++, 3, 1);
+    {
+      GtkWidget *note = cell (_("A version without test metrics was imported or trained without a "
+                                "test split: compare it on your own cases before relying on it."),
+                              FALSE, 0);
+      gtk_label_set_wrap (GTK_LABEL (note), TRUE);
+      gtk_label_set_max_width_chars (GTK_LABEL (note), 60);
+      gtk_grid_attach (self->compare_grid, note, 0, row++, 3, 1);
+    }
 }
 
 static void

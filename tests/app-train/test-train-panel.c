@@ -139,11 +139,30 @@ wait_for (gboolean *flag)
 }
 
 static void
+painted_cb (GdkFrameClock *clock, gboolean *flag)
+{
+  *flag = TRUE;
+}
+
+/* Waits until the window has laid out and drawn a frame. */
+static void
+wait_frame (void)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
+  for (int i = 0; i < 2; i++)
+    {
+      gboolean painted = FALSE;
+      gulong id = g_signal_connect (clock, "after-paint", G_CALLBACK (painted_cb), &painted);
+      gtk_widget_queue_draw (window);
+      wait_for (&painted);
+      g_signal_handler_disconnect (clock, id);
+    }
+}
+
+static void
 shot (const char *name)
 {
-  /* Two frames so the latest state is laid out and drawn. */
-  for (int i = 0; i < 20; i++)
-    g_main_context_iteration (NULL, FALSE);
+  wait_frame ();
   g_autofree char *path = g_build_filename (outdir, name, NULL);
   g_autoptr(GError) error = NULL;
   if (!derm_test_hook_save_screenshot (window, path, &error))
@@ -389,6 +408,10 @@ test_train_panel (void)
   g_assert_nonnull (strstr (title, "(active)"));
   shot ("train-comparison.png");
   gtk_stack_set_visible_child_name (GTK_STACK (child ("stack")), "train");
+  GtkWidget *sw = gtk_widget_get_ancestor (child ("result_box"), GTK_TYPE_SCROLLED_WINDOW);
+  wait_frame ();
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (sw));
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj));
   shot ("train-finished.png");
   gtk_stack_set_visible_child_name (GTK_STACK (child ("stack")), "versions");
 
