@@ -19,6 +19,7 @@ struct _DermApplication
 
   GSettings *settings;
   DermWorker *worker;
+  DermStoreWorker *store_worker;
   /* Command-line overrides, not stored in settings. */
   char *classifier_override;
   char *segmenter_override;
@@ -164,6 +165,13 @@ derm_application_get_worker (DermApplication *self)
   return self->worker;
 }
 
+DermStoreWorker *
+derm_application_get_store_worker (DermApplication *self)
+{
+  g_return_val_if_fail (DERM_IS_APPLICATION (self), NULL);
+  return self->store_worker;
+}
+
 /* ---- GApplication ------------------------------------------------------------ */
 
 static void
@@ -178,6 +186,7 @@ derm_application_startup (GApplication *app)
 
   self->settings = g_settings_new (APP_ID);
   self->worker = derm_worker_new ();
+  self->store_worker = derm_store_worker_new (NULL);
   derm_application_reload_models (self);
   g_signal_connect (self->settings, "changed::classifier-model", G_CALLBACK (model_settings_changed_cb), self);
   g_signal_connect (self->settings, "changed::segmenter-model", G_CALLBACK (model_settings_changed_cb), self);
@@ -234,6 +243,8 @@ derm_application_shutdown (GApplication *app)
   DermApplication *self = DERM_APPLICATION (app);
   if (self->worker != NULL)
     derm_worker_shutdown (self->worker);
+  if (self->store_worker != NULL)
+    derm_store_worker_shutdown (self->store_worker);
   G_APPLICATION_CLASS (derm_application_parent_class)->shutdown (app);
 }
 
@@ -243,6 +254,7 @@ derm_application_finalize (GObject *object)
   DermApplication *self = DERM_APPLICATION (object);
 
   g_clear_object (&self->worker);
+  g_clear_object (&self->store_worker);
   g_clear_object (&self->settings);
   g_free (self->classifier_override);
   g_free (self->segmenter_override);

@@ -3,6 +3,7 @@
 
 #include <gtk/gtk.h>
 
+#include "derm-store-worker.h"
 #include "derm-worker.h"
 
 G_BEGIN_DECLS
@@ -23,6 +24,9 @@ GSettings       *derm_application_get_settings (DermApplication *self);
 
 /* Returns: (transfer none) the model worker, or NULL before startup. */
 DermWorker      *derm_application_get_worker (DermApplication *self);
+
+/* Returns: (transfer none) the case store's thread, or NULL before startup. */
+DermStoreWorker *derm_application_get_store_worker (DermApplication *self);
 
 /* Points the worker at the configured models (command-line overrides
  * first, then settings) and analyses every open page again. */

@@ -5,6 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-case-browser.h"
+#include "derm-compare.h"
 #include "derm-error.h"
 #include "derm-test-hook.h"
 
@@ -125,11 +127,16 @@ dump_and_quit_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void start_script (Pending *pending);
+
 static void
 after_paint_cb (GdkFrameClock *clock, Pending *pending)
 {
   g_signal_handlers_disconnect_by_func (clock, after_paint_cb, pending);
-  g_idle_add_full (G_PRIORITY_LOW, dump_and_quit_cb, pending, (GDestroyNotify) pending_free);
+  if (g_getenv ("DERMALENS_TEST_SCRIPT") != NULL)
+    start_script (pending);
+  else
+    g_idle_add_full (G_PRIORITY_LOW, dump_and_quit_cb, pending, (GDestroyNotify) pending_free);
 }
 
 static gboolean
@@ -187,4 +194,303 @@ derm_test_hook_watch_window (DermWindow *window)
   GtkWidget *pages = gtk_stack_get_child_by_name (GTK_STACK (stack), "pages");
   notebook = GTK_NOTEBOOK (pages);
   g_signal_connect_object (notebook, "page-added", G_CALLBACK (page_added_cb), window, 0);
+}
+
+/* ---- Scripted steps ------------------------------------------------------------- */
+
+typedef struct {
+  GWeakRef window;
+  char **steps;
+  guint next;
+  char **fields;            /* of the running step */
+  gint64 expect_case;       /* browse-open: the case id the page must show */
+  guint expect_pages;       /* open-file: pages after opening */
+  DermCaseBrowser *browser; /* weak */
+  DermCompare *compare;     /* weak */
+  DermSaveDialog *dialog;   /* weak */
+  Pending *final;           /* the dump once the script ends */
+} Script;
+
+static Script *script;
+
+static void run_next_step (Script *s);
+
+static void
+script_fail (Script *s, const char *message)
+{
+  g_printerr ("dermalens: test step “%s” failed: %s\n", s->steps[s->next - 1], message);
+  GApplication *app = g_application_get_default ();
+  if (app != NULL)
+    g_object_set_data (G_OBJECT (app), "derm-test-failed", GINT_TO_POINTER (1));
+}
+
+static DermPage *
+current_page (Script *s)
+{
+  g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+  return window != NULL ? derm_window_get_current_page (window) : NULL;
+}
+
+static void
+write_all_state (Script *s, const char *path)
+{
+  g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+  DermPage *page = window != NULL ? derm_window_get_current_page (window) : NULL;
+  if (page != NULL)
+    write_state (window, page, path);
+  g_autoptr(GString) extra = g_string_new (NULL);
+  if (window != NULL)
+    g_string_append_printf (extra, "pages=%d\n", gtk_notebook_get_n_pages (
+                              GTK_NOTEBOOK (gtk_stack_get_child_by_name (
+                                GTK_STACK (gtk_window_get_child (GTK_WINDOW (window))), "pages"))));
+  if (s->browser != NULL)
+    derm_case_browser_describe (s->browser, extra);
+  if (s->compare != NULL)
+    derm_compare_describe (s->compare, extra);
+  g_autofree char *before = NULL;
+  g_file_get_contents (path, &before, NULL, NULL);
+  g_autofree char *all = g_strconcat (before != NULL ? before : "", extra->str, NULL);
+  g_file_set_contents (path, all, -1, NULL);
+}
+
+/* TRUE when the step has its outcome. */
+static gboolean
+step_done (Script *s)
+{
+  const char *name = s->fields[0];
+  DermPage *page = current_page (s);
+  if (g_str_equal (name, "save-case") || g_str_equal (name, "store-correction")
+      || g_str_equal (name, "export"))
+    return page == NULL || !derm_page_get_busy (page);
+  if (g_str_equal (name, "browse") || g_str_equal (name, "browse-site"))
+    return s->browser == NULL || !derm_case_browser_get_loading (s->browser);
+  if (g_str_equal (name, "compare"))
+    return s->compare == NULL || !derm_compare_get_loading (s->compare);
+  if (g_str_equal (name, "browse-open") || g_str_equal (name, "open-file"))
+    {
+      if (page == NULL)
+        return FALSE;
+      if (g_str_equal (name, "browse-open")
+          && (derm_page_get_case (page) == NULL || derm_page_get_case (page)->image->id != s->expect_case))
+        return FALSE;
+      return derm_page_get_state (page) == DERM_PAGE_ERROR
+             || (derm_page_get_state (page) == DERM_PAGE_READY
+                 && derm_page_get_analysis_state (page) > DERM_ANALYSIS_RUNNING);
+    }
+  return TRUE;
+}
+
+static gboolean
+frame_done_cb (gpointer user_data)
+{
+  run_next_step (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+step_after_paint_cb (GdkFrameClock *clock, Script *s)
+{
+  g_signal_handlers_disconnect_by_func (clock, step_after_paint_cb, s);
+  g_idle_add_full (G_PRIORITY_LOW, frame_done_cb, s, NULL);
+}
+
+static gboolean
+step_tick_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  g_signal_connect (clock, "after-paint", G_CALLBACK (step_after_paint_cb), user_data);
+  gtk_widget_queue_draw (widget);
+  return G_SOURCE_REMOVE;
+}
+
+/* Polls the outcome (no timing is asserted: the test's own timeout
+ * bounds a step that never finishes), then waits for a drawn frame of every
+ * window so screenshots show the new state. */
+static gboolean
+poll_cb (gpointer user_data)
+{
+  Script *s = user_data;
+  if (!step_done (s))
+    return G_SOURCE_CONTINUE;
+  DermPage *page = current_page (s);
+  const char *error = page != NULL ? derm_page_get_last_error (page) : NULL;
+  if (error != NULL && !g_str_equal (s->fields[0], "state") && !g_str_equal (s->fields[0], "shot"))
+    script_fail (s, error);
+  GtkWidget *target = NULL;
+  g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+  if (s->compare != NULL && gtk_widget_get_mapped (GTK_WIDGET (s->compare)))
+    target = GTK_WIDGET (s->compare);
+  else if (s->browser != NULL && gtk_widget_get_mapped (GTK_WIDGET (s->browser)))
+    target = GTK_WIDGET (s->browser);
+  else if (window != NULL)
+    target = GTK_WIDGET (window);
+  if (target != NULL && gtk_widget_get_mapped (target))
+    gtk_widget_add_tick_callback (target, step_tick_cb, s, NULL);
+  else
+    g_idle_add (frame_done_cb, s);
+  return G_SOURCE_REMOVE;
+}
+
+static guint
+field_count (Script *s)
+{
+  return g_strv_length (s->fields);
+}
+
+static const char *
+field (Script *s, guint i)
+{
+  return i < field_count (s) ? s->fields[i] : "";
+}
+
+static void
+start_step (Script *s)
+{
+  const char *name = s->fields[0];
+  g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+  DermPage *page = current_page (s);
+  g_autoptr(GError) error = NULL;
+
+  if (window == NULL)
+    return;
+  if (g_str_equal (name, "save-case") || g_str_equal (name, "save-dialog"))
+    {
+      if (page == NULL)
+        return script_fail (s, "no page");
+      /* The dialog the button opens, filled and confirmed as a user would. */
+      DermSaveDialog *dialog = derm_page_show_save_dialog (page);
+      s->dialog = dialog;
+      g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &s->dialog);
+      derm_save_dialog_set_fields (dialog, field (s, 1), field (s, 2), field (s, 3), field (s, 4), field (s, 5));
+      if (g_str_equal (name, "save-case"))
+        derm_save_dialog_confirm (dialog);
+    }
+  else if (g_str_equal (name, "open-file"))
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (field (s, 1));
+      derm_window_open_file (window, file);
+    }
+  else if (g_str_equal (name, "browse"))
+    {
+      s->browser = derm_window_show_cases (window);
+      g_object_add_weak_pointer (G_OBJECT (s->browser), (gpointer *) &s->browser);
+    }
+  else if (g_str_equal (name, "browse-search") && s->browser != NULL)
+    derm_case_browser_set_search (s->browser, field (s, 1));
+  else if (g_str_equal (name, "browse-site") && s->browser != NULL)
+    derm_case_browser_set_site (s->browser, *field (s, 1) != '\0' ? field (s, 1) : NULL);
+  else if (g_str_equal (name, "browse-open") && s->browser != NULL)
+    {
+      guint row = (guint) g_ascii_strtoull (field (s, 1), NULL, 10);
+      s->expect_case = derm_case_browser_row_case_id (s->browser, row);
+      if (s->expect_case == 0)
+        return script_fail (s, "no such row");
+      derm_case_browser_activate_row (s->browser, row);
+      /* The browser would cover the window in the screenshots. */
+      gtk_window_destroy (GTK_WINDOW (s->browser));
+    }
+  else if (g_str_equal (name, "compare") && s->browser != NULL)
+    {
+      guint row = (guint) g_ascii_strtoull (field (s, 1), NULL, 10);
+      gint64 lesion = derm_case_browser_row_lesion_id (s->browser, row);
+      if (lesion == 0)
+        return script_fail (s, "no such row");
+      s->compare = derm_window_show_compare (window, lesion);
+      g_object_add_weak_pointer (G_OBJECT (s->compare), (gpointer *) &s->compare);
+    }
+  else if (g_str_equal (name, "close-windows"))
+    {
+      if (s->compare != NULL)
+        gtk_window_destroy (GTK_WINDOW (s->compare));
+      if (s->browser != NULL)
+        gtk_window_destroy (GTK_WINDOW (s->browser));
+      if (s->dialog != NULL)
+        gtk_window_destroy (GTK_WINDOW (s->dialog));
+    }
+  else if (g_str_equal (name, "brush-size"))
+    {
+      GApplication *app = g_application_get_default ();
+      g_settings_set_int (derm_application_get_settings (DERM_APPLICATION (app)), "brush-size",
+                          (int) g_ascii_strtoll (field (s, 1), NULL, 10));
+    }
+  else if (g_str_equal (name, "toggle") && page != NULL)
+    {
+      g_autofree char *action = g_strdup_printf ("page.toggle-%s", field (s, 1));
+      gtk_widget_activate_action (GTK_WIDGET (page), action, NULL);
+    }
+  else if ((g_str_equal (name, "paint") || g_str_equal (name, "erase")) && page != NULL)
+    derm_page_paint (page, g_str_equal (name, "erase"), g_ascii_strtod (field (s, 1), NULL),
+                     g_ascii_strtod (field (s, 2), NULL), g_ascii_strtod (field (s, 3), NULL),
+                     g_ascii_strtod (field (s, 4), NULL));
+  else if ((g_str_equal (name, "undo") || g_str_equal (name, "redo")) && page != NULL)
+    {
+      g_autofree char *action = g_strdup_printf ("page.%s", name);
+      gtk_widget_activate_action (GTK_WIDGET (page), action, NULL);
+    }
+  else if (g_str_equal (name, "diagnose") && page != NULL)
+    {
+      int dx = derm_class_from_code (field (s, 1));
+      int type = derm_dx_type_from_string (field (s, 2));
+      if (dx < 0 || type < 0)
+        return script_fail (s, "unknown diagnosis or dx_type");
+      derm_page_set_diagnosis (page, dx, type);
+    }
+  else if (g_str_equal (name, "store-correction") && page != NULL)
+    {
+      if (!derm_page_save_correction (page, &error))
+        script_fail (s, error->message);
+    }
+  else if (g_str_equal (name, "export") && page != NULL)
+    {
+      if (!derm_page_export_report (page, field (s, 1), &error))
+        script_fail (s, error->message);
+    }
+  else if (g_str_equal (name, "state"))
+    write_all_state (s, field (s, 1));
+  else if (g_str_equal (name, "shot"))
+    {
+      GtkWidget *target = GTK_WIDGET (window);
+      if (g_str_equal (field (s, 1), "browser"))
+        target = s->browser != NULL ? GTK_WIDGET (s->browser) : NULL;
+      else if (g_str_equal (field (s, 1), "compare"))
+        target = s->compare != NULL ? GTK_WIDGET (s->compare) : NULL;
+      else if (g_str_equal (field (s, 1), "save-dialog"))
+        target = s->dialog != NULL ? GTK_WIDGET (s->dialog) : NULL;
+      if (target == NULL)
+        return script_fail (s, "that window is not open");
+      if (!derm_test_hook_save_screenshot (target, field (s, 2), &error))
+        script_fail (s, error->message);
+    }
+  else
+    script_fail (s, "unknown step, or no page or browser for it");
+}
+
+static void
+run_next_step (Script *s)
+{
+  g_clear_pointer (&s->fields, g_strfreev);
+  while (s->steps[s->next] != NULL && *g_strstrip (s->steps[s->next]) == '\0')
+    s->next++;
+  if (s->steps[s->next] == NULL)
+    {
+      Pending *final = g_steal_pointer (&s->final);
+      g_idle_add_full (G_PRIORITY_LOW, dump_and_quit_cb, final, (GDestroyNotify) pending_free);
+      return;
+    }
+  s->fields = g_strsplit (s->steps[s->next], "|", -1);
+  s->next++;
+  start_step (s);
+  g_timeout_add (20, poll_cb, s);
+}
+
+static void
+start_script (Pending *pending)
+{
+  if (script != NULL)
+    return;
+  script = g_new0 (Script, 1);
+  g_autoptr(DermWindow) window = g_weak_ref_get (&pending->window);
+  g_weak_ref_init (&script->window, window);
+  script->steps = g_strsplit (g_getenv ("DERMALENS_TEST_SCRIPT"), ";", -1);
+  script->final = pending;
+  run_next_step (script);
 }

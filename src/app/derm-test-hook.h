@@ -5,8 +5,22 @@
  *                                   to PATH (PNG)
  *   DERMALENS_TEST_STATE=PATH       write what the window shows as
  *                                   "key=value" lines to PATH
- * With either set, the application quits after writing them. Both are for
- * tests only; users never see them. */
+ *   DERMALENS_TEST_SCRIPT=STEPS     before that, run STEPS (separated by ";",
+ *                                   fields by "|") through the same functions
+ *                                   the buttons call, each step waiting for
+ *                                   its outcome: save-case|PATIENT|SITE|LESION|DATE|NOTES,
+ *                                   open-file|PATH, browse, browse-search|TEXT,
+ *                                   browse-site|SITE, browse-open|ROW, compare|ROW,
+ *                                   toggle|mask|contour|heatmap, paint|X|Y|X2|Y2,
+ *                                   erase|X|Y|X2|Y2, undo, redo, diagnose|CODE|DX_TYPE,
+ *                                   store-correction, export|PATH,
+ *                                   state|PATH (page, browser and comparison),
+ *                                   shot|main|browser|compare|save-dialog|PATH,
+ *                                   save-dialog|PATIENT|SITE|LESION|DATE|NOTES (fills
+ *                                   the dialog without pressing Save)
+ * With either set, the application quits after writing them. All are for
+ * tests only; users never see them. A failing step prints why and makes
+ * the application exit 1. */
 #pragma once
 
 #include <gtk/gtk.h>

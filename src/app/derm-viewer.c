@@ -60,6 +60,15 @@ struct _DermViewer
   double drag_center_x;
   double drag_center_y;
   double gesture_zoom;
+  double drag_start_x;
+  double drag_start_y;
+
+  /* Mask correction. */
+  DermViewerTool tool;
+  int brush_size;
+  GPtrArray *undo;   /* (element-type DermImage) masks before each stroke, oldest first */
+  GPtrArray *redo;
+  gboolean edited;
 };
 
 G_DEFINE_FINAL_TYPE (DermViewer, derm_viewer, GTK_TYPE_WIDGET)
@@ -77,6 +86,11 @@ enum {
   PROP_CONTOUR_COLOR,
   PROP_HAS_MASK,
   PROP_HAS_HEATMAP,
+  PROP_TOOL,
+  PROP_BRUSH_SIZE,
+  PROP_CAN_UNDO,
+  PROP_CAN_REDO,
+  PROP_EDITED,
   N_PROPS
 };
 
@@ -408,16 +422,41 @@ zoom_scale_changed_cb (GtkGestureZoom *gesture, double scale, DermViewer *self)
 }
 
 static void
+widget_to_image (DermViewer *self, double wx, double wy, double *ix, double *iy)
+{
+  double z = effective_zoom (self);
+  *ix = self->center_x + (wx - gtk_widget_get_width (GTK_WIDGET (self)) / 2.0) / z;
+  *iy = self->center_y + (wy - gtk_widget_get_height (GTK_WIDGET (self)) / 2.0) / z;
+}
+
+static void
 drag_begin_cb (GtkGestureDrag *drag, double x, double y, DermViewer *self)
 {
   self->drag_center_x = self->center_x;
   self->drag_center_y = self->center_y;
+  self->drag_start_x = x;
+  self->drag_start_y = y;
   gtk_widget_grab_focus (GTK_WIDGET (self));
+  if (self->tool != DERM_VIEWER_TOOL_NONE && self->image_width > 0)
+    {
+      double ix, iy;
+      widget_to_image (self, x, y, &ix, &iy);
+      derm_viewer_begin_stroke (self);
+      derm_viewer_paint (self, ix, iy);
+    }
 }
 
 static void
 drag_update_cb (GtkGestureDrag *drag, double dx, double dy, DermViewer *self)
 {
+  if (self->tool != DERM_VIEWER_TOOL_NONE && self->image_width > 0)
+    {
+      double ix, iy;
+      clamp_center (self);
+      widget_to_image (self, self->drag_start_x + dx, self->drag_start_y + dy, &ix, &iy);
+      derm_viewer_paint (self, ix, iy);
+      return;
+    }
   if (self->fit)
     return;
   double z = effective_zoom (self);
@@ -485,6 +524,11 @@ derm_viewer_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_CONTOUR_COLOR: g_value_take_string (value, color_to_string (&self->contour_color)); break;
     case PROP_HAS_MASK: g_value_set_boolean (value, self->mask != NULL); break;
     case PROP_HAS_HEATMAP: g_value_set_boolean (value, self->heatmap_values != NULL); break;
+    case PROP_TOOL: g_value_set_int (value, self->tool); break;
+    case PROP_BRUSH_SIZE: g_value_set_int (value, self->brush_size); break;
+    case PROP_CAN_UNDO: g_value_set_boolean (value, self->undo->len > 0); break;
+    case PROP_CAN_REDO: g_value_set_boolean (value, self->redo->len > 0); break;
+    case PROP_EDITED: g_value_set_boolean (value, self->edited); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -511,6 +555,12 @@ derm_viewer_set_property (GObject *object, guint prop_id, const GValue *value, G
     case PROP_CONTOUR_COLOR:
       set_color (&self->contour_color, g_value_get_string (value), "#33d17a");
       break;
+    case PROP_TOOL:
+      self->tool = CLAMP (g_value_get_int (value), DERM_VIEWER_TOOL_NONE, DERM_VIEWER_TOOL_ERASER);
+      gtk_widget_set_cursor_from_name (GTK_WIDGET (self),
+                                       self->tool != DERM_VIEWER_TOOL_NONE ? "crosshair" : NULL);
+      break;
+    case PROP_BRUSH_SIZE: self->brush_size = g_value_get_int (value); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       return;
@@ -529,6 +579,8 @@ derm_viewer_finalize (GObject *object)
   derm_image_free (self->mask);
   derm_image_free (self->heatmap_values);
   g_clear_pointer (&self->contour, g_array_unref);
+  g_clear_pointer (&self->undo, g_ptr_array_unref);
+  g_clear_pointer (&self->redo, g_ptr_array_unref);
 
   G_OBJECT_CLASS (derm_viewer_parent_class)->finalize (object);
 }
@@ -562,6 +614,16 @@ derm_viewer_class_init (DermViewerClass *klass)
     g_param_spec_boolean ("has-mask", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_HAS_HEATMAP] =
     g_param_spec_boolean ("has-heatmap", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TOOL] =
+    g_param_spec_int ("tool", NULL, NULL, DERM_VIEWER_TOOL_NONE, DERM_VIEWER_TOOL_ERASER,
+                      DERM_VIEWER_TOOL_NONE, rw);
+  properties[PROP_BRUSH_SIZE] = g_param_spec_int ("brush-size", NULL, NULL, 1, 200, 16, rw);
+  properties[PROP_CAN_UNDO] =
+    g_param_spec_boolean ("can-undo", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CAN_REDO] =
+    g_param_spec_boolean ("can-redo", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_EDITED] =
+    g_param_spec_boolean ("edited", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_install_action (widget_class, "viewer.zoom-in", NULL, zoom_in_action);
@@ -595,6 +657,9 @@ derm_viewer_init (DermViewer *self)
   self->show_contour = TRUE;
   self->mask_opacity = 0.35;
   self->heatmap_opacity = 0.5;
+  self->brush_size = 16;
+  self->undo = g_ptr_array_new_with_free_func ((GDestroyNotify) derm_image_free);
+  self->redo = g_ptr_array_new_with_free_func ((GDestroyNotify) derm_image_free);
   gdk_rgba_parse (&self->mask_color, "#3584e4");
   gdk_rgba_parse (&self->contour_color, "#33d17a");
 
@@ -621,6 +686,116 @@ derm_viewer_init (DermViewer *self)
   g_signal_connect (drag, "drag-begin", G_CALLBACK (drag_begin_cb), self);
   g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+}
+
+/* ---- Correction ------------------------------------------------------------------ */
+
+static void
+notify_history (DermViewer *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAN_UNDO]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAN_REDO]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EDITED]);
+}
+
+static void
+mask_changed (DermViewer *self)
+{
+  rebuild_mask_fill (self);
+  rebuild_contour (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_MASK]);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* The mask the brush paints on: at the image's size (an empty one when
+ * there is none yet). */
+static gboolean
+ensure_paint_mask (DermViewer *self)
+{
+  if (self->image_width == 0)
+    return FALSE;
+  if (self->mask != NULL && self->mask->width == self->image_width
+      && self->mask->height == self->image_height)
+    return TRUE;
+  DermImage *mask = self->mask != NULL
+                      ? derm_image_resize_nearest (self->mask, self->image_width, self->image_height, NULL)
+                      : derm_image_new (self->image_width, self->image_height, 1, NULL);
+  if (mask == NULL)
+    return FALSE;
+  derm_image_free (self->mask);
+  self->mask = mask;
+  return TRUE;
+}
+
+#define MAX_UNDO 50
+
+void
+derm_viewer_begin_stroke (DermViewer *self)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  if (!ensure_paint_mask (self))
+    return;
+  g_ptr_array_add (self->undo, derm_image_copy (self->mask));
+  if (self->undo->len > MAX_UNDO)
+    g_ptr_array_remove_index (self->undo, 0);
+  g_ptr_array_set_size (self->redo, 0);
+  self->edited = TRUE;
+  notify_history (self);
+}
+
+void
+derm_viewer_paint (DermViewer *self, double x, double y)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  if (self->tool == DERM_VIEWER_TOOL_NONE || !ensure_paint_mask (self))
+    return;
+  guint8 value = self->tool == DERM_VIEWER_TOOL_BRUSH ? 255 : 0;
+  double r = MAX (0.5, self->brush_size / 2.0);
+  int x0 = MAX (0, (int) floor (x - r)), x1 = MIN (self->mask->width - 1, (int) ceil (x + r));
+  int y0 = MAX (0, (int) floor (y - r)), y1 = MIN (self->mask->height - 1, (int) ceil (y + r));
+  for (int py = y0; py <= y1; py++)
+    for (int px = x0; px <= x1; px++)
+      {
+        double dx = px + 0.5 - x, dy = py + 0.5 - y;
+        if (dx * dx + dy * dy <= r * r)
+          self->mask->data[(gsize) py * self->mask->width + px] = value;
+      }
+  mask_changed (self);
+}
+
+static void
+swap_history (DermViewer *self, GPtrArray *from, GPtrArray *to)
+{
+  if (from->len == 0 || !ensure_paint_mask (self))
+    return;
+  DermImage *previous = g_ptr_array_steal_index (from, from->len - 1);
+  g_ptr_array_add (to, self->mask);
+  self->mask = previous;
+  self->edited = TRUE;
+  notify_history (self);
+  mask_changed (self);
+}
+
+void
+derm_viewer_undo (DermViewer *self)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  swap_history (self, self->undo, self->redo);
+}
+
+void
+derm_viewer_redo (DermViewer *self)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  swap_history (self, self->redo, self->undo);
+}
+
+void
+derm_viewer_mark_saved (DermViewer *self)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  self->edited = FALSE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EDITED]);
 }
 
 /* ---- Public ------------------------------------------------------------------------ */
@@ -669,6 +844,11 @@ derm_viewer_set_mask (DermViewer *self, const DermImage *mask)
   g_clear_pointer (&self->mask, derm_image_free);
   if (mask != NULL)
     self->mask = derm_image_copy (mask);
+  /* A new analysis or stored case: the correction history belongs to the old mask. */
+  g_ptr_array_set_size (self->undo, 0);
+  g_ptr_array_set_size (self->redo, 0);
+  self->edited = FALSE;
+  notify_history (self);
   rebuild_mask_fill (self);
   rebuild_contour (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_MASK]);

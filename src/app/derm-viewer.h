@@ -8,6 +8,12 @@
 
 G_BEGIN_DECLS
 
+typedef enum {
+  DERM_VIEWER_TOOL_NONE = 0,   /* dragging pans */
+  DERM_VIEWER_TOOL_BRUSH,      /* dragging adds to the mask */
+  DERM_VIEWER_TOOL_ERASER,     /* dragging removes from the mask */
+} DermViewerTool;
+
 #define DERM_TYPE_VIEWER (derm_viewer_get_type ())
 G_DECLARE_FINAL_TYPE (DermViewer, derm_viewer, DERM, VIEWER, GtkWidget)
 
@@ -33,7 +39,18 @@ void       derm_viewer_fit (DermViewer *self);
 void       derm_viewer_zoom_in (DermViewer *self);
 void       derm_viewer_zoom_out (DermViewer *self);
 
-/* The mask as currently shown, or NULL. (transfer none) */
+/* The mask as currently shown (corrections included), or NULL. (transfer none) */
 const DermImage *derm_viewer_get_mask (DermViewer *self);
+
+/* Mask correction ("tool", "brush-size" in image pixels; "can-undo",
+ * "can-redo", "edited" properties). A stroke is one undo step: begin it,
+ * then paint at image coordinates with the current tool. Painting without
+ * a mask starts an empty one at the image's size. */
+void       derm_viewer_begin_stroke (DermViewer *self);
+void       derm_viewer_paint (DermViewer *self, double x, double y);
+void       derm_viewer_undo (DermViewer *self);
+void       derm_viewer_redo (DermViewer *self);
+/* The corrections were stored: "edited" goes back to FALSE. */
+void       derm_viewer_mark_saved (DermViewer *self);
 
 G_END_DECLS

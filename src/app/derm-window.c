@@ -5,6 +5,9 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-case.h"
+#include "derm-case-browser.h"
+#include "derm-compare.h"
 #include "derm-engine.h"
 #include "derm-store.h"
 #include "derm-train-panel.h"
@@ -21,12 +24,16 @@ struct _DermWindow
   GtkNotebook *notebook;
 
   GtkFileChooserNative *chooser;
+  DermCaseBrowser *case_browser;   /* weak: the browser window while it is open */
+  DermCompare *compare;            /* weak: the comparison window while it is open */
   GtkWindow *training_window;      /* the training panel's window, created on first use */
   DermTrainPanel *training_panel;
   gboolean close_confirmed;        /* the user agreed to stop a running training job */
 };
 
 G_DEFINE_FINAL_TYPE (DermWindow, derm_window, GTK_TYPE_APPLICATION_WINDOW)
+
+static void page_case_saved_cb (DermPage *page, GParamSpec *pspec, DermWindow *self);
 
 static GSettings *
 window_settings (DermWindow *self)
@@ -77,6 +84,9 @@ create_tab_label (DermPage *page)
 {
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget *label = gtk_label_new (derm_page_get_title (page));
+  /* A page saved as a case takes the case's name. */
+  g_object_bind_property (page, "title", label, "label", G_BINDING_DEFAULT);
+  gtk_label_set_width_chars (GTK_LABEL (label), 10);
   gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
   gtk_label_set_max_width_chars (GTK_LABEL (label), 24);
   gtk_box_append (GTK_BOX (box), label);
@@ -114,6 +124,7 @@ derm_window_open_file (DermWindow *self, GFile *file)
   g_return_val_if_fail (DERM_IS_APPLICATION (app), NULL);
   DermPage *page = derm_page_new (file, derm_application_get_worker (DERM_APPLICATION (app)),
                                   derm_application_get_settings (DERM_APPLICATION (app)));
+  g_signal_connect_object (page, "notify::case-id", G_CALLBACK (page_case_saved_cb), self, 0);
   int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
   gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
   gtk_notebook_set_current_page (self->notebook, index);
@@ -320,6 +331,154 @@ drop_cb (GtkDropTarget *target, const GValue *value, double x, double y, DermWin
   return files != NULL;
 }
 
+/* ---- Cases ----------------------------------------------------------------------- */
+
+static DermStoreWorker *
+window_store_worker (DermWindow *self)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  return app != NULL ? derm_application_get_store_worker (DERM_APPLICATION (app)) : NULL;
+}
+
+static void
+page_case_saved_cb (DermPage *page, GParamSpec *pspec, DermWindow *self)
+{
+  if (self->case_browser != NULL)
+    derm_case_browser_reload (self->case_browser);
+  update_pages_visibility (self);
+}
+
+DermPage *
+derm_window_open_case (DermWindow *self, DermCase *c)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  g_return_val_if_fail (c != NULL, NULL);
+
+  int n = gtk_notebook_get_n_pages (self->notebook);
+  for (int i = 0; i < n; i++)
+    {
+      DermPage *page = DERM_PAGE (gtk_notebook_get_nth_page (self->notebook, i));
+      const DermCase *shown = derm_page_get_case (page);
+      if (shown != NULL && shown->image->id == c->image->id)
+        {
+          derm_case_free (c);
+          gtk_notebook_set_current_page (self->notebook, i);
+          return page;
+        }
+    }
+
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  g_return_val_if_fail (DERM_IS_APPLICATION (app), NULL);
+  DermPage *page = derm_page_new_for_case (c, derm_application_get_worker (DERM_APPLICATION (app)),
+                                           derm_application_get_settings (DERM_APPLICATION (app)));
+  g_signal_connect_object (page, "notify::case-id", G_CALLBACK (page_case_saved_cb), self, 0);
+  int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
+  gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
+  gtk_notebook_set_current_page (self->notebook, index);
+  update_pages_visibility (self);
+  return page;
+}
+
+static void
+show_error_dialog (DermWindow *self, const char *title, const char *message)
+{
+  GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                              GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s", title);
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", message);
+  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+case_fetched_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GWeakRef *ref = user_data;
+  g_autoptr(DermWindow) self = g_weak_ref_get (ref);
+  g_weak_ref_clear (ref);
+  g_free (ref);
+  g_autoptr(GError) error = NULL;
+  DermCase *c = derm_store_worker_run_finish (DERM_STORE_WORKER (source), res, &error);
+  if (self == NULL)
+    {
+      derm_case_free (c);
+      return;
+    }
+  if (c == NULL)
+    {
+      show_error_dialog (self, _("The case could not be opened"), error->message);
+      return;
+    }
+  derm_window_open_case (self, c);
+  gtk_window_present (GTK_WINDOW (self));
+}
+
+void
+derm_window_open_case_id (DermWindow *self, gint64 image_id)
+{
+  g_return_if_fail (DERM_IS_WINDOW (self));
+  DermStoreWorker *store = window_store_worker (self);
+  if (store == NULL)
+    return;
+  gint64 *id = g_new (gint64, 1);
+  *id = image_id;
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  derm_store_worker_run_async (store, derm_case_get_job, id, g_free, (GDestroyNotify) derm_case_free,
+                               NULL, case_fetched_cb, ref);
+}
+
+static void
+browser_open_case_cb (DermCaseBrowser *browser, gint64 image_id, DermWindow *self)
+{
+  derm_window_open_case_id (self, image_id);
+}
+
+DermCompare *
+derm_window_show_compare (DermWindow *self, gint64 lesion_id)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  DermStoreWorker *store = window_store_worker (self);
+  g_return_val_if_fail (store != NULL, NULL);
+  if (self->compare != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->compare));
+  GSettings *settings = window_settings (self);
+  self->compare = derm_compare_new (GTK_WINDOW (self), store, settings, lesion_id);
+  g_object_add_weak_pointer (G_OBJECT (self->compare), (gpointer *) &self->compare);
+  gtk_window_present (GTK_WINDOW (self->compare));
+  return self->compare;
+}
+
+static void
+browser_compare_cb (DermCaseBrowser *browser, gint64 lesion_id, DermWindow *self)
+{
+  derm_window_show_compare (self, lesion_id);
+}
+
+DermCaseBrowser *
+derm_window_show_cases (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  DermStoreWorker *store = window_store_worker (self);
+  g_return_val_if_fail (store != NULL, NULL);
+  if (self->case_browser == NULL)
+    {
+      self->case_browser = derm_case_browser_new (GTK_WINDOW (self), store);
+      g_object_add_weak_pointer (G_OBJECT (self->case_browser), (gpointer *) &self->case_browser);
+      g_signal_connect_object (self->case_browser, "open-case", G_CALLBACK (browser_open_case_cb), self, 0);
+      g_signal_connect_object (self->case_browser, "compare-lesion", G_CALLBACK (browser_compare_cb), self, 0);
+    }
+  else
+    derm_case_browser_reload (self->case_browser);
+  gtk_window_present (GTK_WINDOW (self->case_browser));
+  return self->case_browser;
+}
+
+static void
+cases_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  derm_window_show_cases (DERM_WINDOW (widget));
+}
+
 /* ---- Window state ------------------------------------------------------------- */
 
 /* ---- Training ------------------------------------------------------------------ */
@@ -459,6 +618,10 @@ derm_window_dispose (GObject *object)
   if (self->chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
   g_clear_object (&self->chooser);
+  if (self->case_browser != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->case_browser));
+  if (self->compare != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->compare));
   /* The panel stops its job (within one step) and joins the thread. */
   if (self->training_window != NULL)
     gtk_window_destroy (self->training_window);
@@ -496,6 +659,8 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.training", NULL, training_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.close-page", NULL);
+  gtk_widget_class_install_action (widget_class, "win.cases", NULL, cases_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_b, GDK_CONTROL_MASK, "win.cases", NULL);
 }
 
 static void

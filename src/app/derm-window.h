@@ -4,6 +4,8 @@
 #include <gtk/gtk.h>
 
 #include "derm-application.h"
+#include "derm-case-browser.h"
+#include "derm-compare.h"
 #include "derm-page.h"
 #include "derm-train-panel.h"
 
@@ -28,6 +30,16 @@ DermPage   *derm_window_get_current_page (DermWindow *self);
 /* Shows the training panel's window (created on first use).
  * Returns: (transfer none) the panel. */
 DermTrainPanel *derm_window_show_training (DermWindow *self);
+
+/* Opens a stored case (@c: transfer full, masks loaded) in a page, or shows
+ * the page that already has it. Returns: (transfer none). */
+DermPage   *derm_window_open_case (DermWindow *self, DermCase *c);
+/* Fetches case @image_id on the store thread, then opens it. */
+void        derm_window_open_case_id (DermWindow *self, gint64 image_id);
+/* Shows the case browser. Returns: (transfer none). */
+DermCaseBrowser *derm_window_show_cases (DermWindow *self);
+/* Shows the follow-up comparison of @lesion_id's visits. Returns: (transfer none). */
+DermCompare *derm_window_show_compare (DermWindow *self, gint64 lesion_id);
 
 /* Analyses every open page again (models changed). */
 void        derm_window_reanalyze (DermWindow *self);

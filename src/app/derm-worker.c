@@ -40,6 +40,7 @@ typedef struct {
   char *segmenter_path;
   char *device;
   guint serial;
+  gint analyses_run;    /* atomic: analyses the thread has computed */
 } Shared;
 
 /* Owned by the worker thread only. */
@@ -234,6 +235,7 @@ run_analysis (WorkerState *state, Request *request, GError **error)
       return NULL;
     }
 
+  g_atomic_int_inc (&state->shared->analyses_run);
   g_autoptr(DermAnalysisResult) result = g_new0 (DermAnalysisResult, 1);
   GError *local = NULL;
   gboolean ok = FALSE;
@@ -481,6 +483,13 @@ derm_worker_probe_model_finish (DermWorker *self, GAsyncResult *result, GError *
       return -1;
     }
   return (int) task;
+}
+
+guint
+derm_worker_get_analysis_count (DermWorker *self)
+{
+  g_return_val_if_fail (DERM_IS_WORKER (self), 0);
+  return (guint) g_atomic_int_get (&self->shared->analyses_run);
 }
 
 void

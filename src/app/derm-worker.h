@@ -66,6 +66,10 @@ void     derm_worker_probe_model_async (DermWorker *self, const char *path,
 /* Returns: DERM_TASK_CLASSIFY / DERM_TASK_SEGMENT, or -1 with @error. */
 int      derm_worker_probe_model_finish (DermWorker *self, GAsyncResult *result, GError **error);
 
+/* How many analyses the worker has computed (with a model) since it
+ * started: a stored case reopened must not add one. */
+guint    derm_worker_get_analysis_count (DermWorker *self);
+
 /* Stops the thread after the current request, frees the models on it and
  * joins it. Pending requests fail with DERM_ERROR_CANCELLED. Idempotent;
  * also done by dispose. */

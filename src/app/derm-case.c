@@ -1,0 +1,327 @@
+/* derm-case.c: stored cases: store-thread jobs and conversions. */
+#include "config.h"
+
+#define G_LOG_DOMAIN "derm-case"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "derm-case.h"
+#include "derm-error.h"
+
+/* Stable JSON keys, in DermColor order (derm_color_name is translated). */
+static const char *const color_keys[DERM_N_COLORS] = {
+  "white", "red", "light_brown", "dark_brown", "blue_gray", "black",
+};
+
+static const struct { const char *site; const char *label; } site_labels[] = {
+  { "abdomen", N_("Abdomen") }, { "acral", N_("Acral") }, { "back", N_("Back") },
+  { "chest", N_("Chest") }, { "ear", N_("Ear") }, { "face", N_("Face") }, { "foot", N_("Foot") },
+  { "genital", N_("Genital") }, { "hand", N_("Hand") },
+  { "lower extremity", N_("Lower extremity") }, { "neck", N_("Neck") },
+  { "scalp", N_("Scalp") }, { "trunk", N_("Trunk") },
+  { "upper extremity", N_("Upper extremity") }, { "unknown", N_("Unknown site") },
+};
+
+const char *
+derm_case_body_site_label (const char *site)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (site_labels); i++)
+    if (g_strcmp0 (site, site_labels[i].site) == 0)
+      return _(site_labels[i].label);
+  return site != NULL ? site : "";
+}
+
+const char *
+derm_case_dx_type_label (DermDxType type)
+{
+  switch (type)
+    {
+    case DERM_DX_TYPE_HISTO: return _("Histopathology");
+    case DERM_DX_TYPE_FOLLOW_UP: return _("Follow-up examination");
+    case DERM_DX_TYPE_CONSENSUS: return _("Expert consensus");
+    case DERM_DX_TYPE_CONFOCAL: return _("Confocal microscopy");
+    default: return "";
+    }
+}
+
+/* ---- Measurements JSON ------------------------------------------------------- */
+
+static void
+add_double (JsonBuilder *b, const char *name, double value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_double_value (b, value);
+}
+
+char *
+derm_case_measurements_to_json (const DermAnalysisResult *result, const char *notes)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  if (result->has_measurements)
+    {
+      const DermLesionMeasurements *m = &result->measurements;
+      json_builder_set_member_name (b, "area_px");
+      json_builder_add_int_value (b, m->area_px);
+      add_double (b, "area_fraction", m->area_fraction);
+      json_builder_set_member_name (b, "asymmetry");
+      json_builder_begin_array (b);
+      json_builder_add_double_value (b, m->asymmetry[0]);
+      json_builder_add_double_value (b, m->asymmetry[1]);
+      json_builder_end_array (b);
+      add_double (b, "orientation", m->orientation);
+      add_double (b, "perimeter_px", m->perimeter_px);
+      add_double (b, "compactness", m->compactness);
+      add_double (b, "diameter_px", m->diameter_px);
+      json_builder_set_member_name (b, "centroid");
+      json_builder_begin_array (b);
+      json_builder_add_double_value (b, m->centroid[0]);
+      json_builder_add_double_value (b, m->centroid[1]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "colors");
+      json_builder_begin_object (b);
+      for (int c = 0; c < DERM_N_COLORS; c++)
+        add_double (b, color_keys[c], m->color_fraction[c]);
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "n_colors");
+      json_builder_add_int_value (b, m->n_colors);
+    }
+  else if (result->measurement_error != NULL)
+    {
+      json_builder_set_member_name (b, "measurement_error");
+      json_builder_add_string_value (b, result->measurement_error);
+    }
+  json_builder_set_member_name (b, "notes");
+  json_builder_add_string_value (b, notes != NULL ? notes : "");
+  json_builder_end_object (b);
+
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static double
+member_double (JsonObject *o, const char *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) ? json_node_get_double (n) : 0.0;
+}
+
+static void
+member_pair (JsonObject *o, const char *name, double out[2])
+{
+  JsonNode *n = json_object_get_member (o, name);
+  out[0] = out[1] = 0;
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n))
+    return;
+  JsonArray *a = json_node_get_array (n);
+  for (guint i = 0; i < 2 && i < json_array_get_length (a); i++)
+    out[i] = json_array_get_double_element (a, i);
+}
+
+static void
+parse_measurements (const char *json, DermAnalysisResult *result, char **notes)
+{
+  if (json == NULL)
+    return;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, json, -1, NULL))
+    return;
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  JsonObject *o = json_node_get_object (root);
+
+  if (notes != NULL && json_object_has_member (o, "notes"))
+    *notes = g_strdup (json_object_get_string_member (o, "notes"));
+  if (json_object_has_member (o, "measurement_error"))
+    result->measurement_error = g_strdup (json_object_get_string_member (o, "measurement_error"));
+  if (!json_object_has_member (o, "area_px"))
+    return;
+
+  DermLesionMeasurements *m = &result->measurements;
+  m->area_px = json_object_get_int_member (o, "area_px");
+  m->area_fraction = member_double (o, "area_fraction");
+  member_pair (o, "asymmetry", m->asymmetry);
+  m->orientation = member_double (o, "orientation");
+  m->perimeter_px = member_double (o, "perimeter_px");
+  m->compactness = member_double (o, "compactness");
+  m->diameter_px = member_double (o, "diameter_px");
+  member_pair (o, "centroid", m->centroid);
+  JsonNode *colors = json_object_get_member (o, "colors");
+  if (colors != NULL && JSON_NODE_HOLDS_OBJECT (colors))
+    for (int c = 0; c < DERM_N_COLORS; c++)
+      m->color_fraction[c] = member_double (json_node_get_object (colors), color_keys[c]);
+  m->n_colors = (int) json_object_get_int_member (o, "n_colors");
+  result->has_measurements = TRUE;
+}
+
+/* model_info is "classifier\nsegmenter" (see derm_case_save_job's caller). */
+DermAnalysisResult *
+derm_case_result_from_analysis (const DermAnalysis *analysis, char **notes, GError **error)
+{
+  g_return_val_if_fail (analysis != NULL, NULL);
+  g_autoptr(DermAnalysisResult) result = g_new0 (DermAnalysisResult, 1);
+
+  memcpy (result->probs, analysis->probs, sizeof result->probs);
+  result->top_class = analysis->predicted;
+  result->heatmap_class = analysis->predicted;
+  if (analysis->mask_png != NULL)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (analysis->mask_png, &len);
+      result->mask = derm_image_load_from_memory (data, len, _("the stored mask"), 1, 0, 0, error);
+      if (result->mask == NULL)
+        return NULL;
+    }
+  if (notes != NULL)
+    *notes = NULL;
+  parse_measurements (analysis->measurements_json, result, notes);
+
+  g_auto(GStrv) parts = g_strsplit (analysis->model_info != NULL ? analysis->model_info : "", "\n", 2);
+  result->classifier_info = g_strdup (parts[0] != NULL ? parts[0] : "");
+  if (parts[0] != NULL && parts[1] != NULL && *parts[1] != '\0')
+    result->segmenter_info = g_strdup (parts[1]);
+  return g_steal_pointer (&result);
+}
+
+/* ---- Jobs ---------------------------------------------------------------------- */
+
+void
+derm_case_save_request_free (DermCaseSaveRequest *request)
+{
+  if (request == NULL)
+    return;
+  g_free (request->patient);
+  g_free (request->body_site);
+  g_free (request->lesion_label);
+  g_free (request->notes);
+  g_free (request->image_path);
+  derm_image_free (request->mask);
+  g_free (request->measurements_json);
+  g_free (request->model_info);
+  g_free (request);
+}
+
+static gint64
+find_or_add_lesion (DermStore *store, gint64 patient_id, const char *site, const char *label,
+                    GError **error)
+{
+  g_autoptr(GPtrArray) lesions = derm_store_list_lesions (store, patient_id, error);
+  if (lesions == NULL)
+    return 0;
+  for (guint i = 0; i < lesions->len; i++)
+    {
+      DermLesion *l = g_ptr_array_index (lesions, i);
+      if (g_strcmp0 (l->body_site, site) == 0 && g_strcmp0 (l->label, label) == 0)
+        return l->id;
+    }
+  return derm_store_add_lesion (store, patient_id, site, label, error);
+}
+
+gpointer
+derm_case_save_job (DermStore *store, gpointer data, GError **error)
+{
+  DermCaseSaveRequest *request = data;
+  const char *label = request->lesion_label != NULL ? request->lesion_label : "";
+
+  gint64 patient_id = derm_store_ensure_patient (store, request->patient, 0, DERM_SEX_UNKNOWN, error);
+  if (patient_id == 0)
+    return NULL;
+  gint64 lesion_id = find_or_add_lesion (store, patient_id, request->body_site, label, error);
+  if (lesion_id == 0)
+    return NULL;
+  gint64 image_id = derm_store_add_image (store, lesion_id, request->image_path, request->captured, error);
+  if (image_id == 0)
+    return NULL;
+
+  DermAnalysis analysis = { 0 };
+  analysis.image_id = image_id;
+  analysis.model_info = request->model_info;
+  memcpy (analysis.probs, request->probs, sizeof analysis.probs);
+  analysis.predicted = request->predicted;
+  analysis.measurements_json = request->measurements_json;
+  g_autoptr(GBytes) png = NULL;
+  if (request->mask != NULL)
+    {
+      gsize len;
+      guint8 *bytes = derm_image_encode_png (request->mask, &len, error);
+      if (bytes == NULL)
+        return NULL;
+      png = g_bytes_new_take (bytes, len);
+    }
+  analysis.mask_png = png;
+  if (derm_store_add_analysis (store, &analysis, error) == 0)
+    return NULL;
+  return derm_store_get_case (store, image_id, error);
+}
+
+void
+derm_case_list_request_free (DermCaseListRequest *request)
+{
+  if (request == NULL)
+    return;
+  g_free (request->body_site);
+  g_free (request);
+}
+
+gpointer
+derm_case_list_job (DermStore *store, gpointer data, GError **error)
+{
+  DermCaseListRequest *request = data;
+  DermCaseQuery query;
+  derm_case_query_init (&query);
+  query.body_site = request->body_site;
+  query.predicted = request->predicted;
+  query.min_risk = request->min_risk;
+  query.confirmed = request->confirmed;
+  return derm_store_list_cases (store, &query, NULL, error);
+}
+
+gpointer
+derm_case_get_job (DermStore *store, gpointer data, GError **error)
+{
+  return derm_store_get_case (store, *(gint64 *) data, error);
+}
+
+gpointer
+derm_case_timeline_job (DermStore *store, gpointer data, GError **error)
+{
+  return derm_store_lesion_timeline (store, *(gint64 *) data, error);
+}
+
+void
+derm_case_annotate_request_free (DermCaseAnnotateRequest *request)
+{
+  if (request == NULL)
+    return;
+  derm_image_free (request->mask);
+  g_free (request->notes);
+  g_free (request);
+}
+
+gpointer
+derm_case_annotate_job (DermStore *store, gpointer data, GError **error)
+{
+  DermCaseAnnotateRequest *request = data;
+  DermAnnotation annotation = { 0 };
+  annotation.image_id = request->image_id;
+  annotation.diagnosis = request->diagnosis;
+  annotation.dx_type = request->dx_type;
+  annotation.notes = request->notes != NULL ? request->notes : "";
+  g_autoptr(GBytes) png = NULL;
+  if (request->mask != NULL)
+    {
+      gsize len;
+      guint8 *bytes = derm_image_encode_png (request->mask, &len, error);
+      if (bytes == NULL)
+        return NULL;
+      png = g_bytes_new_take (bytes, len);
+    }
+  annotation.mask_png = png;
+  if (derm_store_add_annotation (store, &annotation, error) == 0)
+    return NULL;
+  return derm_store_get_case (store, request->image_id, error);
+}
