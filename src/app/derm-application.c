@@ -10,6 +10,7 @@
 #include "derm-application.h"
 #include "derm-resources.h"
 #include "derm-error.h"
+#include "derm-preferences.h"
 #include "derm-test-hook.h"
 #include "derm-window.h"
 
@@ -122,9 +123,19 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
                          NULL);
 }
 
+static void
+preferences_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  DermApplication *self = DERM_APPLICATION (user_data);
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  DermPreferences *preferences = derm_preferences_new (parent, self->settings);
+  gtk_window_present (GTK_WINDOW (preferences));
+}
+
 static const GActionEntry app_entries[] = {
   { .name = "quit", .activate = quit_activated },
   { .name = "about", .activate = about_activated },
+  { .name = "preferences", .activate = preferences_activated },
 };
 
 /* ---- Models ------------------------------------------------------------------ */
@@ -206,6 +217,8 @@ derm_application_startup (GApplication *app)
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_entries, G_N_ELEMENTS (app_entries), app);
   static const char *const quit_accels[] = { "<Primary>q", NULL };
   static const char *const help_accels[] = { "<Primary>question", NULL };
+  static const char *const preferences_accels[] = { "<Primary>comma", NULL };
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.preferences", preferences_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.show-help-overlay", help_accels);
 }

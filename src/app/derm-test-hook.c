@@ -8,6 +8,7 @@
 #include "derm-case-browser.h"
 #include "derm-compare.h"
 #include "derm-error.h"
+#include "derm-preferences.h"
 #include "derm-test-hook.h"
 
 gboolean
@@ -208,6 +209,7 @@ typedef struct {
   DermCaseBrowser *browser; /* weak */
   DermCompare *compare;     /* weak */
   DermSaveDialog *dialog;   /* weak */
+  GtkWindow *preferences;   /* weak */
   Pending *final;           /* the dump once the script ends */
 } Script;
 
@@ -317,7 +319,11 @@ poll_cb (gpointer user_data)
     script_fail (s, error);
   GtkWidget *target = NULL;
   g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
-  if (s->compare != NULL && gtk_widget_get_mapped (GTK_WIDGET (s->compare)))
+  if (s->preferences != NULL && gtk_widget_get_mapped (GTK_WIDGET (s->preferences)))
+    target = GTK_WIDGET (s->preferences);
+  else if (s->dialog != NULL && gtk_widget_get_mapped (GTK_WIDGET (s->dialog)))
+    target = GTK_WIDGET (s->dialog);
+  else if (s->compare != NULL && gtk_widget_get_mapped (GTK_WIDGET (s->compare)))
     target = GTK_WIDGET (s->compare);
   else if (s->browser != NULL && gtk_widget_get_mapped (GTK_WIDGET (s->browser)))
     target = GTK_WIDGET (s->browser);
@@ -405,6 +411,16 @@ start_step (Script *s)
         gtk_window_destroy (GTK_WINDOW (s->browser));
       if (s->dialog != NULL)
         gtk_window_destroy (GTK_WINDOW (s->dialog));
+      if (s->preferences != NULL)
+        gtk_window_destroy (s->preferences);
+    }
+  else if (g_str_equal (name, "preferences"))
+    {
+      GApplication *app = g_application_get_default ();
+      s->preferences = GTK_WINDOW (derm_preferences_new (GTK_WINDOW (window),
+                                                         derm_application_get_settings (DERM_APPLICATION (app))));
+      g_object_add_weak_pointer (G_OBJECT (s->preferences), (gpointer *) &s->preferences);
+      gtk_window_present (s->preferences);
     }
   else if (g_str_equal (name, "brush-size"))
     {
@@ -453,6 +469,8 @@ start_step (Script *s)
         target = s->browser != NULL ? GTK_WIDGET (s->browser) : NULL;
       else if (g_str_equal (field (s, 1), "compare"))
         target = s->compare != NULL ? GTK_WIDGET (s->compare) : NULL;
+      else if (g_str_equal (field (s, 1), "preferences"))
+        target = s->preferences != NULL ? GTK_WIDGET (s->preferences) : NULL;
       else if (g_str_equal (field (s, 1), "save-dialog"))
         target = s->dialog != NULL ? GTK_WIDGET (s->dialog) : NULL;
       if (target == NULL)

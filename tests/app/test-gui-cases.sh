@@ -37,6 +37,7 @@ script="$script;brush-size|80;paint|260|225|340|225;diagnose|NV|follow_up;store-
 script="$script;open-file|$out/visit2.jpg;save-case|P-0042|back|left shoulder|2024-09-01|Follow-up visit"
 script="$script;brush-size|120;paint|260|240|380|240;diagnose|NV|follow_up;store-correction"
 script="$script;save-dialog|;shot|save-dialog|$out/screenshot-save-dialog.png;close-windows"
+script="$script;preferences;shot|preferences|$out/screenshot-preferences.png;close-windows"
 script="$script;browse;state|$s-browser.state;shot|browser|$out/screenshot-case-browser.png"
 script="$script;browse-search|spring;state|$s-search.state;browse-search|"
 script="$script;browse-site|face;state|$s-face.state;browse-site|"
@@ -46,7 +47,7 @@ script="$script;toggle|contour;state|$s-toggled.state;toggle|contour"
 script="$script;brush-size|30;erase|300|225|300|225;state|$s-erased.state;undo;state|$s-undone.state"
 script="$script;export|$out/report.pdf;state|$s-export.state;shot|main|$out/screenshot-correction.png"
 
-echo "1..20"
+echo "1..21"
 XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
 DERMALENS_TEST_STATE="$s-final.state" DERMALENS_TEST_SCRIPT="$script" \
   timeout 600 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" --device=cpu \
@@ -105,7 +106,16 @@ else
   for i in 1 2 3; do ok "# SKIP pdftotext is not installed"; done
 fi
 
-for f in screenshot-case-browser screenshot-follow-up screenshot-correction screenshot-save-dialog; do
+# Every accelerator the window installs is listed in the shortcuts window.
+overlay="$(dirname "$0")/../../resources/gtk/help-overlay.ui"
+missing=""
+for a in '&lt;Primary&gt;b' '&lt;Primary&gt;s' '&lt;Primary&gt;e' '&lt;Primary&gt;z' '&lt;Shift&gt;&lt;Primary&gt;z' \
+         '&lt;Primary&gt;comma' '&lt;Primary&gt;o' '&lt;Primary&gt;w' '>b<' '>e<' '>m<' '>c<' '>h<'; do
+  grep -qF "$a" "$overlay" || missing="$missing $a"
+done
+check "shortcuts window lists every shortcut (missing:${missing:- none})" "[ -z '$missing' ]"
+
+for f in screenshot-case-browser screenshot-follow-up screenshot-correction screenshot-save-dialog screenshot-preferences; do
   [ -s "$out/$f.png" ] || { echo "# missing $f.png"; failed=1; }
 done
 echo "# screenshots: $(ls "$out"/screenshot-*.png 2>/dev/null | tr '\n' ' ')"

@@ -1,0 +1,16 @@
+/* derm-preferences.h: the preferences window: compute device, model files,
+ * overlay colours and opacities, risk threshold and low-confidence margin,
+ * measurement units and scale; every control is bound to GSettings. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+#define DERM_TYPE_PREFERENCES (derm_preferences_get_type ())
+G_DECLARE_FINAL_TYPE (DermPreferences, derm_preferences, DERM, PREFERENCES, GtkWindow)
+
+/* Returns: (transfer none) a new window over @parent bound to @settings. */
+DermPreferences *derm_preferences_new (GtkWindow *parent, GSettings *settings);
+
+G_END_DECLS
