@@ -306,12 +306,12 @@ named_state (DermModel *model)
 void
 apply_memory_format (DermModel *model)
 {
-  if (!model->device.is_cuda ())
-    return;
+  // channels_last on CUDA (tensor cores); plain NCHW back on the CPU.
+  const auto format = model->device.is_cuda () ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   torch::NoGradGuard no_grad;
   for (auto &p : model->net->parameters (true))
     if (p.dim () == 4)
-      p.set_data (p.data ().contiguous (at::MemoryFormat::ChannelsLast));
+      p.set_data (p.data ().contiguous (format));
 }
 
 static void
