@@ -352,7 +352,7 @@ derm_cli_weights_info (int argc, char **argv)
   printf (_("File:          %s\n"), argv[1]);
   printf (_("Architecture:  %s\n"), arch ? arch : _("(none: not a Dermalens model file)"));
   printf (_("Classes:       %s\n"), classes ? classes : "-");
-  printf (_("Tensors:       %u (%" G_GINT64_FORMAT " values, %.1f MiB)\n"), n, elements,
+  printf (_("Tensors:       %u (%lld values, %.1f MiB)\n"), n, (long long) elements,
           bytes / (1024.0 * 1024.0));
   for (guint i = 0; i < nk; i++)
     printf ("  %-22s %s\n", (const char *) keys[i], (const char *) g_hash_table_lookup (md, keys[i]));
@@ -417,9 +417,9 @@ derm_cli_init_weights (int argc, char **argv)
       derm_model_free (model);
       return DERM_CLI_EXIT_FAILURE;
     }
-  printf (_("%s: %s, %d classes, %d px, %" G_GINT64_FORMAT " parameters\n"), out, arch_name,
+  printf (_("%s: %s, %d classes, %d px, %lld parameters\n"), out, arch_name,
           derm_model_get_num_classes (model), derm_model_get_input_size (model),
-          derm_model_count_parameters (model));
+          (long long) derm_model_count_parameters (model));
   derm_model_free (model);
   return DERM_CLI_EXIT_OK;
 }
