@@ -627,8 +627,8 @@ runner_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermTrainPane
       {
         self->new_version = e->version_id;
         g_autofree char *base = g_path_get_basename (e->message);
-        g_autofree char *t = g_strdup_printf (_("Saved as version %" G_GINT64_FORMAT " (%s); it is not "
-                                                "active yet."), e->version_id, base);
+        g_autofree char *t = g_strdup_printf (_("Saved as version %lld (%s); it is not "
+                                                "active yet."), (long long) e->version_id, base);
         log_line (self, t);
         gtk_widget_set_visible (self->result_box, TRUE);
         self->pending_select = e->version_id;
@@ -647,9 +647,9 @@ runner_finished_cb (DermTrainRunner *runner, const GError *error, DermTrainPanel
     {
       gtk_progress_bar_set_fraction (self->progress_bar, 1);
       gtk_progress_bar_set_text (self->progress_bar, _("Finished"));
-      g_autofree char *t = g_strdup_printf (_("Finished: new version %" G_GINT64_FORMAT " is registered. "
+      g_autofree char *t = g_strdup_printf (_("Finished: new version %lld is registered. "
                                               "Compare it with the active version and activate it "
-                                              "if it is better."), self->new_version);
+                                              "if it is better."), (long long) self->new_version);
       gtk_label_set_text (self->stage_label, t);
     }
   else if (g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED))
@@ -658,8 +658,8 @@ runner_finished_cb (DermTrainRunner *runner, const GError *error, DermTrainPanel
       gtk_label_set_text (self->stage_label, _("Stopped. The best model so far and a checkpoint are "
                                                "kept: Resume continues the job."));
       gint64 after = derm_train_runner_get_steps_after_cancel (runner);
-      g_autofree char *t = g_strdup_printf (_("Stopped %" G_GINT64_FORMAT " step(s) after the request; "
-                                              "Resume continues from the checkpoint."), MAX (after, 0));
+      g_autofree char *t = g_strdup_printf (_("Stopped %lld step(s) after the request; "
+                                              "Resume continues from the checkpoint."), (long long) MAX (after, 0));
       log_line (self, t);
     }
   else
@@ -945,7 +945,7 @@ store_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
     case OP_IMPORT:
       {
-        g_autofree char *t = g_strdup_printf (_("Imported as version %" G_GINT64_FORMAT "."), op->id);
+        g_autofree char *t = g_strdup_printf (_("Imported as version %lld."), (long long) op->id);
         gtk_label_set_text (self->versions_status, t);
         self->pending_select = op->id;
         derm_train_panel_refresh_versions (self);
@@ -953,8 +953,8 @@ store_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     case OP_ACTIVATE:
       {
-        g_autofree char *t = g_strdup_printf (_("Version %" G_GINT64_FORMAT " is now the active %s; "
-                                                "new analyses use it."), op->id,
+        g_autofree char *t = g_strdup_printf (_("Version %lld is now the active %s; "
+                                                "new analyses use it."), (long long) op->id,
                                               op->model_kind == DERM_MODEL_KIND_CLASSIFIER
                                                 ? _("classifier") : _("segmenter"));
         gtk_label_set_text (self->versions_status, t);
@@ -965,7 +965,7 @@ store_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     case OP_DELETE:
       {
-        g_autofree char *t = g_strdup_printf (_("Version %" G_GINT64_FORMAT " was deleted."), op->id);
+        g_autofree char *t = g_strdup_printf (_("Version %lld was deleted."), (long long) op->id);
         gtk_label_set_text (self->versions_status, t);
       }
       break;
@@ -1042,7 +1042,7 @@ delete_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
   GtkWidget *dialog = gtk_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
                                               GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
                                               GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
-                                              _("Delete version %" G_GINT64_FORMAT "?"), v->id);
+                                              _("Delete version %lld?"), (long long) v->id);
   gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s",
                                             _("Its weights file is removed. Analyses that used it "
                                               "keep its name."));
@@ -1163,15 +1163,15 @@ refresh_compare (DermTrainPanel *self)
   if (a == s && s->parent_id > 0)
     a = find_version (self, s->parent_id);   /* the active one: against the version it came from */
   g_autofree char *title = a == NULL
-    ? g_strdup_printf (_("Version %" G_GINT64_FORMAT " (no other %s to compare with)"), s->id,
+    ? g_strdup_printf (_("Version %lld (no other %s to compare with)"), (long long) s->id,
                        kind_label (s->kind))
-    : g_strdup_printf (_("Version %" G_GINT64_FORMAT " beside version %" G_GINT64_FORMAT "%s"),
-                       s->id, a->id, a->active ? _(" (active)") : _(" (its parent)"));
+    : g_strdup_printf (_("Version %lld beside version %lld%s"),
+                       (long long) s->id, (long long) a->id, a->active ? _(" (active)") : _(" (its parent)"));
   gtk_label_set_text (self->compare_title, title);
 
-  g_autofree char *ha = g_strdup_printf (_("Version %" G_GINT64_FORMAT "%s"), s->id,
+  g_autofree char *ha = g_strdup_printf (_("Version %lld%s"), (long long) s->id,
                                          s->active ? _(" (active)") : "");
-  g_autofree char *hb = a != NULL ? g_strdup_printf (_("Version %" G_GINT64_FORMAT "%s"), a->id,
+  g_autofree char *hb = a != NULL ? g_strdup_printf (_("Version %lld%s"), (long long) a->id,
                                                      a->active ? _(" (active)") : "")
                                   : g_strdup ("–");
   gtk_grid_attach (self->compare_grid, cell ("", TRUE, 0), 0, 0, 1, 1);

@@ -354,7 +354,7 @@ run_list (const DermCaseQuery *q)
           _("SITE"), _("PREDICTED"), _("CONFIRMED"));
   for (guint k = 0; k < cases->len; k++)
     print_case_line (cases->pdata[k]);
-  printf (_("%u of %" G_GINT64_FORMAT " cases\n"), cases->len, total);
+  printf (_("%u of %lld cases\n"), cases->len, (long long) total);
   return DERM_CLI_EXIT_OK;
 }
 
@@ -436,8 +436,8 @@ cases_show (int argc, char **argv)
     {
       DermCase *v = show->pdata[k];
       g_autofree char *when = format_time (v->image->captured);
-      printf (_("Case %" G_GINT64_FORMAT ": patient %s, lesion %" G_GINT64_FORMAT " (%s%s%s), captured %s\n"),
-              v->image->id, v->patient->identifier, v->lesion->id, v->lesion->body_site,
+      printf (_("Case %lld: patient %s, lesion %lld (%s%s%s), captured %s\n"),
+              (long long) v->image->id, v->patient->identifier, (long long) v->lesion->id, v->lesion->body_site,
               *v->lesion->label ? ", " : "", v->lesion->label, when);
       printf (_("  image: %s (%dx%d, from %s)\n"), v->image->path, v->image->width, v->image->height,
               v->image->original_name);
@@ -517,7 +517,7 @@ cases_add (int argc, char **argv)
   if (opt_json)
     printf ("{\"id\": %" G_GINT64_FORMAT ", \"lesion_id\": %" G_GINT64_FORMAT "}\n", id, lesion);
   else
-    printf (_("Added case %" G_GINT64_FORMAT " (lesion %" G_GINT64_FORMAT ")\n"), id, lesion);
+    printf (_("Added case %lld (lesion %lld)\n"), (long long) id, (long long) lesion);
   return DERM_CLI_EXIT_OK;
 }
 
@@ -547,7 +547,7 @@ run_export (const DermCaseQuery *q, gboolean ham, const char *path)
       print_json (b);
     }
   else
-    printf (_("Exported %" G_GINT64_FORMAT " cases to %s\n"), n, path);
+    printf (_("Exported %lld cases to %s\n"), (long long) n, path);
   return DERM_CLI_EXIT_OK;
 }
 
@@ -617,7 +617,7 @@ cases_import (int argc, char **argv)
   if (opt_json)
     printf ("{\"imported\": %" G_GINT64_FORMAT "}\n", n);
   else
-    printf (_("Imported %" G_GINT64_FORMAT " cases\n"), n);
+    printf (_("Imported %lld cases\n"), (long long) n);
   return DERM_CLI_EXIT_OK;
 }
 

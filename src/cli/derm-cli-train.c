@@ -577,8 +577,8 @@ analyze_one (const char *path, DermModel *classifier, DermModel *segmenter, gboo
           json_builder_end_object (b);
           if (!json)
             {
-              printf (_("  lesion area        %.1f%% of the image (%" G_GINT64_FORMAT " px)\n"),
-                      100 * m.area_fraction, m.area_px);
+              printf (_("  lesion area        %.1f%% of the image (%lld px)\n"),
+                      100 * m.area_fraction, (long long) m.area_px);
               printf (_("  asymmetry          %.3f (major axis), %.3f (minor axis)\n"),
                       m.asymmetry[0], m.asymmetry[1]);
               printf (_("  border compactness %.3f (1 = disc)\n"), m.compactness);

@@ -820,7 +820,7 @@ get_patient_where (DermStore *store, const char *sql, gint64 id, const char *ide
                      _("There is no patient “%s”."), identifier);
       else
         g_set_error (error, DERM_ERROR, DERM_ERROR_NOT_FOUND,
-                     _("There is no patient %" G_GINT64_FORMAT "."), id);
+                     _("There is no patient %lld."), (long long) id);
       return NULL;
     }
   _derm_store_set_error (store, error, _("Could not read a patient"));
