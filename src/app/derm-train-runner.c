@@ -557,10 +557,10 @@ prepare_data (JobContext *job, const char *job_dir, GError **error)
       if (provenance->len > 0)
         g_string_append (provenance, " + ");
       g_string_append_printf (provenance,
-                              g_dngettext (GETTEXT_PACKAGE, "%" G_GINT64_FORMAT " confirmed case of the case database",
-                                           "%" G_GINT64_FORMAT " confirmed cases of the case database",
+                              g_dngettext (GETTEXT_PACKAGE, "%lld confirmed case of the case database",
+                                           "%lld confirmed cases of the case database",
                                            MAX (n_cases, 0)),
-                              MAX (n_cases, 0));
+                              (long long) MAX (n_cases, 0));
     }
   if (ok)
     {
