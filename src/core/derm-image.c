@@ -28,9 +28,9 @@ check_size (int width, int height, const char *name, GError **error)
   if ((guint64) width * (guint64) height > DERM_IMAGE_MAX_PIXELS)
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_TOO_LARGE,
-                   _("%s: the image is %d x %d pixels, more than the %" G_GUINT64_FORMAT
-                     " megapixels Dermalens accepts; downscale it first"),
-                   name, width, height, DERM_IMAGE_MAX_PIXELS / 1000000);
+                   _("%s: the image is %d x %d pixels, more than the %d megapixels "
+                     "Dermalens accepts; downscale it first"),
+                   name, width, height, (int) (DERM_IMAGE_MAX_PIXELS / 1000000));
       return FALSE;
     }
   return TRUE;
@@ -90,11 +90,18 @@ derm_image_detect_format (const guint8 *data, gsize len)
 
 /* ---- JPEG ------------------------------------------------------------- */
 
+/* @header: whether the header could not be read at all (not a JPEG one can
+ * open) or the image data failed (corrupt or truncated). */
 static void
-set_tj_error (tjhandle tj, const char *name, const char *what, GError **error)
+set_tj_error (tjhandle tj, const char *name, gboolean header, GError **error)
 {
-  g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
-               _("%s: %s JPEG: %s"), name, what, tj ? tjGetErrorStr2 (tj) : "");
+  const char *detail = tj ? tjGetErrorStr2 (tj) : "";
+  if (header)
+    g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
+                 _("%s: the JPEG header cannot be read (%s)"), name, detail);
+  else
+    g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
+                 _("%s: the JPEG is corrupt or truncated (%s)"), name, detail);
 }
 
 static void
@@ -145,7 +152,7 @@ decode_jpeg (const guint8 *data, gsize len, const char *name, int channels,
   if (tjDecompressHeader3 (tj, data, (unsigned long) len, &width, &height,
                            &subsamp, &colorspace) != 0)
     {
-      set_tj_error (tj, name, _("not a readable"), error);
+      set_tj_error (tj, name, TRUE, error);
       tjDestroy (tj);
       return NULL;
     }
@@ -172,7 +179,7 @@ decode_jpeg (const guint8 *data, gsize len, const char *name, int channels,
   if (tjDecompress2 (tj, data, (unsigned long) len, image->data, out_w,
                      out_w * channels, out_h, pf, flags) != 0)
     {
-      set_tj_error (tj, name, _("corrupt or truncated"), error);
+      set_tj_error (tj, name, FALSE, error);
       tjDestroy (tj);
       return NULL;
     }
@@ -364,8 +371,8 @@ read_file (const char *path, gsize *len, GError **error)
   if ((guint64) st.st_size > DERM_IMAGE_MAX_FILE_BYTES)
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_TOO_LARGE,
-                   _("%s: the file is larger than %zu MB"), display,
-                   DERM_IMAGE_MAX_FILE_BYTES >> 20);
+                   _("%s: the file is larger than %d MB"), display,
+                   (int) (DERM_IMAGE_MAX_FILE_BYTES >> 20));
       return NULL;
     }
   char *contents = NULL;
@@ -409,7 +416,7 @@ derm_image_probe (const char *path, int *width, int *height, DermImageFormat *fo
       int rc = tj ? tjDecompressHeader3 (tj, data, (unsigned long) len, &w, &h, &ss, &cs) : -1;
       if (rc != 0)
         {
-          set_tj_error (tj, display, _("not a readable"), error);
+          set_tj_error (tj, display, TRUE, error);
           if (tj)
             tjDestroy (tj);
           return FALSE;
