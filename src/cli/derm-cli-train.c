@@ -210,7 +210,7 @@ derm_cli_train (int argc, char **argv)
     { "json-log", 0, 0, G_OPTION_ARG_FILENAME, &json_log,
       N_("Write one JSON object per event line to FILE"), "FILE" },
     { "balance", 0, 0, G_OPTION_ARG_STRING, &balance,
-      N_("Class balance: loss (default), sampling or none"), "HOW" },
+      N_("Class balance: sampling (default), loss or none"), "HOW" },
     { "shades-of-gray", 0, 0, G_OPTION_ARG_NONE, &sog,
       N_("Shades-of-Gray colour constancy (kept in the model for inference)"), NULL },
     { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
@@ -245,7 +245,7 @@ derm_cli_train (int argc, char **argv)
       else if (finetune != NULL && !parse_finetune (finetune, &cfg.finetune))
         usage = _("--finetune must be head, last or all");
       else if (balance != NULL && !derm_balance_from_name (balance, &cfg.balance))
-        usage = _("--balance must be loss, sampling or none");
+        usage = _("--balance must be sampling, loss or none");
       else if (limit < 0 || seed < 0 || patience < 0 || workers < 0)
         usage = _("--limit, --seed, --patience and --workers cannot be negative");
     }

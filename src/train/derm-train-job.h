@@ -53,7 +53,7 @@ typedef struct {
 } DermTrainJobConfig;
 
 /* Fills @config with the defaults (classification, ResNet-50, 30 epochs,
- * batch 32, fractions 0.15 / 0.15, seed 1, weighted loss, patience 8). */
+ * batch 32, fractions 0.15 / 0.15, seed 1, balanced sampling, patience 8). */
 void derm_train_job_config_init (DermTrainJobConfig *config);
 
 typedef enum {

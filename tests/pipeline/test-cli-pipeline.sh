@@ -27,7 +27,7 @@ check "classification with a U-Net is refused" '[ $rc -eq 1 ]'
 # ---- train a tiny classifier for one epoch
 M="$TMP/cls.safetensors"
 "$CLI" train --data "$DATA" --out "$M" --arch resnet18 --image-size 32 --epochs 1 --batch 16 \
-  --limit 200 --seed 3 --json-log "$TMP/log.jsonl" 2>"$TMP/train.err"; rc=$?
+  --limit 160 --seed 3 --json-log "$TMP/log.jsonl" 2>"$TMP/train.err"; rc=$?
 check "train exits 0" '[ $rc -eq 0 ]'
 [ $rc -eq 0 ] || cat "$TMP/train.err" | sed 's/^/# /'
 check "train writes the model" '[ -s "$M" ]'
@@ -82,7 +82,7 @@ check "evaluate prints readable tables" '[ $rc -eq 0 ] && echo "$out" | grep -q 
 # ---- Ctrl-C leaves a resumable checkpoint; --resume finishes the run
 R="$TMP/resume.safetensors"
 "$CLI" train --data "$DATA" --out "$R" --arch resnet18 --image-size 32 --epochs 2 --batch 16 \
-  --limit 120 --seed 5 --json-log "$TMP/r.jsonl" 2>"$TMP/r.err" &
+  --limit 100 --seed 5 --json-log "$TMP/r.jsonl" 2>"$TMP/r.err" &
 pid=$!
 i=0
 while [ $i -lt 600 ] && ! grep -q '"event":"epoch"' "$TMP/r.jsonl" 2>/dev/null; do
@@ -97,17 +97,17 @@ else
   check "Ctrl-C leaves OUT.ckpt and says how to resume" '[ -s "$R.ckpt" ] && grep -q -- "--resume" "$TMP/r.err"'
   cp "$R.ckpt" "$TMP/saved.ckpt"
   "$CLI" train --data "$DATA" --out "$R" --arch resnet18 --image-size 32 --epochs 2 --batch 16 \
-    --limit 120 --seed 5 --resume "$R.ckpt" 2>"$TMP/r2.err"; rc=$?
+    --limit 100 --seed 5 --resume "$R.ckpt" 2>"$TMP/r2.err"; rc=$?
   check "--resume finishes the run" '[ $rc -eq 0 ] && [ -s "$R" ] && grep -q "resumed from" "$TMP/r2.err"'
   "$CLI" train --data "$DATA" --out "$TMP/other.safetensors" --arch resnet18 --image-size 32 \
-    --epochs 2 --batch 16 --limit 120 --seed 6 --resume "$TMP/saved.ckpt" 2>"$TMP/r3.err"; rc=$?
+    --epochs 2 --batch 16 --limit 100 --seed 6 --resume "$TMP/saved.ckpt" 2>"$TMP/r3.err"; rc=$?
   check "resuming with another split is refused" '[ $rc -eq 1 ] && grep -q "another split" "$TMP/r3.err"'
 fi
 
 # ---- a tiny segmenter, then analyze with both models
 S="$TMP/seg.safetensors"
 "$CLI" train --task segment --data "$DATA" --out "$S" --image-size 32 --epochs 1 --batch 8 \
-  --limit 60 --seed 2 2>"$TMP/seg.err"; rc=$?
+  --limit 50 --seed 2 2>"$TMP/seg.err"; rc=$?
 check "segmentation training exits 0" '[ $rc -eq 0 ]'
 [ $rc -eq 0 ] || sed 's/^/# /' "$TMP/seg.err"
 "$CLI" evaluate --weights "$S" --data "$DATA" --json >"$TMP/seg.json" 2>/dev/null; rc=$?

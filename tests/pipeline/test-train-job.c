@@ -79,7 +79,7 @@ test_refusals (void)
   g_autofree char *out = g_build_filename (tmp, "m.safetensors", NULL);
   DermTrainJobConfig cfg;
   derm_train_job_config_init (&cfg);
-  g_assert_cmpint (cfg.balance, ==, DERM_BALANCE_LOSS);
+  g_assert_cmpint (cfg.balance, ==, DERM_BALANCE_SAMPLING);
   g_assert_cmpfloat (cfg.val_fraction, ==, 0.15);
   cfg.data_dir = tmp;
   cfg.out_path = out;
