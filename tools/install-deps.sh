@@ -14,6 +14,7 @@ BUILD_PKGS="
 TEST_PKGS="
   xvfb xauth desktop-file-utils appstream poppler-utils
   python3 python3-torch python3-torchvision python3-numpy
+  clang libclang-rt-14-dev llvm
 "
 
 want="$BUILD_PKGS"
