@@ -627,8 +627,8 @@ derm_store_import_ham10000 (DermStore *store, const char *dir, guint batch_size,
   if (g_stat (meta, &st) == 0 && (guint64) st.st_size > DERM_DATASET_MAX_CSV_BYTES)
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_TOO_LARGE,
-                   _("%s is larger than the %" G_GSIZE_FORMAT " MiB a metadata file may have."),
-                   meta, DERM_DATASET_MAX_CSV_BYTES >> 20);
+                   _("%s is larger than the %d MiB a metadata file may have."),
+                   meta, (int) (DERM_DATASET_MAX_CSV_BYTES >> 20));
       return -1;
     }
   if (!g_file_get_contents (meta, &text, &len, &local))

@@ -1043,9 +1043,9 @@ _derm_store_copy_image_in (DermStore *store, const char *file_path, gboolean syn
   if ((guint64) *width * (guint64) *height > DERM_IMAGE_MAX_PIXELS)
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_TOO_LARGE,
-                   _("%s is %d x %d pixels, more than the %" G_GUINT64_FORMAT
-                     " megapixels Dermalens accepts; downscale it first."),
-                   file_path, *width, *height, DERM_IMAGE_MAX_PIXELS / 1000000);
+                   _("%s is %d x %d pixels, more than the %d megapixels Dermalens "
+                     "accepts; downscale it first."),
+                   file_path, *width, *height, (int) (DERM_IMAGE_MAX_PIXELS / 1000000));
       return FALSE;
     }
 
