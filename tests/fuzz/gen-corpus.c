@@ -205,7 +205,6 @@ gen_images (const char *dir)
 static void
 gen_safetensors (const char *dir)
 {
-  g_autofree char *tmp = g_build_filename (dir, "tmp.safetensors", NULL);
   float w[6] = { 1, -2, 3.5f, 0, 1e-3f, 7 };
   gint64 steps = 1000;
   guint8 flags[3] = { 1, 0, 1 };

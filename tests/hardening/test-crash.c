@@ -114,6 +114,7 @@ child_save_cases (const char *dir)
   gint64 n = 0;
   g_autoptr(GPtrArray) existing = derm_store_list_cases (store, &q, &n, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (n, ==, (gint64) existing->len);
   for (guint32 seed = (guint32) n + 1000 * (guint32) getpid ();; seed++)
     {
       g_autofree char *name = g_strdup_printf ("visit %u.jpg", seed);
@@ -168,6 +169,7 @@ assert_store_consistent (const char *db, gint64 at_least)
       g_assert_cmpstr (sha, ==, c->image->sha256);
       g_autoptr(DermImage) img = derm_image_load (c->image->path, 3, 0, 0, &error);
       g_assert_no_error (error);
+      g_assert_cmpint (img->width, ==, c->image->width);
       g_autoptr(DermCase) full = derm_store_get_case (store, c->image->id, &error);
       g_assert_no_error (error);
       if (full->analysis != NULL)
@@ -177,6 +179,7 @@ assert_store_consistent (const char *db, gint64 at_least)
             g_bytes_get_data (full->analysis->mask_png, NULL),
             g_bytes_get_size (full->analysis->mask_png), "mask", 1, 0, 0, &error);
           g_assert_no_error (error);
+          g_assert_cmpint (mask->width, ==, 24);
         }
       complete += full->analysis != NULL && full->annotation != NULL;
     }
@@ -454,6 +457,7 @@ test_kill_mid_training (void)
     {
       g_autoptr(DermModel) best = derm_model_load (out, "cpu", &error);
       g_assert_no_error (error);
+      g_assert_cmpint (derm_model_get_num_classes (best), ==, DERM_N_CLASSES);
     }
 
   /* The last checkpoint is whole (the reader checks every byte range) ... */

@@ -84,7 +84,7 @@ test_pixel_bomb (void)
 static void
 write_small_jpeg (const char *dir, const char *name)
 {
-  g_autofree char *p = hardening_noise_jpeg (dir, name, 16, 12, 7);
+  g_free (hardening_noise_jpeg (dir, name, 16, 12, 7));
 }
 
 /* A HAM10000 folder whose metadata has two good rows around absurd ones. */
@@ -216,6 +216,7 @@ test_csv_absurd_import (void)
   g_autoptr(GPtrArray) cases = derm_store_list_cases (store, &q, &total, &error);
   g_assert_no_error (error);
   g_assert_cmpint (total, ==, 1);
+  g_assert_cmpuint (cases->len, ==, 1);
   g_assert_true (derm_store_check_integrity (store, &error));
   g_assert_cmpint (derm_store_remove_orphan_images (store, &error), ==, 0);
   hardening_rm_rf (dir);
@@ -435,8 +436,8 @@ test_full_disk_case (void)
   g_autofree char *db = g_build_filename (dir, "store", NULL);
   g_assert_cmpint (g_mkdir (db, 0700), ==, 0);
   g_autofree char *first = hardening_noise_jpeg (dir, "first.jpg", 20, 20, 1);
-  g_autofree char *big = hardening_noise_jpeg (dir, "big.jpg", 300, 200, 2);
-  g_autofree char *small = hardening_noise_jpeg (dir, "small.jpg", 8, 8, 3);
+  g_free (hardening_noise_jpeg (dir, "big.jpg", 300, 200, 2));
+  g_free (hardening_noise_jpeg (dir, "small.jpg", 8, 8, 3));
   gint64 first_id;
   {
     g_autoptr(GError) error = NULL;
@@ -469,6 +470,7 @@ test_full_disk_case (void)
     }
   g_autoptr(DermCase) c = derm_store_get_case (store, first_id, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (c->image->id, ==, first_id);
   /* No temporary or unreferenced file is left in images/. */
   const char *images = derm_store_get_images_dir (store);
   g_assert_cmpuint (hardening_count_files (images, NULL), ==, (guint) total);
