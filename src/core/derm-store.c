@@ -1056,6 +1056,18 @@ _derm_store_copy_image_in (DermStore *store, const char *file_path, gboolean syn
       g_set_error (error, DERM_ERROR, DERM_ERROR_IO, "%s", local->message);
       return FALSE;
     }
+  /* A good header does not make a readable image: decode it (JPEG scaled to
+   * 1/8, cheap) so a truncated or corrupt file is refused now, not when the
+   * case is opened. */
+  g_autofree char *base = g_path_get_basename (file_path);
+  g_autoptr(DermImage) decoded = derm_image_load_from_memory ((const guint8 *) contents, len,
+                                                              base, 1, 1, 1, &local);
+  if (decoded == NULL)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
+                   _("%s cannot be stored as a case image: %s"), file_path, local->message);
+      return FALSE;
+    }
   g_autofree char *hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
   g_strlcpy (sha256, hex, 65);
   *file_name = g_strconcat (hex, format == DERM_IMAGE_FORMAT_JPEG ? ".jpg" : ".png", NULL);

@@ -74,7 +74,13 @@ count_cases (DermStore *store)
   g_assert (cases != NULL);
   g_assert (total == (gint64) cases->len);
   for (guint i = 0; i < cases->len; i++)
-    g_assert (((DermCase *) cases->pdata[i])->annotation != NULL);
+    {
+      DermCase *c = cases->pdata[i];
+      g_assert (c->annotation != NULL);
+      /* Only readable images are stored. */
+      g_autoptr(DermImage) img = derm_image_load (c->image->path, 3, 0, 0, &error);
+      g_assert (img != NULL && img->width == c->image->width);
+    }
   return total;
 }
 

@@ -79,6 +79,56 @@ test_pixel_bomb (void)
   hardening_rm_rf (dir);
 }
 
+/* Files whose header is fine but which no one can decode: the store's
+ * contract is that they are refused and nothing is stored. */
+static void
+test_unreadable_images_refused (void)
+{
+  g_autofree char *dir = hardening_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *good = hardening_noise_jpeg (dir, "good.jpg", 64, 48, 4);
+  g_autoptr(GBytes) jpeg = hardening_read (good);
+  gsize jlen = g_bytes_get_size (jpeg);
+  const guint8 *jdata = g_bytes_get_data (jpeg, NULL);
+
+  g_autoptr(DermImage) img = derm_image_load (good, 3, 0, 0, &error);
+  gsize plen = 0;
+  g_autofree guint8 *png = derm_image_encode_png (img, &plen, &error);
+  g_assert_no_error (error);
+  /* IHDR says 0 x 0 (the CRC no longer matches either). */
+  g_autofree guint8 *zero = g_memdup2 (png, plen);
+  memset (zero + 16, 0, 8);
+
+  struct { const char *name; const guint8 *data; gsize len; } bad[] = {
+    { "truncated.jpg", jdata, jlen / 2 },
+    { "header-only.jpg", jdata, MIN (jlen, 700) },
+    { "truncated.png", png, plen / 2 },
+    { "zero-size.png", zero, plen },
+  };
+  g_autofree char *db = g_build_filename (dir, "store", NULL);
+  g_assert_cmpint (g_mkdir (db, 0700), ==, 0);
+  g_autoptr(DermStore) store = derm_store_open (db, &error);
+  g_assert_no_error (error);
+  gint64 patient = derm_store_ensure_patient (store, "P-2", 1990, DERM_SEX_MALE, &error);
+  gint64 lesion = derm_store_add_lesion (store, patient, "face", NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, bad[i].name, NULL);
+      g_assert_true (g_file_set_contents (path, (const char *) bad[i].data, (gssize) bad[i].len, NULL));
+      g_autoptr(DermImage) decoded = derm_image_load (path, 3, 0, 0, &error);
+      g_assert_null (decoded);
+      g_clear_error (&error);
+      gint64 id = derm_store_add_image (store, lesion, path, 0, &error);
+      g_test_message ("%s: %s", bad[i].name, error ? error->message : "stored");
+      g_assert_cmpint (id, ==, 0);
+      g_assert_error (error, DERM_ERROR, DERM_ERROR_FORMAT);
+      g_clear_error (&error);
+    }
+  g_assert_cmpuint (hardening_count_files (derm_store_get_images_dir (store), NULL), ==, 0);
+  hardening_rm_rf (dir);
+}
+
 /* ---- CSV of absurd lengths ----------------------------------------------- */
 
 static void
@@ -624,6 +674,7 @@ main (int argc, char **argv)
     }
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/hardening/limits/pixel-bomb", test_pixel_bomb);
+  g_test_add_func ("/hardening/limits/unreadable-images-refused", test_unreadable_images_refused);
   g_test_add_func ("/hardening/limits/csv-absurd-lengths-dataset", test_csv_absurd_dataset);
   g_test_add_func ("/hardening/limits/csv-too-big", test_csv_too_big);
   g_test_add_func ("/hardening/limits/csv-absurd-lengths-import", test_csv_absurd_import);
