@@ -610,6 +610,25 @@ derm_model_load (const char *path, const char *device, GError **error)
         }
       int unet_base = derm::meta_int (md, "unet_base", 32);
       int input_size = derm::meta_int (md, "input_size", 0);
+      // Nothing is built before the file shows it holds the model's largest
+      // tensor with its shape, so the model is at most a few times the file's
+      // size (a 2 KB file claiming unet_base 512 made a 3.6 GB model first;
+      // found by tests/hardening).
+      const char *largest = arch == DERM_ARCH_UNET ? "down4.3.weight" : "fc.weight";
+      std::vector<int64_t> need;
+      if (arch == DERM_ARCH_UNET)
+        need = { 16LL * (unet_base ? unet_base : 32), 16LL * (unet_base ? unet_base : 32), 3, 3 };
+      else
+        need = { num_classes, arch == DERM_ARCH_RESNET50 ? 2048 : 512 };
+      const DermStTensor *big = derm_safetensors_lookup (st, largest);
+      if (big == nullptr)
+        derm::fail (DERM_ERROR_MISMATCH, _("%s has no tensor “%s”: it was not written for a %s model"),
+                    path, largest, arch_name);
+      std::vector<int64_t> have (big->shape, big->shape + big->ndim);
+      if (have != need)
+        derm::fail (DERM_ERROR_MISMATCH, _("%s: tensor “%s” has shape %s, the %s model needs %s"), path,
+                    largest, derm::shape_string (have).c_str (), arch_name,
+                    derm::shape_string (need).c_str ());
       model = derm::create (arch, num_classes, unet_base, input_size, "cpu");
       GHashTableIter it;
       gpointer k, v;

@@ -340,6 +340,33 @@ test_weights_gigabytes (void)
     strlen ("{\"w\":{\"dtype\":\"U8\",\"shape\":[8000000000],\"data_offsets\":[0,8000000000]}}"),
     "{\"w\":{\"dtype\":\"U8\",\"shape\":[8000000000],\"data_offsets\":[0,8000000000]}}", 4, 0);
   assert_weights_refused (e, DERM_ERROR_FORMAT, "w");
+
+  /* Well-formed files whose metadata describes a model of gigabytes (a U-Net
+   * of base width 512: 3.6 GB; a ResNet-50 head of 100000 classes) that they
+   * do not hold: refused before the model is built. */
+  struct rusage before, after;
+  getrusage (RUSAGE_SELF, &before);
+  const char *claims[] = {
+    "{\"__metadata__\":{\"format\":\"dermalens/1\",\"architecture\":\"unet\",\"unet_base\":\"512\"},"
+    "\"outc.weight\":{\"dtype\":\"F32\",\"shape\":[1,512,1,1],\"data_offsets\":[0,2048]},"
+    "\"pad\":{\"dtype\":\"U8\",\"shape\":[97952],\"data_offsets\":[2048,100000]}}",
+    "{\"__metadata__\":{\"format\":\"dermalens/1\",\"architecture\":\"resnet50\"},"
+    "\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[100000,0],\"data_offsets\":[0,0]},"
+    "\"pad\":{\"dtype\":\"U8\",\"shape\":[100000],\"data_offsets\":[0,100000]}}",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (claims); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("claims a big model %u.safetensors", i);
+      g_autofree char *f = write_weights (dir, name, strlen (claims[i]), claims[i], 100000, 0);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DermModel) m = derm_model_load (f, "cpu", &error);
+      g_assert_null (m);
+      g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+      g_test_message ("%s", error->message);
+    }
+  getrusage (RUSAGE_SELF, &after);
+  /* No model of gigabytes was built on the way (ru_maxrss is in KiB). */
+  g_assert_cmpint (after.ru_maxrss - before.ru_maxrss, <, 512 * 1024);
   hardening_rm_rf (dir);
 }
 
