@@ -40,6 +40,8 @@ if [ ! -f "$build/build.ninja" ]; then
   rm -f "$build.setup.log"
 fi
 
+# Regenerate after meson.build changes, so the harness list is current.
+ninja -C "$build" build.ninja >/dev/null
 all=$(ninja -C "$build" -t targets all 2>/dev/null \
       | sed -n 's|^tests/fuzz/fuzz-\([a-z0-9-]*\): .*|\1|p' | sort -u)
 if [ $# -eq 0 ]; then
@@ -48,7 +50,11 @@ fi
 targets="tests/fuzz/seeds"
 for h in "$@"; do
   case " $(echo $all) " in
-    *" $h "*) targets="$targets tests/fuzz/fuzz-$h" ;;
+    *" $h "*)
+      targets="$targets tests/fuzz/fuzz-$h"
+      if ninja -C "$build" -t targets all 2>/dev/null | grep -q "^tests/fuzz/seeds-$h:"; then
+        targets="$targets tests/fuzz/seeds-$h"
+      fi ;;
     *) echo "fuzz.sh: no harness '$h' (built here: $(echo $all))" >&2; exit 2 ;;
   esac
 done
@@ -71,6 +77,8 @@ for h in "$@"; do
   # Past crashes run first, under the same limits, then seed the search.
   regress=""
   if [ -d "tests/fuzz/regressions/$h" ]; then regress="tests/fuzz/regressions/$h"; fi
+  seeds="$build/tests/fuzz/seeds/$h"
+  if [ -d "$build/tests/fuzz/seeds-$h" ]; then seeds="$build/tests/fuzz/seeds-$h"; fi
   log="$build/fuzz-$h.log"
   echo "== fuzz $h: $secs s"
   rc=0
@@ -78,7 +86,7 @@ for h in "$@"; do
   nice -n "$niceness" "$build/tests/fuzz/fuzz-$h" \
     -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1536 \
     -print_final_stats=1 -artifact_prefix="$artifacts/$h-" $dict ${DERM_FUZZ_ARGS:-} \
-    "$corpus_root/$h" "$build/tests/fuzz/seeds/$h" $regress >"$log" 2>&1 || rc=$?
+    "$corpus_root/$h" "$seeds" $regress >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
   units=$(ls "$corpus_root/$h" | wc -l)

@@ -2,8 +2,8 @@
  *
  *   gen-corpus OUTDIR
  *
- * creates OUTDIR/image, OUTDIR/safetensors, OUTDIR/dataset-csv,
- * OUTDIR/store-import and OUTDIR/model-load, each holding small valid and slightly broken inputs
+ * creates OUTDIR/image, OUTDIR/safetensors, OUTDIR/dataset-csv and
+ * OUTDIR/store-import, each holding small valid and slightly broken inputs
  * made here from scratch (no dataset file is ever copied). */
 #include "config.h"
 
@@ -15,7 +15,6 @@
 #include <png.h>
 #include <turbojpeg.h>
 
-#include "derm-engine.h"
 #include "derm-image.h"
 #include "derm-safetensors.h"
 
@@ -264,37 +263,6 @@ gen_safetensors (const char *dir)
     }
 }
 
-/* ---- Model files ------------------------------------------------------ */
-
-/* Small U-Nets as the engine writes them, and variants of their metadata. */
-static void
-gen_models (const char *dir)
-{
-  static const struct { const char *name; int base, size; const char *key, *value; } seeds[] = {
-    { "unet-b1-16.safetensors", 1, 16, NULL, NULL },
-    { "unet-b2-32.safetensors", 2, 32, NULL, NULL },
-    { "unet-b1-claims-b2.safetensors", 1, 16, "unet_base", "2" },
-    { "unet-b1-resnet18.safetensors", 1, 16, "architecture", "resnet18" },
-    { "unet-b1-format2.safetensors", 1, 16, "format", "dermalens/2" },
-    { "unet-b1-temperature.safetensors", 1, 16, "temperature", "-1e309" },
-    { "unet-b1-mean.safetensors", 1, 16, "mean", "0.5,nan" },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (seeds); i++)
-    {
-      g_autoptr(GError) error = NULL;
-      DermModelConfig cfg = { DERM_ARCH_UNET, 1, seeds[i].base, seeds[i].size };
-      DermModel *m = derm_model_new (&cfg, "cpu", &error);
-      if (m == NULL)
-        g_error ("%s", error->message);
-      if (seeds[i].key != NULL)
-        derm_model_set_metadata (m, seeds[i].key, seeds[i].value);
-      g_autofree char *path = g_build_filename (dir, seeds[i].name, NULL);
-      if (!derm_model_save (m, path, &error))
-        g_error ("%s", error->message);
-      derm_model_free (m);
-    }
-}
-
 /* ---- HAM10000 metadata CSV ------------------------------------------- */
 
 static const char *const csv_seeds[] = {
@@ -357,7 +325,7 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: %s OUTDIR\n", argv[0]);
       return 2;
     }
-  const char *subdirs[] = { "image", "safetensors", "dataset-csv", "store-import", "model-load" };
+  const char *subdirs[] = { "image", "safetensors", "dataset-csv", "store-import" };
   for (guint i = 0; i < G_N_ELEMENTS (subdirs); i++)
     {
       g_autofree char *d = g_build_filename (argv[1], subdirs[i], NULL);
@@ -372,8 +340,5 @@ main (int argc, char **argv)
   gen_safetensors (st);
   gen_csv (csv);
   gen_csv (store);
-  g_autofree char *models = g_build_filename (argv[1], "model-load", NULL);
-  derm_engine_set_threads (1);
-  gen_models (models);
   return 0;
 }
