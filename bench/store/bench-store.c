@@ -3,7 +3,11 @@
  * a filtered, sorted page of 50 cases, and a lesion's timeline. Prints the
  * query plans so a missing index shows.
  *
- *   bench-store [--cases N] [--runs R] [--keep DIR]
+ *   bench-store [--cases N] [--runs R] [--keep DIR] [--no-analyze]
+ *
+ * The plans printed are those of the SQL the store runs for each page and
+ * count. --no-analyze leaves out ANALYZE, as in a user's database (the store
+ * never runs it), to check that the plans do not depend on statistics.
  *
  * Rows are inserted directly with SQL (through the store's own schema and
  * migrations); image files are not written: the queries never read them. */
@@ -11,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "derm-store-private.h"
 
@@ -19,6 +24,16 @@ cmp_double (const void *a, const void *b)
 {
   double x = *(const double *) a, y = *(const double *) b;
   return x < y ? -1 : x > y;
+}
+
+/* This thread's CPU time in ms: on a loaded machine the wall time also
+ * counts the time other processes held the cores. */
+static double
+cpu_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static void
@@ -30,7 +45,7 @@ exec_or_die (sqlite3 *db, const char *sql)
 }
 
 static void
-build (DermStore *s, int n_cases)
+build (DermStore *s, int n_cases, gboolean analyze)
 {
   static const char * const sites[] = { "back", "face", "trunk", "lower extremity",
                                         "upper extremity", "abdomen", "chest", "scalp" };
@@ -111,7 +126,8 @@ build (DermStore *s, int n_cases)
         }
     }
   exec_or_die (db, "COMMIT");
-  exec_or_die (db, "ANALYZE");
+  if (analyze)
+    exec_or_die (db, "ANALYZE");
   sqlite3_finalize (p);
   sqlite3_finalize (l);
   sqlite3_finalize (i);
@@ -123,6 +139,8 @@ build (DermStore *s, int n_cases)
 static void
 print_plan (DermStore *s, const char *sql)
 {
+  if (sql == NULL)
+    return;
   sqlite3_stmt *st = NULL;
   g_autofree char *explain = g_strconcat ("EXPLAIN QUERY PLAN ", sql, NULL);
   if (sqlite3_prepare_v2 (s->db, explain, -1, &st, NULL) != SQLITE_OK)
@@ -145,11 +163,13 @@ int
 main (int argc, char **argv)
 {
   int n_cases = 100000, runs = 200;
+  gboolean no_analyze = FALSE;
   g_autofree char *keep = NULL;
   GOptionEntry entries[] = {
     { "cases", 0, 0, G_OPTION_ARG_INT, &n_cases, "Cases in the database", "N" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Timed runs per query", "R" },
     { "keep", 0, 0, G_OPTION_ARG_FILENAME, &keep, "Build in DIR and keep it", "DIR" },
+    { "no-analyze", 0, 0, G_OPTION_ARG_NONE, &no_analyze, "Leave out ANALYZE (no planner statistics)", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
@@ -168,11 +188,11 @@ main (int argc, char **argv)
       return 1;
     }
   gint64 t = g_get_monotonic_time ();
-  build (s, n_cases);
+  build (s, n_cases, !no_analyze);
   printf ("built %d cases in %.1f s (%s)\n", n_cases, (g_get_monotonic_time () - t) / 1e6,
           derm_store_get_db_path (s));
 
-  PageCase pages[4];
+  PageCase pages[7];
   derm_case_query_init (&pages[0].q);
   pages[0].name = "page 3 of 50, site=back, risk>=0.3, newest first";
   pages[0].q.body_site = "back";
@@ -190,31 +210,52 @@ main (int argc, char **argv)
   pages[2].q.sort = DERM_CASE_SORT_RISK_DESC;
   pages[2].q.limit = 50;
   pages[2].total = FALSE;
-  derm_case_query_init (&pages[3].q);
-  pages[3].name = "page 1 of 50, text 'histology', 2019, newest first";
-  pages[3].q.text = "histology";
-  pages[3].q.captured_from = 1546300800;
-  pages[3].q.captured_to = 1577836800;
-  pages[3].q.limit = 50;
-  pages[3].total = FALSE;
+  pages[3] = pages[2];
+  pages[3].name = "the same with the total count";
+  pages[3].total = TRUE;
+  derm_case_query_init (&pages[4].q);
+  pages[4].name = "page 1 of 50, text 'histology', 2019, newest first";
+  pages[4].q.text = "histology";
+  pages[4].q.captured_from = 1546300800;
+  pages[4].q.captured_to = 1577836800;
+  pages[4].q.limit = 50;
+  pages[4].total = FALSE;
+  derm_case_query_init (&pages[5].q);
+  pages[5].name = "page 1 of 50, text 'histology', all dates, with total";
+  pages[5].q.text = "histology";
+  pages[5].q.limit = 50;
+  pages[5].total = TRUE;
+  derm_case_query_init (&pages[6].q);
+  pages[6].name = "confirmed cases: 1 row and the total (training)";
+  pages[6].q.confirmed = DERM_CONFIRMED_YES;
+  pages[6].q.limit = 1;
+  pages[6].total = TRUE;
 
   double *ms = g_new (double, runs);
+  double *cpu = g_new (double, runs);
   for (guint c = 0; c < G_N_ELEMENTS (pages); c++)
     {
       guint len = 0;
+      gint64 total_seen = 0;
       for (int r = 0; r < runs; r++)
         {
           gint64 total = 0;
           gint64 t0 = g_get_monotonic_time ();
+          double c0 = cpu_ms ();
           g_autoptr(GPtrArray) out = derm_store_list_cases (s, &pages[c].q,
                                                             pages[c].total ? &total : NULL, &error);
           ms[r] = (g_get_monotonic_time () - t0) / 1e3;
+          cpu[r] = cpu_ms () - c0;
           g_assert_nonnull (out);
           len = out->len;
+          total_seen = total;
         }
       qsort (ms, runs, sizeof *ms, cmp_double);
-      printf ("list %-60s %2u rows  median %.2f ms  p90 %.2f ms\n", pages[c].name, len,
-              ms[runs / 2], ms[runs * 9 / 10]);
+      qsort (cpu, runs, sizeof *cpu, cmp_double);
+      printf ("list %-60s %2u rows  median %.2f ms  p90 %.2f ms  (cpu median %.2f ms)\n",
+              pages[c].name, len, ms[runs / 2], ms[runs * 9 / 10], cpu[runs / 2]);
+      if (pages[c].total)
+        printf ("     (total %" G_GINT64_FORMAT ")\n", total_seen);
     }
 
   GRand *rng = g_rand_new_with_seed (7);
@@ -241,19 +282,21 @@ main (int argc, char **argv)
           (double) visits / runs, 24, "", ms[runs / 2], ms[runs * 9 / 10]);
   g_rand_free (rng);
   g_free (ms);
+  g_free (cpu);
 
-  printf ("\nquery plan, filtered page:\n");
-  print_plan (s, "SELECT i.id FROM images i JOIN lesions l ON l.id = i.lesion_id"
-                 " JOIN patients p ON p.id = l.patient_id LEFT JOIN analyses a ON a.id = i.analysis_id"
-                 " LEFT JOIN annotations n ON n.id = i.annotation_id"
-                 " WHERE l.body_site = 'back' AND a.malignant_risk >= 0.3"
-                 " ORDER BY i.captured DESC, i.id DESC LIMIT 50 OFFSET 100");
-  printf ("query plan, risk-sorted page:\n");
-  print_plan (s, "SELECT i.id FROM images i JOIN lesions l ON l.id = i.lesion_id"
-                 " JOIN patients p ON p.id = l.patient_id LEFT JOIN analyses a ON a.id = i.analysis_id"
-                 " LEFT JOIN annotations n ON n.id = i.annotation_id"
-                 " WHERE a.predicted = 0 AND i.annotation_id IS NULL"
-                 " ORDER BY a.malignant_risk IS NULL, a.malignant_risk DESC, i.captured DESC, i.id DESC LIMIT 50");
+  printf ("\n");
+  for (guint c = 0; c < G_N_ELEMENTS (pages); c++)
+    {
+      g_autofree char *page_sql = _derm_store_case_list_sql (&pages[c].q, FALSE, NULL);
+      printf ("query plan, %s:\n", pages[c].name);
+      print_plan (s, page_sql);
+      if (pages[c].total)
+        {
+          g_autofree char *count_sql = _derm_store_case_list_sql (&pages[c].q, TRUE, NULL);
+          printf ("query plan, %s (count):\n", pages[c].name);
+          print_plan (s, count_sql);
+        }
+    }
   printf ("query plan, timeline:\n");
   print_plan (s, "SELECT i.id FROM images i LEFT JOIN analyses a ON a.id = i.analysis_id"
                  " WHERE i.lesion_id = 5 ORDER BY i.captured, i.id");

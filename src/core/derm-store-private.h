@@ -58,6 +58,12 @@ gint64 _derm_store_insert_image (DermStore *store, gint64 lesion_id, gint64 capt
 /* Removes @file_name from images/ when no visit references it any more. */
 void _derm_store_remove_if_unreferenced (DermStore *store, const char *file_name);
 
+/* Bench and tests: the SQL derm_store_list_cases () runs for @query's page
+ * (@for_count FALSE) or its total count, to show its EXPLAIN QUERY PLAN.
+ * Returns: (transfer full) the SQL, or NULL with @error for an invalid query. */
+char *_derm_store_case_list_sql (const DermCaseQuery *query, gboolean for_count,
+                                 GError **error);
+
 /* Tests: opens @location migrated to exactly @version (1 .. current), so a
  * test can fill an old schema and then open it with derm_store_open (). */
 DermStore *_derm_store_open_at_version (const char *location, int version, GError **error);

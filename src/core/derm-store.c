@@ -444,6 +444,85 @@ static const char * const migrations[] = {
   "ALTER TABLE models ADD COLUMN settings_json TEXT;"
   "ALTER TABLE models ADD COLUMN provenance TEXT;"
   "CREATE INDEX models_kind ON models(kind, created);",
+
+  /* 3 -> 4: what the case list filters and sorts on, copied onto images:
+   * the lesion's body site, the latest analysis's predicted class and
+   * malignant risk, whether the image is confirmed and its latest diagnosis.
+   * Triggers keep the copies right on every insert, update and delete; the
+   * indexes let a page walk one index in its sort order and a count read
+   * one covering index (bench/store: a risk-sorted page of 100,000 cases
+   * went from 80 ms to under 1 ms, a filtered count from 39 ms to about 1 ms).
+   * Risk is NULL for an unanalysed image, so "risk DESC" puts it last. */
+  "ALTER TABLE images ADD COLUMN body_site TEXT;"
+  "ALTER TABLE images ADD COLUMN predicted INTEGER;"
+  "ALTER TABLE images ADD COLUMN risk REAL;"
+  "ALTER TABLE images ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1));"
+  "ALTER TABLE images ADD COLUMN diagnosis INTEGER;"
+  "UPDATE images SET"
+  "  analysis_id = (SELECT max(id) FROM analyses a WHERE a.image_id = images.id),"
+  "  annotation_id = (SELECT max(id) FROM annotations n WHERE n.image_id = images.id);"
+  "UPDATE images SET"
+  "  body_site = (SELECT body_site FROM lesions l WHERE l.id = images.lesion_id),"
+  "  (predicted, risk) = (SELECT predicted, malignant_risk FROM analyses a"
+  "                       WHERE a.id = images.analysis_id),"
+  "  confirmed = annotation_id IS NOT NULL,"
+  "  diagnosis = (SELECT diagnosis FROM annotations n WHERE n.id = images.annotation_id);"
+  "DROP TRIGGER analyses_latest;"
+  "DROP TRIGGER annotations_latest;"
+  /* A visit takes its lesion's body site; a lesion's new site reaches its visits. */
+  "CREATE TRIGGER images_site_insert AFTER INSERT ON images BEGIN"
+  "  UPDATE images SET body_site = (SELECT body_site FROM lesions WHERE id = NEW.lesion_id)"
+  "  WHERE id = NEW.id; END;"
+  "CREATE TRIGGER images_site_move AFTER UPDATE OF lesion_id ON images BEGIN"
+  "  UPDATE images SET body_site = (SELECT body_site FROM lesions WHERE id = NEW.lesion_id)"
+  "  WHERE id = NEW.id; END;"
+  "CREATE TRIGGER lesions_site_update AFTER UPDATE OF body_site ON lesions BEGIN"
+  "  UPDATE images SET body_site = NEW.body_site WHERE lesion_id = NEW.id; END;"
+  /* The latest analysis (highest id) is the one that counts. Deleting an
+   * image cascades to its analyses; the image row is gone by then, so the
+   * delete trigger's UPDATE finds nothing. */
+  "CREATE TRIGGER analyses_latest_insert AFTER INSERT ON analyses BEGIN"
+  "  UPDATE images SET analysis_id = NEW.id, predicted = NEW.predicted, risk = NEW.malignant_risk"
+  "  WHERE id = NEW.image_id AND (analysis_id IS NULL OR analysis_id < NEW.id); END;"
+  "CREATE TRIGGER analyses_latest_delete AFTER DELETE ON analyses BEGIN"
+  "  UPDATE images SET (analysis_id, predicted, risk) ="
+  "    (SELECT id, predicted, malignant_risk FROM analyses a"
+  "     WHERE a.image_id = images.id ORDER BY id DESC LIMIT 1)"
+  "  WHERE id = OLD.image_id; END;"
+  "CREATE TRIGGER analyses_latest_update"
+  "  AFTER UPDATE OF id, image_id, predicted, malignant_risk ON analyses BEGIN"
+  "  UPDATE images SET (analysis_id, predicted, risk) ="
+  "    (SELECT id, predicted, malignant_risk FROM analyses a"
+  "     WHERE a.image_id = images.id ORDER BY id DESC LIMIT 1)"
+  "  WHERE id IN (OLD.image_id, NEW.image_id); END;"
+  "CREATE TRIGGER annotations_latest_insert AFTER INSERT ON annotations BEGIN"
+  "  UPDATE images SET annotation_id = NEW.id, confirmed = 1, diagnosis = NEW.diagnosis"
+  "  WHERE id = NEW.image_id AND (annotation_id IS NULL OR annotation_id < NEW.id); END;"
+  "CREATE TRIGGER annotations_latest_delete AFTER DELETE ON annotations BEGIN"
+  "  UPDATE images SET (annotation_id, confirmed, diagnosis) ="
+  "    (SELECT max(id), count(*) > 0, (SELECT diagnosis FROM annotations n"
+  "       WHERE n.image_id = images.id ORDER BY id DESC LIMIT 1)"
+  "     FROM annotations n WHERE n.image_id = images.id)"
+  "  WHERE id = OLD.image_id; END;"
+  "CREATE TRIGGER annotations_latest_update"
+  "  AFTER UPDATE OF id, image_id, diagnosis ON annotations BEGIN"
+  "  UPDATE images SET (annotation_id, confirmed, diagnosis) ="
+  "    (SELECT max(id), count(*) > 0, (SELECT diagnosis FROM annotations n"
+  "       WHERE n.image_id = images.id ORDER BY id DESC LIMIT 1)"
+  "     FROM annotations n WHERE n.image_id = images.id)"
+  "  WHERE id IN (OLD.image_id, NEW.image_id); END;"
+  /* Pages: each sort order with its usual filter as an index walked in order.
+   * Counts: the trailing columns make these covering for the usual filters.
+   * images_annotation serves the text filter's count (notes matched first). */
+  "DROP INDEX analyses_risk;"
+  "CREATE INDEX images_risk ON images(risk, captured, id);"
+  "CREATE INDEX images_predicted ON images(predicted, risk, captured, id, confirmed);"
+  "CREATE INDEX images_site ON images(body_site, captured, id, risk);"
+  "CREATE INDEX images_confirmed ON images(confirmed, captured, id, risk);"
+  "CREATE INDEX images_annotation ON images(annotation_id);"
+  /* The text filter's count reads notes from this index: in the table they
+   * come after the corrected mask, whose overflow pages a scan would read. */
+  "CREATE INDEX annotations_notes ON annotations(notes);",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
@@ -522,6 +601,9 @@ set_wal (DermStore *store, GError **error)
   sqlite3_finalize (stmt);
   return ok;
 }
+
+/* Page cache per connection, in KiB when negative (SQLite's convention). */
+#define DERM_STORE_CACHE_KIB -32768
 
 static gboolean
 migrate (DermStore *store, int target, GError **error)
@@ -719,6 +801,13 @@ open_store (const char *location, int target, GError **error)
   /* NORMAL in WAL mode: a commit survives a crash of the process; a power
    * loss may lose the last commits but never corrupts the file. */
   if (!set_pragma (store, "PRAGMA synchronous = NORMAL", "PRAGMA synchronous", 1, error))
+    return NULL;
+  /* SQLite's default page cache is 2 MiB; 100,000 cases take about 65 MiB,
+   * and a count or a text search that reads a few MiB of it then goes to the
+   * kernel page by page (bench/store: 22 ms -> 15 ms for a text search with
+   * its total). The cache grows only as pages are read. */
+  if (!set_pragma (store, "PRAGMA cache_size = " G_STRINGIFY (DERM_STORE_CACHE_KIB),
+                   "PRAGMA cache_size", DERM_STORE_CACHE_KIB, error))
     return NULL;
 
   if (target > 0 && !migrate (store, target, error))

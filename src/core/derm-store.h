@@ -268,7 +268,15 @@ void derm_case_query_init (DermCaseQuery *query);
 
 /* Lists the cases matching @query, sorted and paged. Masks are not loaded
  * (mask_png is NULL) and analyses is NULL. When @total is not NULL it
- * receives the number of matching cases ignoring offset and limit.
+ * receives the exact number of matching cases ignoring offset and limit,
+ * from the same snapshot as the page.
+ *
+ * Speed (100,000 cases, bench/store): a page of 50 walks one index in its
+ * sort order and stops, for every sort but DERM_CASE_SORT_PATIENT; the
+ * total is counted from one covering index for the site, class, diagnosis,
+ * risk, confirmed and date filters (about 1 ms), while a text filter first
+ * matches every note and label, then counts their cases by index (about
+ * 15 ms).
  * Returns: (transfer full) (element-type DermCase), or NULL with @error. */
 GPtrArray *derm_store_list_cases (DermStore *store, const DermCaseQuery *query,
                                   gint64 *total, GError **error);

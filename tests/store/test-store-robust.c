@@ -377,9 +377,14 @@ fill_version (DermStore *s, int version)
   const char *sql =
     "INSERT INTO patients (id, identifier, birth_year, sex, created) VALUES (1, 'OLD', 1950, 'female', 1);"
     "INSERT INTO lesions (id, patient_id, body_site, label, created) VALUES (1, 1, 'back', 'old mole', 1);"
+    "INSERT INTO lesions (id, patient_id, body_site, label, created) VALUES (2, 1, 'face', 'new spot', 1);"
     "INSERT INTO images (id, lesion_id, captured, sha256, width, height, original_name, file_name)"
     " VALUES (1, 1, 5, '" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "', 4, 3, 'a.jpg',"
     " 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.jpg');"
+    /* Never analysed nor confirmed. */
+    "INSERT INTO images (id, lesion_id, captured, sha256, width, height, original_name, file_name)"
+    " VALUES (2, 2, 6, '" "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" "', 4, 3, 'b.jpg',"
+    " 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.jpg');"
     "INSERT INTO models (id, kind, architecture, file_path, sha256, created, active)"
     " VALUES (1, 'classifier', 'resnet50', '/m1', 's1', 1, 0), (2, 'classifier', 'resnet50', '/m2', 's2', 2, 1);"
     "INSERT INTO analyses (image_id, classifier_id, model_info, p_mel, p_nv, p_bcc, p_akiec, p_bkl, p_df,"
@@ -434,6 +439,36 @@ test_migrations (void)
       gint64 total = 0;
       g_autoptr(GPtrArray) l = derm_store_list_cases (s, &q, &total, &error);
       g_assert_cmpint (total, ==, 1);
+      /* Schema 4's copies on images were filled from the old rows. */
+      g_assert_cmpint (count (s, "SELECT count(*) FROM images WHERE id = 1 AND body_site = 'back'"
+                                 " AND analysis_id = 2 AND predicted = 0 AND risk = 0.8"
+                                 " AND confirmed = 1 AND diagnosis = 0"), ==, 1);
+      g_assert_cmpint (count (s, "SELECT count(*) FROM images WHERE id = 2 AND body_site = 'face'"
+                                 " AND analysis_id IS NULL AND predicted IS NULL AND risk IS NULL"
+                                 " AND confirmed = 0 AND diagnosis IS NULL"), ==, 1);
+      derm_case_query_init (&q);
+      q.predicted = DERM_CLASS_MEL;
+      q.sort = DERM_CASE_SORT_RISK_DESC;
+      g_autoptr(GPtrArray) mel = derm_store_list_cases (s, &q, &total, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (mel->len, ==, 1);
+      g_assert_cmpint (total, ==, 1);
+      /* ... and the new triggers keep them: the unanalysed visit gets a
+       * melanoma analysis and an annotation and now leads the risk order. */
+      const char *later =
+        "INSERT INTO analyses (image_id, model_info, p_mel, p_nv, p_bcc, p_akiec, p_bkl, p_df,"
+        " p_vasc, predicted, malignant_risk, created) VALUES"
+        " (2, 'third', 0.95, 0.05, 0, 0, 0, 0, 0, 0, 0.95, 40);"
+        "INSERT INTO annotations (image_id, diagnosis, dx_type, notes, created) VALUES"
+        " (2, 0, 'histo', 'also melanoma', 50);";
+      g_assert_cmpint (sqlite3_exec (s->db, later, NULL, NULL, NULL), ==, SQLITE_OK);
+      q.confirmed = DERM_CONFIRMED_YES;
+      g_autoptr(GPtrArray) both = derm_store_list_cases (s, &q, &total, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (total, ==, 2);
+      g_assert_cmpuint (both->len, ==, 2);
+      g_assert_cmpint (((DermCase *) both->pdata[0])->image->id, ==, 2);
+      g_assert_cmpstr (((DermCase *) both->pdata[0])->analysis->model_info, ==, "third");
       g_autoptr(DermModelVersion) act = derm_store_get_active_model (s, DERM_MODEL_KIND_CLASSIFIER, &error);
       g_assert_no_error (error);
       g_assert_cmpint (act->id, ==, 2);

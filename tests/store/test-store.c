@@ -356,13 +356,20 @@ fill_specs (Fixture *f, gint64 ids[G_N_ELEMENTS (specs)])
     }
 }
 
-/* Lists with @q and returns the spec indexes, in order, as a string "3,1,..". */
+/* Lists with @q and returns the spec indexes, in order, as a string "3,1,..".
+ * The total is always asked for: the count runs other SQL than the page
+ * (no joins), so an unpaged list must have exactly that many rows. */
 static char *
 listed (Fixture *f, const DermCaseQuery *q, gint64 ids[], gint64 *total)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) cases = derm_store_list_cases (f->store, q, total, &error);
+  gint64 count = -1;
+  g_autoptr(GPtrArray) cases = derm_store_list_cases (f->store, q, &count, &error);
   g_assert_no_error (error);
+  if (q->offset == 0 && q->limit == 0)
+    g_assert_cmpint (count, ==, cases->len);
+  if (total != NULL)
+    *total = count;
   GString *s = g_string_new (NULL);
   for (guint k = 0; k < cases->len; k++)
     {
@@ -491,6 +498,144 @@ test_list_text_search (Fixture *f, gconstpointer data)
   ASSERT_LISTED (&q, "");
   q.text = NULL;
   ASSERT_LISTED (&q, "11,10,9,8,7,6,5,4,3,2,1,0");
+}
+
+/* ---- The list's copies of the latest analysis and annotation ----------- */
+
+/* Images whose copied columns (schema 4) differ from what the analyses,
+ * annotations and lesions say. */
+static int
+stale_images (DermStore *store)
+{
+  return pragma (store,
+    "SELECT count(*) FROM images i JOIN lesions l ON l.id = i.lesion_id WHERE"
+    " i.body_site IS NOT l.body_site"
+    " OR i.analysis_id IS NOT (SELECT max(id) FROM analyses WHERE image_id = i.id)"
+    " OR i.predicted IS NOT (SELECT predicted FROM analyses WHERE image_id = i.id ORDER BY id DESC LIMIT 1)"
+    " OR i.risk IS NOT (SELECT malignant_risk FROM analyses WHERE image_id = i.id ORDER BY id DESC LIMIT 1)"
+    " OR i.annotation_id IS NOT (SELECT max(id) FROM annotations WHERE image_id = i.id)"
+    " OR i.confirmed IS NOT EXISTS (SELECT 1 FROM annotations WHERE image_id = i.id)"
+    " OR i.diagnosis IS NOT (SELECT diagnosis FROM annotations WHERE image_id = i.id ORDER BY id DESC LIMIT 1)");
+}
+
+static void
+exec_sql (DermStore *store, const char *sql)
+{
+  char *msg = NULL;
+  int rc = sqlite3_exec (store->db, sql, NULL, NULL, &msg);
+  g_assert_cmpstr (msg, ==, NULL);
+  g_assert_cmpint (rc, ==, SQLITE_OK);
+}
+
+/* Lists with @q and returns the image ids, in order, as "5,3,..". */
+static char *
+listed_ids (Fixture *f, const DermCaseQuery *q, gint64 *total)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) cases = derm_store_list_cases (f->store, q, total, &error);
+  g_assert_no_error (error);
+  GString *s = g_string_new (NULL);
+  for (guint k = 0; k < cases->len; k++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, s->len ? "," : "",
+                            ((DermCase *) cases->pdata[k])->image->id);
+  return g_string_free (s, FALSE);
+}
+
+#define ASSERT_IDS(q, expect, expect_total) G_STMT_START {                    \
+    gint64 total_ = -1;                                                     \
+    g_autofree char *got_ = listed_ids (f, (q), &total_);                   \
+    g_autofree char *want_ = (expect);                                      \
+    g_assert_cmpstr (got_, ==, want_);                                      \
+    g_assert_cmpint (total_, ==, (expect_total));                           \
+    g_assert_cmpint (stale_images (f->store), ==, 0);                       \
+  } G_STMT_END
+
+static void
+test_list_follows_changes (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 la = 0, lc = 0;
+  gint64 a = add_visit (f, "P1", "back", 1, 100, &la);
+  gint64 b = add_visit (f, "P1", "back", 2, 200, &la);
+  gint64 c = add_visit (f, "P2", "face", 3, 300, &lc);
+  g_assert_cmpint (stale_images (f->store), ==, 0);
+#define IDS(...) g_strjoin (",", __VA_ARGS__, NULL)
+  g_autofree char *sa = g_strdup_printf ("%" G_GINT64_FORMAT, a);
+  g_autofree char *sb = g_strdup_printf ("%" G_GINT64_FORMAT, b);
+  g_autofree char *sc = g_strdup_printf ("%" G_GINT64_FORMAT, c);
+
+  DermCaseQuery risk, mel, nv, confirmed, dx_bcc, back;
+  derm_case_query_init (&risk);
+  risk.sort = DERM_CASE_SORT_RISK_DESC;
+  derm_case_query_init (&mel);
+  mel.predicted = DERM_CLASS_MEL;
+  mel.sort = DERM_CASE_SORT_RISK_DESC;
+  nv = mel;
+  nv.predicted = DERM_CLASS_NV;
+  derm_case_query_init (&confirmed);
+  confirmed.confirmed = DERM_CONFIRMED_YES;
+  derm_case_query_init (&dx_bcc);
+  dx_bcc.diagnosis = DERM_CLASS_BCC;
+  derm_case_query_init (&back);
+  back.body_site = "back";
+
+  /* Nothing analysed: risk order is capture order, newest first. */
+  ASSERT_IDS (&risk, IDS (sc, sb, sa), 3);
+  ASSERT_IDS (&mel, g_strdup (""), 0);
+  ASSERT_IDS (&back, IDS (sb, sa), 2);
+
+  /* Analyses: the latest one counts, and the unanalysed case sorts last. */
+  add_analysis (f, a, DERM_CLASS_NV, 0.9f, NULL);
+  add_analysis (f, b, DERM_CLASS_MEL, 0.9f, NULL);
+  ASSERT_IDS (&risk, IDS (sb, sa, sc), 3);
+  ASSERT_IDS (&mel, IDS (sb), 1);
+  gint64 b2 = add_analysis (f, b, DERM_CLASS_NV, 0.95f, NULL);
+  ASSERT_IDS (&mel, g_strdup (""), 0);
+  ASSERT_IDS (&nv, IDS (sa, sb), 2);   /* a: risk 2 x 0.1/6 > b: 2 x 0.05/6 */
+  add_analysis (f, c, DERM_CLASS_MEL, 0.6f, NULL);
+  ASSERT_IDS (&risk, IDS (sc, sa, sb), 3);
+
+  /* Annotations: confirmed, and the latest diagnosis counts. */
+  gint64 n1 = add_annotation (f, a, DERM_CLASS_MEL, "first read", NULL);
+  ASSERT_IDS (&confirmed, IDS (sa), 1);
+  ASSERT_IDS (&dx_bcc, g_strdup (""), 0);
+  gint64 n2 = add_annotation (f, a, DERM_CLASS_BCC, "histology", NULL);
+  ASSERT_IDS (&dx_bcc, IDS (sa), 1);
+
+  /* Rows removed by other means than deleting a visit (an undo, a repair
+   * by hand): the previous analysis or annotation counts again. */
+  g_autofree char *del_b2 = g_strdup_printf ("DELETE FROM analyses WHERE id = %" G_GINT64_FORMAT, b2);
+  exec_sql (f->store, del_b2);
+  ASSERT_IDS (&mel, IDS (sb, sc), 2);   /* b: 0.9 + 2 x 0.1/6, c: 0.6 + 2 x 0.4/6 */
+  g_autofree char *del_n2 = g_strdup_printf ("DELETE FROM annotations WHERE id = %" G_GINT64_FORMAT, n2);
+  exec_sql (f->store, del_n2);
+  ASSERT_IDS (&dx_bcc, g_strdup (""), 0);
+  ASSERT_IDS (&confirmed, IDS (sa), 1);
+  g_autofree char *del_n1 = g_strdup_printf ("DELETE FROM annotations WHERE id = %" G_GINT64_FORMAT, n1);
+  exec_sql (f->store, del_n1);
+  ASSERT_IDS (&confirmed, g_strdup (""), 0);
+  /* An edited analysis, a lesion moved to another site. */
+  g_autofree char *edit = g_strdup_printf ("UPDATE analyses SET predicted = 0, malignant_risk = 0.99"
+                                           " WHERE image_id = %" G_GINT64_FORMAT, a);
+  exec_sql (f->store, edit);
+  ASSERT_IDS (&mel, IDS (sa, sb, sc), 3);
+  g_autofree char *move = g_strdup_printf ("UPDATE lesions SET body_site = 'back'"
+                                           " WHERE id = %" G_GINT64_FORMAT, lc);
+  exec_sql (f->store, move);
+  ASSERT_IDS (&back, IDS (sc, sb, sa), 3);
+
+  /* Deletes: the cases go from every list and count. */
+  g_assert_true (derm_store_delete_image (f->store, b, &error));
+  g_assert_no_error (error);
+  ASSERT_IDS (&mel, IDS (sa, sc), 2);
+  ASSERT_IDS (&risk, IDS (sa, sc), 2);
+  g_assert_true (derm_store_delete_lesion (f->store, la, &error));
+  ASSERT_IDS (&risk, IDS (sc), 1);
+  ASSERT_IDS (&back, IDS (sc), 1);
+  g_autoptr(DermPatient) p2 = derm_store_find_patient (f->store, "P2", &error);
+  g_assert_true (derm_store_delete_patient (f->store, p2->id, &error));
+  ASSERT_IDS (&risk, g_strdup (""), 0);
+#undef IDS
 }
 
 static void
@@ -1112,6 +1257,7 @@ main (int argc, char **argv)
   ADD ("/store/case/analysis-and-annotation", test_analysis_and_annotation);
   ADD ("/store/list/filters-sort-page", test_list_filters_sort_page);
   ADD ("/store/list/text-search-literal", test_list_text_search);
+  ADD ("/store/list/follows-analyses-annotations-deletes", test_list_follows_changes);
   ADD ("/store/timeline/date-order", test_lesion_timeline);
   ADD ("/store/delete/cascade-and-files", test_delete_cascades_and_files);
   ADD ("/store/export/csv", test_export_csv);
