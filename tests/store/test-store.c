@@ -107,6 +107,8 @@ test_open_private (Fixture *f, gconstpointer data)
   g_assert_cmpint (pragma (f->store, "PRAGMA foreign_keys"), ==, 1);
   g_assert_cmpint (pragma (f->store, "PRAGMA synchronous"), ==, 1);
   g_assert_cmpint (pragma (f->store, "PRAGMA busy_timeout"), ==, DERM_STORE_BUSY_TIMEOUT_MS);
+  /* Larger than SQLite's 2 MiB default (a count of 100,000 cases reads more). */
+  g_assert_cmpint (pragma (f->store, "PRAGMA cache_size"), <=, -32768);
   g_assert_cmpint (pragma (f->store, "PRAGMA user_version"), ==, derm_store_schema_version ());
   g_assert_true (g_str_has_suffix (derm_store_get_db_path (f->store), "/data/cases.db"));
 
