@@ -192,7 +192,7 @@ main (int argc, char **argv)
   printf ("built %d cases in %.1f s (%s)\n", n_cases, (g_get_monotonic_time () - t) / 1e6,
           derm_store_get_db_path (s));
 
-  PageCase pages[7];
+  PageCase pages[9];
   derm_case_query_init (&pages[0].q);
   pages[0].name = "page 3 of 50, site=back, risk>=0.3, newest first";
   pages[0].q.body_site = "back";
@@ -230,6 +230,18 @@ main (int argc, char **argv)
   pages[6].q.confirmed = DERM_CONFIRMED_YES;
   pages[6].q.limit = 1;
   pages[6].total = TRUE;
+  derm_case_query_init (&pages[7].q);
+  pages[7].name = "page 21 of 50, predicted=NV (most cases), newest first";
+  pages[7].q.predicted = DERM_CLASS_NV;
+  pages[7].q.offset = 1000;
+  pages[7].q.limit = 50;
+  pages[7].total = FALSE;
+  derm_case_query_init (&pages[8].q);
+  pages[8].name = "page 1 of 50, site=back, highest risk first";
+  pages[8].q.body_site = "back";
+  pages[8].q.sort = DERM_CASE_SORT_RISK_DESC;
+  pages[8].q.limit = 50;
+  pages[8].total = FALSE;
 
   double *ms = g_new (double, runs);
   double *cpu = g_new (double, runs);
