@@ -58,6 +58,9 @@ struct _DermPage
   DermAnalysisResult *result;
   GCancellable *analysis_cancellable;
   GCancellable *gradcam_cancellable;
+  gboolean heatmap_on_demand;  /* the heatmap shown was computed now, not by the analysis */
+  guint measure_source;        /* debounce of the corrected mask's measurement */
+  GCancellable *measure_cancellable; /* the measurement running, or NULL */
   char *title;
   DermPageState state;
   char *error_message;
@@ -84,7 +87,12 @@ static GParamSpec *properties[N_PROPS];
 
 static void show_stored (DermPage *self);
 static void update_actions (DermPage *self);
+static void update_overlay_controls (DermPage *self);
 static void select_diagnosis (DermPage *self);
+static void cancel_measure (DermPage *self);
+static void schedule_measure (DermPage *self);
+static void request_stored_heatmap (DermPage *self);
+static void set_status (DermPage *self, const char *message, gboolean is_error);
 
 /* ---- Loading on a worker thread ------------------------------------------ */
 
@@ -186,6 +194,7 @@ set_analysis_state (DermPage *self, DermAnalysisState state)
     return;
   self->analysis_state = state;
   update_actions (self);
+  update_overlay_controls (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ANALYSIS_STATE]);
 }
 
@@ -229,8 +238,10 @@ analysis_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
+  cancel_measure (self);
   derm_analysis_result_free (self->result);
   self->result = g_steal_pointer (&result);
+  self->heatmap_on_demand = FALSE;
   derm_viewer_set_mask (self->viewer, self->result->mask);
   derm_viewer_set_heatmap (self->viewer, self->result->heatmap);
   gtk_drop_down_set_selected (self->heatmap_class_dropdown, self->result->heatmap_class);
@@ -279,12 +290,60 @@ gradcam_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   if (self == NULL || g_task_get_cancellable (G_TASK (res)) != self->gradcam_cancellable
       || g_cancellable_is_cancelled (self->gradcam_cancellable))
     return;
+  g_clear_object (&self->gradcam_cancellable);
   if (heatmap == NULL)
     {
-      g_warning ("Grad-CAM: %s", error->message);
+      g_autofree char *message = g_strdup_printf (_("The heatmap could not be computed: %s"),
+                                                  error->message);
+      set_status (self, message, TRUE);
+      update_overlay_controls (self);
       return;
     }
   derm_viewer_set_heatmap (self->viewer, heatmap);
+  if (self->heatmap_on_demand)
+    set_status (self, _("Heatmap computed now with the current classifier: a stored case keeps its "
+                        "probabilities and mask, not the heatmap."), FALSE);
+}
+
+/* Grad-CAM of @class_index on the model worker; replaces the heatmap shown. */
+static void
+start_gradcam (DermPage *self, int class_index)
+{
+  if (self->worker == NULL || self->image == NULL)
+    return;
+  if (self->gradcam_cancellable != NULL)
+    g_cancellable_cancel (self->gradcam_cancellable);
+  g_clear_object (&self->gradcam_cancellable);
+  self->gradcam_cancellable = g_cancellable_new ();
+  /* A stored case holds no heatmap: whatever is shown is computed now. */
+  self->heatmap_on_demand = self->stored != NULL && self->stored->analysis != NULL;
+  if (self->heatmap_on_demand)
+    set_status (self, _("Computing the heatmap with the current classifier…"), FALSE);
+  GWeakRef *page_ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (page_ref, self);
+  derm_worker_gradcam_async (self->worker, self->image, class_index, self->gradcam_cancellable,
+                             gradcam_done_cb, page_ref);
+}
+
+/* A reopened case shows the heatmap only when asked for: it is computed on
+ * the model worker then (the stored probabilities and mask stay as stored). */
+static void
+request_stored_heatmap (DermPage *self)
+{
+  if (self->settings == NULL || self->stored == NULL || self->stored->analysis == NULL || self->result == NULL
+      || self->analysis_state != DERM_ANALYSIS_DONE || self->gradcam_cancellable != NULL
+      || !g_settings_get_boolean (self->settings, "show-heatmap"))
+    return;
+  gboolean has_heatmap;
+  g_object_get (self->viewer, "has-heatmap", &has_heatmap, NULL);
+  if (!has_heatmap)
+    start_gradcam (self, self->result->heatmap_class);
+}
+
+static void
+show_heatmap_changed_cb (GSettings *settings, const char *key, DermPage *self)
+{
+  request_stored_heatmap (self);
 }
 
 static void
@@ -294,15 +353,148 @@ heatmap_class_changed_cb (GtkDropDown *dropdown, GParamSpec *pspec, DermPage *se
   if (self->result == NULL || selected >= DERM_N_CLASSES || (int) selected == self->result->heatmap_class)
     return;
   self->result->heatmap_class = selected;
+  start_gradcam (self, selected);
+}
 
-  if (self->gradcam_cancellable != NULL)
-    g_cancellable_cancel (self->gradcam_cancellable);
-  g_clear_object (&self->gradcam_cancellable);
-  self->gradcam_cancellable = g_cancellable_new ();
+/* ---- Measuring a corrected mask ------------------------------------------------- */
+
+/* What the measuring thread needs; owned by the GTask. */
+typedef struct {
+  DermImage *image;
+  DermImage *mask;        /* as shown, corrections included */
+  DermImage *analysed;    /* the analysis's own mask, or NULL */
+} MeasureRequest;
+
+typedef struct {
+  gboolean ok;
+  gboolean corrected;     /* the mask differs from the analysis's */
+  DermLesionMeasurements measurements;
+  char *error;
+} MeasureResult;
+
+static void
+measure_request_free (MeasureRequest *request)
+{
+  derm_image_free (request->image);
+  derm_image_free (request->mask);
+  derm_image_free (request->analysed);
+  g_free (request);
+}
+
+static void
+measure_result_free (MeasureResult *result)
+{
+  g_free (result->error);
+  g_free (result);
+}
+
+static gboolean
+same_mask (const DermImage *a, const DermImage *b)
+{
+  return a != NULL && b != NULL && a->width == b->width && a->height == b->height
+         && a->channels == b->channels
+         && memcmp (a->data, b->data, (gsize) a->width * a->height * a->channels) == 0;
+}
+
+static void
+measure_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  MeasureRequest *request = task_data;
+  MeasureResult *result = g_new0 (MeasureResult, 1);
+  g_autoptr(GError) error = NULL;
+  result->corrected = !same_mask (request->mask, request->analysed);
+  result->ok = derm_lesion_measure (request->image, request->mask, &result->measurements, &error);
+  if (!result->ok)
+    result->error = g_strdup (error->message);
+  g_task_return_pointer (task, result, (GDestroyNotify) measure_result_free);
+}
+
+static void
+measured_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GWeakRef *page_ref = user_data;
+  g_autoptr(DermPage) self = g_weak_ref_get (page_ref);
+  g_weak_ref_clear (page_ref);
+  g_free (page_ref);
+
+  MeasureResult *measured = g_task_propagate_pointer (G_TASK (res), NULL);
+  if (self == NULL || g_task_get_cancellable (G_TASK (res)) != self->measure_cancellable
+      || g_cancellable_is_cancelled (self->measure_cancellable) || self->result == NULL)
+    {
+      if (measured != NULL)
+        measure_result_free (measured);
+      return;
+    }
+  g_clear_object (&self->measure_cancellable);
+
+  DermAnalysisResult *r = self->result;
+  r->has_measurements = measured->ok;
+  if (measured->ok)
+    r->measurements = measured->measurements;
+  g_free (r->measurement_error);
+  r->measurement_error = g_steal_pointer (&measured->error);
+  r->measurements_corrected = measured->corrected;
+  measure_result_free (measured);
+  if (self->analysis_state == DERM_ANALYSIS_DONE)
+    show_result (self);
+}
+
+static gboolean
+measure_timeout_cb (gpointer user_data)
+{
+  DermPage *self = user_data;
+  self->measure_source = 0;
+  const DermImage *mask = derm_viewer_get_mask (self->viewer);
+  if (self->image == NULL || self->result == NULL || mask == NULL)
+    return G_SOURCE_REMOVE;
+
+  MeasureRequest *request = g_new0 (MeasureRequest, 1);
+  request->image = derm_image_copy (self->image);
+  request->mask = derm_image_copy (mask);
+  request->analysed = self->result->mask != NULL ? derm_image_copy (self->result->mask) : NULL;
+
+  self->measure_cancellable = g_cancellable_new ();
   GWeakRef *page_ref = g_new0 (GWeakRef, 1);
   g_weak_ref_init (page_ref, self);
-  derm_worker_gradcam_async (self->worker, self->image, selected, self->gradcam_cancellable,
-                             gradcam_done_cb, page_ref);
+  g_autoptr(GTask) task = g_task_new (NULL, self->measure_cancellable, measured_cb, page_ref);
+  g_task_set_source_tag (task, measure_timeout_cb);
+  g_task_set_task_data (task, request, (GDestroyNotify) measure_request_free);
+  g_task_run_in_thread (task, measure_worker);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+cancel_measure (DermPage *self)
+{
+  g_clear_handle_id (&self->measure_source, g_source_remove);
+  if (self->measure_cancellable != NULL)
+    g_cancellable_cancel (self->measure_cancellable);
+  g_clear_object (&self->measure_cancellable);
+}
+
+/* Measures the mask as shown once the corrections pause: a burst of strokes
+ * or undos costs one measurement, off the UI thread. */
+#define MEASURE_DELAY_MS 250
+
+static void
+schedule_measure (DermPage *self)
+{
+  cancel_measure (self);
+  self->measure_source = g_timeout_add (MEASURE_DELAY_MS, measure_timeout_cb, self);
+}
+
+static void
+mask_edited_cb (DermViewer *viewer, DermPage *self)
+{
+  schedule_measure (self);
+}
+
+gboolean
+derm_page_get_computing (DermPage *self)
+{
+  g_return_val_if_fail (DERM_IS_PAGE (self), FALSE);
+  return self->measure_source != 0 || self->measure_cancellable != NULL
+         || self->gradcam_cancellable != NULL;
 }
 
 static void
@@ -375,11 +567,7 @@ bind_settings (DermPage *self)
   g_settings_bind (self->settings, "show-heatmap", self->heatmap_button, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "mask-opacity", gtk_range_get_adjustment (GTK_RANGE (self->opacity_scale)),
                    "value", G_SETTINGS_BIND_DEFAULT);
-  g_object_bind_property (self->viewer, "has-mask", self->mask_button, "sensitive", G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self->viewer, "has-mask", self->contour_button, "sensitive", G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self->viewer, "has-mask", self->opacity_scale, "sensitive", G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self->viewer, "has-heatmap", self->heatmap_button, "sensitive", G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self->viewer, "has-heatmap", self->heatmap_class_dropdown, "sensitive", G_BINDING_SYNC_CREATE);
+  g_signal_connect_object (self->settings, "changed::show-heatmap", G_CALLBACK (show_heatmap_changed_cb), self, 0);
   g_signal_connect_object (self->settings, "changed::risk-threshold", G_CALLBACK (thresholds_changed_cb), self, 0);
   g_signal_connect_object (self->settings, "changed::low-confidence-margin", G_CALLBACK (thresholds_changed_cb), self, 0);
   g_signal_connect_object (self->settings, "changed::units", G_CALLBACK (thresholds_changed_cb), self, 0);
@@ -510,6 +698,71 @@ update_actions (DermPage *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "page.redo", can_redo);
 }
 
+/* Why the overlays cannot be shown yet, or NULL when they can. */
+static const char *
+overlay_unavailable_reason (DermPage *self)
+{
+  switch (self->analysis_state)
+    {
+    case DERM_ANALYSIS_DONE:
+      return NULL;
+    case DERM_ANALYSIS_NO_MODEL:
+      return _("No classification model is installed: import weights first.");
+    case DERM_ANALYSIS_FAILED:
+      return _("The analysis failed, so there is no overlay to show.");
+    case DERM_ANALYSIS_NONE:
+    case DERM_ANALYSIS_RUNNING:
+    default:
+      return _("Available once the analysis has finished.");
+    }
+}
+
+static void
+set_control (GtkWidget *widget, gboolean enabled, const char *tooltip, const char *why)
+{
+  gtk_widget_set_sensitive (widget, enabled);
+  gtk_widget_set_tooltip_text (widget, enabled ? tooltip : why);
+}
+
+/* Overlay buttons: enabled when there is something to show; otherwise
+ * their tooltip says why not. */
+static void
+update_overlay_controls (DermPage *self)
+{
+  if (self->mask_button == NULL)
+    return;
+  gboolean has_mask, has_heatmap;
+  g_object_get (self->viewer, "has-mask", &has_mask, "has-heatmap", &has_heatmap, NULL);
+  const char *why = overlay_unavailable_reason (self);
+
+  const char *no_mask = why;
+  if (no_mask == NULL)
+    no_mask = self->result != NULL && self->result->segmenter_info == NULL
+                ? _("No segmentation model is installed, so there is no mask.")
+                : _("The segmentation found no mask for this image.");
+  set_control (GTK_WIDGET (self->mask_button), has_mask, _("Show the segmentation mask (M)"), no_mask);
+  set_control (GTK_WIDGET (self->contour_button), has_mask, _("Show the lesion contour (C)"), no_mask);
+  set_control (GTK_WIDGET (self->opacity_scale), has_mask, _("Mask opacity"), no_mask);
+
+  /* A reopened case computes its heatmap when asked for. */
+  gboolean stored = self->stored != NULL && self->stored->analysis != NULL;
+  gboolean can_heatmap = has_heatmap || (why == NULL && stored && self->worker != NULL);
+  set_control (GTK_WIDGET (self->heatmap_button), can_heatmap,
+               has_heatmap || !stored ? _("Show what the model looked at (H)")
+                                      : _("Show what the model looked at (H): computed now with "
+                                          "the current classifier, as a case does not store it"),
+               why != NULL ? why : _("The heatmap could not be computed for this image."));
+  set_control (GTK_WIDGET (self->heatmap_class_dropdown), has_heatmap,
+               _("Class whose heatmap is shown"),
+               why != NULL ? why : _("Show the heatmap first."));
+}
+
+static void
+overlays_changed_cb (DermViewer *viewer, GParamSpec *pspec, DermPage *self)
+{
+  update_overlay_controls (self);
+}
+
 static void
 history_changed_cb (DermViewer *viewer, GParamSpec *pspec, DermPage *self)
 {
@@ -537,6 +790,7 @@ set_stored (DermPage *self, DermCase *c)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TITLE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CASE_ID]);
   update_actions (self);
+  update_overlay_controls (self);
 }
 
 static void
@@ -564,6 +818,7 @@ show_stored (DermPage *self)
       set_analysis_state (self, DERM_ANALYSIS_FAILED);
       return;
     }
+  cancel_measure (self);
   derm_analysis_result_free (self->result);
   self->result = result;
   g_free (self->notes);
@@ -581,10 +836,21 @@ show_stored (DermPage *self)
         g_warning ("Corrected mask of case %" G_GINT64_FORMAT ": %s", self->stored->image->id, error->message);
     }
   derm_viewer_set_mask (self->viewer, corrected != NULL ? corrected : result->mask);
+  /* No heatmap is stored with a case: it is computed when asked for. */
+  if (self->gradcam_cancellable != NULL)
+    g_cancellable_cancel (self->gradcam_cancellable);
+  g_clear_object (&self->gradcam_cancellable);
   derm_viewer_set_heatmap (self->viewer, NULL);
+  gtk_drop_down_set_selected (self->heatmap_class_dropdown, result->heatmap_class);
   select_diagnosis (self);
   show_result (self);
   set_analysis_state (self, DERM_ANALYSIS_DONE);
+  update_overlay_controls (self);
+  /* The stored measurements are of the analysis's mask: measure the
+   * clinician's correction instead (a measurement, not an analysis). */
+  if (corrected != NULL)
+    schedule_measure (self);
+  request_stored_heatmap (self);
 }
 
 static GWeakRef *
@@ -1004,6 +1270,7 @@ derm_page_paint (DermPage *self, gboolean erase, double x, double y, double x2, 
       double t = steps > 1 ? (double) i / (steps - 1) : 0;
       derm_viewer_paint (self->viewer, x + t * (x2 - x), y + t * (y2 - y));
     }
+  derm_viewer_end_stroke (self->viewer);
 }
 
 void
@@ -1071,6 +1338,7 @@ derm_page_dispose (GObject *object)
   if (self->gradcam_cancellable != NULL)
     g_cancellable_cancel (self->gradcam_cancellable);
   g_clear_object (&self->gradcam_cancellable);
+  cancel_measure (self);
   if (self->ops_cancellable != NULL)
     g_cancellable_cancel (self->ops_cancellable);
   g_clear_object (&self->ops_cancellable);
@@ -1276,7 +1544,11 @@ derm_page_init (DermPage *self)
   g_signal_connect (self->eraser_button, "toggled", G_CALLBACK (tool_toggled_cb), self);
   g_signal_connect (self->viewer, "notify::can-undo", G_CALLBACK (history_changed_cb), self);
   g_signal_connect (self->viewer, "notify::can-redo", G_CALLBACK (history_changed_cb), self);
+  g_signal_connect (self->viewer, "notify::has-mask", G_CALLBACK (overlays_changed_cb), self);
+  g_signal_connect (self->viewer, "notify::has-heatmap", G_CALLBACK (overlays_changed_cb), self);
+  g_signal_connect (self->viewer, "mask-edited", G_CALLBACK (mask_edited_cb), self);
   update_actions (self);
+  update_overlay_controls (self);
 
   /* Overlay keys work anywhere in the visible page (GLOBAL scope only
    * fires for a mapped page). */
@@ -1386,6 +1658,25 @@ derm_page_describe (DermPage *self, GString *out)
   g_object_thaw_notify (G_OBJECT (self->viewer));
   g_string_append_printf (out, "show_mask=%d\nshow_contour=%d\nshow_heatmap=%d\nhas_mask=%d\nhas_heatmap=%d\n",
                           m, c, h, hm, hh);
+  g_string_append_printf (out, "heatmap_source=%s\n",
+                          !hh ? "none" : self->heatmap_on_demand ? "on-demand" : "analysis");
+  static const struct { const char *name; gsize offset; } controls[] = {
+    { "mask_button", G_STRUCT_OFFSET (DermPage, mask_button) },
+    { "contour_button", G_STRUCT_OFFSET (DermPage, contour_button) },
+    { "opacity_scale", G_STRUCT_OFFSET (DermPage, opacity_scale) },
+    { "heatmap_button", G_STRUCT_OFFSET (DermPage, heatmap_button) },
+    { "heatmap_class", G_STRUCT_OFFSET (DermPage, heatmap_class_dropdown) },
+    { "save_correction", G_STRUCT_OFFSET (DermPage, save_correction_button) },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (controls); i++)
+    {
+      GtkWidget *w = G_STRUCT_MEMBER (GtkWidget *, self, controls[i].offset);
+      g_string_append_printf (out, "%s_enabled=%d\n%s_tooltip=%s\n", controls[i].name,
+                              gtk_widget_is_sensitive (w), controls[i].name,
+                              gtk_widget_get_tooltip_text (w) != NULL ? gtk_widget_get_tooltip_text (w) : "");
+    }
+  g_string_append_printf (out, "status=%s\n", gtk_widget_get_visible (GTK_WIDGET (self->status_label))
+                                                 ? gtk_label_get_text (self->status_label) : "");
   derm_results_describe (self->results, out);
 
   g_string_append_printf (out, "source=%s\n",

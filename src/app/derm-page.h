@@ -76,6 +76,11 @@ void           derm_page_set_diagnosis (DermPage *self, int diagnosis, DermDxTyp
 /* Stores the mask as shown and the chosen diagnosis as an annotation. */
 gboolean       derm_page_save_correction (DermPage *self, GError **error);
 
+/* TRUE while the page computes something besides the analysis: the
+ * measurement of a corrected mask (debounced after each stroke) or a
+ * heatmap. */
+gboolean       derm_page_get_computing (DermPage *self);
+
 /* Runs the analysis again (after new models were imported). */
 void           derm_page_analyze (DermPage *self);
 

@@ -104,6 +104,8 @@ show_measurements (DermResults *self, const DermAnalysisResult *result, double p
       add_measurement (self->measurements_grid, 0, "",
                        result->measurement_error != NULL ? result->measurement_error
                                                          : _("No measurements."));
+      if (result->measurements_corrected)
+        add_measurement (self->measurements_grid, 1, "", _("Measured on the corrected mask."));
       return;
     }
   const DermLesionMeasurements *m = &result->measurements;
@@ -142,6 +144,8 @@ show_measurements (DermResults *self, const DermAnalysisResult *result, double p
                                                                 "%d colours: %s", m->n_colors),
                                                    m->n_colors, colours->str);
   add_measurement (self->measurements_grid, row++, _("Colours"), colour_count);
+  if (result->measurements_corrected)
+    add_measurement (self->measurements_grid, row++, "", _("Measured on the corrected mask."));
 }
 
 void
@@ -238,6 +242,9 @@ derm_results_describe (DermResults *self, GString *out)
   g_autofree char *models = g_strdup (gtk_label_get_text (self->models_label));
   g_strdelimit (models, "\n", ';');
   g_string_append_printf (out, "models=%s\n", models);
+  g_string_append_printf (out, "notice=%s\n",
+                          gtk_widget_get_visible (GTK_WIDGET (self->notice_label))
+                            ? gtk_label_get_text (self->notice_label) : "");
   int row = 0;
   for (GtkWidget *w = gtk_widget_get_first_child (GTK_WIDGET (self->measurements_grid)); w != NULL;
        w = gtk_widget_get_next_sibling (w))

@@ -102,12 +102,15 @@ dump_and_quit_cb (gpointer user_data)
   Pending *pending = user_data;
   g_autoptr(DermWindow) window = g_weak_ref_get (&pending->window);
   g_autoptr(DermPage) page = g_weak_ref_get (&pending->page);
-  if (window == NULL || page == NULL)
+  if (window == NULL)
     return G_SOURCE_REMOVE;
+  /* A script may have closed the first page: describe the one shown now. */
+  if (page == NULL && derm_window_get_current_page (window) != NULL)
+    page = g_object_ref (derm_window_get_current_page (window));
 
   int status = 0;
   const char *state_path = g_getenv ("DERMALENS_TEST_STATE");
-  if (state_path != NULL)
+  if (state_path != NULL && page != NULL)
     write_state (window, page, state_path);
 
   const char *shot_path = g_getenv ("DERMALENS_TEST_SCREENSHOT");
@@ -264,6 +267,10 @@ step_done (Script *s)
   if (g_str_equal (name, "save-case") || g_str_equal (name, "store-correction")
       || g_str_equal (name, "export"))
     return page == NULL || !derm_page_get_busy (page);
+  /* A correction is measured, a reopened case's heatmap computed, in the background. */
+  if (g_str_equal (name, "paint") || g_str_equal (name, "erase") || g_str_equal (name, "undo")
+      || g_str_equal (name, "redo") || g_str_equal (name, "toggle"))
+    return page == NULL || !derm_page_get_computing (page);
   if (g_str_equal (name, "browse") || g_str_equal (name, "browse-site"))
     return s->browser == NULL || !derm_case_browser_get_loading (s->browser);
   if (g_str_equal (name, "compare"))
@@ -277,7 +284,8 @@ step_done (Script *s)
         return FALSE;
       return derm_page_get_state (page) == DERM_PAGE_ERROR
              || (derm_page_get_state (page) == DERM_PAGE_READY
-                 && derm_page_get_analysis_state (page) > DERM_ANALYSIS_RUNNING);
+                 && derm_page_get_analysis_state (page) > DERM_ANALYSIS_RUNNING
+                 && !derm_page_get_computing (page));
     }
   return TRUE;
 }
@@ -375,6 +383,8 @@ start_step (Script *s)
       g_autoptr(GFile) file = g_file_new_for_commandline_arg (field (s, 1));
       derm_window_open_file (window, file);
     }
+  else if (g_str_equal (name, "close-page"))
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.close-page", NULL);
   else if (g_str_equal (name, "browse"))
     {
       s->browser = derm_window_show_cases (window);

@@ -96,6 +96,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+enum {
+  MASK_EDITED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 /* ---- Layers ------------------------------------------------------------------- */
 
 static void
@@ -467,6 +474,13 @@ drag_update_cb (GtkGestureDrag *drag, double dx, double dy, DermViewer *self)
 }
 
 static void
+drag_end_cb (GtkGestureDrag *drag, double dx, double dy, DermViewer *self)
+{
+  if (self->tool != DERM_VIEWER_TOOL_NONE && self->image_width > 0)
+    derm_viewer_end_stroke (self);
+}
+
+static void
 zoom_in_action (GtkWidget *widget, const char *name, GVariant *param)
 {
   derm_viewer_zoom_in (DERM_VIEWER (widget));
@@ -626,6 +640,12 @@ derm_viewer_class_init (DermViewerClass *klass)
     g_param_spec_boolean ("edited", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /* A correction is complete: a stroke ended, or undo or redo changed the
+   * mask. Not emitted while a stroke is painted. */
+  signals[MASK_EDITED] =
+    g_signal_new ("mask-edited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+
   gtk_widget_class_install_action (widget_class, "viewer.zoom-in", NULL, zoom_in_action);
   gtk_widget_class_install_action (widget_class, "viewer.zoom-out", NULL, zoom_out_action);
   gtk_widget_class_install_action (widget_class, "viewer.fit", NULL, fit_action);
@@ -685,6 +705,7 @@ derm_viewer_init (DermViewer *self)
   GtkGesture *drag = gtk_gesture_drag_new ();
   g_signal_connect (drag, "drag-begin", G_CALLBACK (drag_begin_cb), self);
   g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
+  g_signal_connect (drag, "drag-end", G_CALLBACK (drag_end_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
 }
 
@@ -763,6 +784,14 @@ derm_viewer_paint (DermViewer *self, double x, double y)
   mask_changed (self);
 }
 
+void
+derm_viewer_end_stroke (DermViewer *self)
+{
+  g_return_if_fail (DERM_IS_VIEWER (self));
+  if (self->mask != NULL)
+    g_signal_emit (self, signals[MASK_EDITED], 0);
+}
+
 static void
 swap_history (DermViewer *self, GPtrArray *from, GPtrArray *to)
 {
@@ -774,6 +803,7 @@ swap_history (DermViewer *self, GPtrArray *from, GPtrArray *to)
   self->edited = TRUE;
   notify_history (self);
   mask_changed (self);
+  g_signal_emit (self, signals[MASK_EDITED], 0);
 }
 
 void

@@ -45,9 +45,12 @@ const DermImage *derm_viewer_get_mask (DermViewer *self);
 /* Mask correction ("tool", "brush-size" in image pixels; "can-undo",
  * "can-redo", "edited" properties). A stroke is one undo step: begin it,
  * then paint at image coordinates with the current tool. Painting without
- * a mask starts an empty one at the image's size. */
+ * a mask starts an empty one at the image's size. The "mask-edited"
+ * signal says a correction is complete (a stroke ended, undo, redo). */
 void       derm_viewer_begin_stroke (DermViewer *self);
 void       derm_viewer_paint (DermViewer *self, double x, double y);
+/* Ends the stroke: emits "mask-edited" (so does undo or redo). */
+void       derm_viewer_end_stroke (DermViewer *self);
 void       derm_viewer_undo (DermViewer *self);
 void       derm_viewer_redo (DermViewer *self);
 /* The corrections were stored: "edited" goes back to FALSE. */

@@ -53,6 +53,7 @@ typedef struct {
   char *classifier_info;
   char *segmenter_info;
   GError *load_error;   /* why the classifier is missing, kept until the config changes */
+  char *device_notice;  /* the device chosen failed and the CPU is used instead; or NULL */
 } WorkerState;
 
 struct _DermWorker
@@ -98,6 +99,7 @@ unload_models (WorkerState *state)
   g_clear_pointer (&state->classifier_info, g_free);
   g_clear_pointer (&state->segmenter_info, g_free);
   g_clear_error (&state->load_error);
+  g_clear_pointer (&state->device_notice, g_free);
   state->loaded = FALSE;
 }
 
@@ -169,9 +171,14 @@ ensure_models (WorkerState *state)
   state->classifier = derm_model_load (cpath, device, &error);
   if (state->classifier == NULL && device != NULL && g_strcmp0 (device, "cpu") != 0)
     {
-      /* A GPU that fails to start is no reason to refuse the analysis. */
+      /* A GPU that fails to start is no reason to refuse the analysis; the
+       * user is told, as the analysis is slower. */
+      g_autofree char *reason = g_strdup (error->message);
       g_clear_error (&error);
       state->classifier = derm_model_load (cpath, "cpu", &error);
+      if (state->classifier != NULL)
+        state->device_notice = g_strdup_printf (_("The device “%s” could not be used (%s); the "
+                                                  "analysis runs on the CPU."), device, reason);
     }
   if (state->classifier == NULL)
     {
@@ -197,8 +204,12 @@ ensure_models (WorkerState *state)
       state->segmenter = derm_model_load (spath, device, &seg_error);
       if (state->segmenter == NULL && g_strcmp0 (device, "cpu") != 0)
         {
+          g_autofree char *reason = g_strdup (seg_error->message);
           g_clear_error (&seg_error);
           state->segmenter = derm_model_load (spath, "cpu", &seg_error);
+          if (state->segmenter != NULL && state->device_notice == NULL)
+            state->device_notice = g_strdup_printf (_("The device “%s” could not be used (%s); the "
+                                                      "analysis runs on the CPU."), device, reason);
         }
       if (state->segmenter != NULL
           && derm_arch_task (derm_model_get_arch (state->segmenter)) != DERM_TASK_SEGMENT)
@@ -290,6 +301,8 @@ run_analysis (WorkerState *state, Request *request, GError **error)
 
   result->classifier_info = g_strdup (state->classifier_info);
   result->segmenter_info = g_strdup (state->segmenter_info);
+  if (result->notice == NULL && state->device_notice != NULL)
+    result->notice = g_strdup (state->device_notice);
   return g_steal_pointer (&result);
 }
 
@@ -319,7 +332,12 @@ serve (WorkerState *state, Request *request)
         if (state->classifier == NULL)
           error = g_error_copy (state->load_error);
         else
-          heatmap = derm_model_gradcam (state->classifier, request->image, request->class_index, &error);
+          {
+            g_autofree char *notice = NULL;
+            WITH_CPU_FALLBACK (state->classifier, &notice,
+                               (heatmap = derm_model_gradcam (state->classifier, request->image,
+                                                              request->class_index, &error)), &error);
+          }
         if (heatmap == NULL)
           g_task_return_error (request->task, error);
         else

@@ -20,6 +20,7 @@ typedef struct {
   gboolean has_measurements;
   DermLesionMeasurements measurements;
   char *measurement_error;       /* why there are no measurements, or NULL */
+  gboolean measurements_corrected; /* measured on the clinician's corrected mask */
   char *classifier_info;         /* "resnet50, file.safetensors, cpu" */
   char *segmenter_info;          /* or NULL */
   char *notice;                  /* e.g. the GPU failed and the CPU was used; or NULL */

@@ -34,13 +34,22 @@ run_app () {
     timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$@" >"$out/$name.log" 2>&1
 }
 
-echo "1..12"
+echo "1..16"
 
 "$tool" make-lesion "$out/analysis-input.png" 600 450
 run_app screenshot-no-model "$out/analysis-input.png"
 rc=$?
 check "app exits 0 without a model (rc $rc)" "[ $rc -eq 0 ]"
 check "the window says there is no model yet" "grep -q '^analysis=no-model' '$out/screenshot-no-model.state' && grep -q '^no_model=No classification model' '$out/screenshot-no-model.state'"
+# Every analysis control is disabled and its tooltip says why.
+why='No classification model is installed: import weights first.'
+unexplained=""
+for c in mask_button contour_button opacity_scale heatmap_button heatmap_class save_case report; do
+  grep -qx "${c}_enabled=0" "$out/screenshot-no-model.state" \
+    && grep -qxF "${c}_tooltip=$why" "$out/screenshot-no-model.state" || unexplained="$unexplained $c"
+done
+check "without a model every analysis button is disabled with a tooltip saying why (not:${unexplained:- none})" \
+  "[ -z '$unexplained' ]"
 
 "$tool" make-models "$data/classifier.safetensors" "$data/segmenter.safetensors"
 check "small models written" "[ -s '$data/classifier.safetensors' ] && [ -s '$data/segmenter.safetensors' ]"
@@ -73,8 +82,19 @@ top=$(sort -k2 -g -r "$out/engine-probs.txt" | head -1 | cut -d' ' -f1)
 check "top class is the engine's argmax ($top)" "grep -q '^bar0=$top|' '$st'"
 check "mask and heatmap overlays present" "grep -qx 'has_mask=1' '$st' && grep -qx 'has_heatmap=1' '$st'"
 check "model versions shown" "grep -q '^models=Classifier: resnet18, classifier.safetensors, cpu;Segmentation: unet, segmenter.safetensors, cpu' '$st'"
+check "no notice when the chosen device works" "grep -qx 'notice=' '$st'"
 
-for f in "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log; do
+# A GPU that cannot be used (none on a CPU machine; a missing device on a
+# GPU machine): the analysis falls back to the CPU and says so.
+run_app screenshot-gpu-fallback --device=cuda:7 --classifier="$data/classifier.safetensors" \
+  --segmenter="$data/segmenter.safetensors" "$out/analysis-input.png"
+rc=$?
+gst="$out/screenshot-gpu-fallback.state"
+check "with an unusable GPU the app still exits 0 (rc $rc)" "[ $rc -eq 0 ]"
+check "the analysis ran on the CPU and the window says the device failed" \
+  "grep -qx 'analysis=results' '$gst' && grep -q '^notice=The device “cuda:7” could not be used (.*); the analysis runs on the CPU.$' '$gst' && grep -q '^models=Classifier: resnet18, classifier.safetensors, cpu' '$gst'"
+
+for f in "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log "$out"/screenshot-gpu-fallback.log; do
   if grep -q 'CRITICAL\|WARNING' "$f"; then sed 's/^/# /' "$f"; fi
 done
 exit $failed

@@ -42,12 +42,13 @@ script="$script;browse;state|$s-browser.state;shot|browser|$out/screenshot-case-
 script="$script;browse-search|spring;state|$s-search.state;browse-search|"
 script="$script;browse-site|face;state|$s-face.state;browse-site|"
 script="$script;compare|0;state|$s-compare.state;shot|compare|$out/screenshot-follow-up.png;close-windows"
-script="$script;browse;browse-open|1;state|$s-reopen.state"
+script="$script;close-page;close-page;state|$s-closed.state;browse;browse-open|1;state|$s-reopen.state"
 script="$script;toggle|contour;state|$s-toggled.state;toggle|contour"
+script="$script;toggle|heatmap;state|$s-heatmap.state;toggle|heatmap"
 script="$script;brush-size|30;erase|300|225|300|225;state|$s-erased.state;undo;state|$s-undone.state"
 script="$script;export|$out/report.pdf;state|$s-export.state;shot|main|$out/screenshot-correction.png"
 
-echo "1..21"
+echo "1..26"
 XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
 DERMALENS_TEST_STATE="$s-final.state" DERMALENS_TEST_SCRIPT="$script" \
   timeout 600 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" --device=cpu \
@@ -65,6 +66,11 @@ check "correction stored as an annotation (NV, follow_up, with its mask)" \
   "[ \"\$(val cases-corrected confirmed)\" = 1 ] && [ \"\$(val cases-corrected diagnosis)\" = NV ] && [ \"\$(val cases-corrected dx_type)\" = follow_up ] && [ \"\$(val cases-corrected annotation_mask)\" = 1 ]"
 px=$(val cases-corrected mask_pixels)
 check "the brush stroke is in the mask ($px pixels)" "[ \"${px:-0}\" -gt 5000 ]"
+area_saved=$(val cases-saved measurement1)
+area_corrected=$(val cases-corrected measurement1)
+echo "# lesion area: analysis '$area_saved', corrected '$area_corrected'"
+check "the panel re-measures the corrected mask (area changed, and says so)" \
+  "[ -n \"\$area_corrected\" ] && [ \"\$area_saved\" != \"\$area_corrected\" ] && grep -q '^measurement[0-9]*=Measured on the corrected mask.$' '$s-corrected.state' && ! grep -q 'Measured on the corrected mask' '$s-saved.state'"
 
 check "browser lists both visits, newest first" \
   "[ \"\$(val cases-browser browser_rows)\" = 2 ] && grep -q '^row0=P-0042|Back|left shoulder|2024-09-01|' '$s-browser.state' && grep -q '^row1=P-0042|Back|left shoulder|2024-03-01|' '$s-browser.state'"
@@ -80,16 +86,25 @@ check "comparison reports the growth of the lesion area" \
 
 before=$(val cases-browser worker_analyses)
 after=$(val cases-reopen worker_analyses)
-check "reopened from the browser: the stored case with its overlays" \
-  "[ \"\$(val cases-reopen source)\" = stored ] && [ \"\$(val cases-reopen case_id)\" = 1 ] && [ \"\$(val cases-reopen has_mask)\" = 1 ] && [ \"\$(val cases-reopen analysis)\" = results ]"
+check "reopened from the browser: the stored case with its overlays, in a new tab" \
+  "[ \"\$(val cases-closed pages)\" = 0 ] && [ \"\$(val cases-reopen pages)\" = 1 ] && [ \"\$(val cases-reopen source)\" = stored ] && [ \"\$(val cases-reopen case_id)\" = 1 ] && [ \"\$(val cases-reopen has_mask)\" = 1 ] && [ \"\$(val cases-reopen analysis)\" = results ]"
 check "reopening computed nothing (worker analyses $before -> $after)" "[ -n '$before' ] && [ '$before' = '$after' ]"
 check "reopened mask is the stored correction" "[ \"\$(val cases-reopen mask_pixels)\" = '$px' ]"
+check "reopened case measured on its corrected mask (area as after the correction)" \
+  "[ \"\$(val cases-reopen measurement1)\" = \"\$area_corrected\" ] && grep -q '^measurement[0-9]*=Measured on the corrected mask.$' '$s-reopen.state'"
+check "reopened case: no stored heatmap, the heatmap button says it is computed on demand" \
+  "[ \"\$(val cases-reopen has_heatmap)\" = 0 ] && [ \"\$(val cases-reopen heatmap_button_enabled)\" = 1 ] && grep -q '^heatmap_button_tooltip=.*computed now with the current classifier' '$s-reopen.state'"
+after_heatmap=$(val cases-heatmap worker_analyses)
+check "heatmap toggled on a reopened case: computed on the worker, no new analysis ($after -> $after_heatmap)" \
+  "[ \"\$(val cases-heatmap has_heatmap)\" = 1 ] && [ \"\$(val cases-heatmap heatmap_source)\" = on-demand ] && [ '$after' = '$after_heatmap' ] && grep -q '^status=Heatmap computed now with the current classifier' '$s-heatmap.state'"
 check "reopened probabilities are the stored ones" \
   "[ \"\$(grep '^bar' '$s-saved.state')\" = \"\$(grep '^bar' '$s-reopen.state')\" ]"
 check "toggling the contour overlay" \
   "[ \"\$(val cases-reopen show_contour)\" = 1 ] && [ \"\$(val cases-toggled show_contour)\" = 0 ]"
 check "eraser removes pixels and undo brings them back" \
   "[ \"\$(val cases-erased mask_pixels)\" -lt '$px' ] && [ \"\$(val cases-undone mask_pixels)\" = '$px' ] && [ \"\$(val cases-undone can_redo)\" = 1 ]"
+check "the measurements follow the eraser and the undo" \
+  "[ \"\$(val cases-erased measurement1)\" != \"\$area_corrected\" ] && [ \"\$(val cases-undone measurement1)\" = \"\$area_corrected\" ]"
 
 if command -v pdftotext >/dev/null 2>&1; then
   pdftotext -layout "$out/report.pdf" "$out/report.txt" 2>/dev/null
