@@ -29,12 +29,13 @@ mkdir -p "$data"
 run_app () {
   name=$1; shift
   rm -f "$out/$name.png" "$out/$name.state"
+  env ${theme:+GTK_THEME=$theme} ${lang:+LANGUAGE=$lang} \
   XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
   DERMALENS_TEST_SCREENSHOT="$out/$name.png" DERMALENS_TEST_STATE="$out/$name.state" \
     timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$@" >"$out/$name.log" 2>&1
 }
 
-echo "1..16"
+echo "1..19"
 
 "$tool" make-lesion "$out/analysis-input.png" 600 450
 run_app screenshot-no-model "$out/analysis-input.png"
@@ -84,6 +85,30 @@ check "mask and heatmap overlays present" "grep -qx 'has_mask=1' '$st' && grep -
 check "model versions shown" "grep -q '^models=Classifier: resnet18, classifier.safetensors, cpu;Segmentation: unet, segmenter.safetensors, cpu' '$st'"
 check "no notice when the chosen device works" "grep -qx 'notice=' '$st'"
 
+# The dark style: the same analysis with GTK_THEME=Adwaita:dark. The results
+# panel and the page take the theme's dark colours (no white left over from
+# a hard-coded colour), and the analysis reads the same.
+theme=Adwaita:dark run_app screenshot-analysis-dark --device=cpu --classifier="$data/classifier.safetensors" \
+  --segmenter="$data/segmenter.safetensors" "$out/analysis-input.png"
+rc=$?
+theme=
+white_light=$("$tool" count-colour "$out/screenshot-analysis.png" 255 255 255 12 2>/dev/null || echo 0)
+white_dark=$("$tool" count-colour "$out/screenshot-analysis-dark.png" 255 255 255 12 2>/dev/null || echo 0)
+echo "# near-white pixels: light style $white_light, dark style $white_dark"
+check "dark style: app exits 0 and shows the same results (rc $rc)" \
+  "[ $rc -eq 0 ] && [ \"\$(grep '^bar' '$out/screenshot-analysis-dark.state')\" = \"\$(grep '^bar' '$st')\" ]"
+check "dark style respected: the white panels of the light style are dark" \
+  "[ '$white_light' -gt 50000 ] && [ '$white_dark' -lt 2000 ]"
+
+# German (LANGUAGE is honoured with the tests' C.UTF-8 locale; the
+# translation comes from the build tree).
+lang=de run_app screenshot-analysis-de --device=cpu --classifier="$data/classifier.safetensors" \
+  --segmenter="$data/segmenter.safetensors" "$out/analysis-input.png"
+lang=
+dst="$out/screenshot-analysis-de.state"
+check "in German: class names, buttons' tooltips and the model line are translated" \
+  "grep -q '^bar.=NV|Melanozytärer Nävus (NV)|' '$dst' && grep -qx 'mask_button_tooltip=Die Segmentierungsmaske anzeigen (M)' '$dst' && grep -q '^models=Klassifikator: ' '$dst'"
+
 # A GPU that cannot be used (none on a CPU machine; a missing device on a
 # GPU machine): the analysis falls back to the CPU and says so.
 run_app screenshot-gpu-fallback --device=cuda:7 --classifier="$data/classifier.safetensors" \
@@ -94,7 +119,8 @@ check "with an unusable GPU the app still exits 0 (rc $rc)" "[ $rc -eq 0 ]"
 check "the analysis ran on the CPU and the window says the device failed" \
   "grep -qx 'analysis=results' '$gst' && grep -q '^notice=The device “cuda:7” could not be used (.*); the analysis runs on the CPU.$' '$gst' && grep -q '^models=Classifier: resnet18, classifier.safetensors, cpu' '$gst'"
 
-for f in "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log "$out"/screenshot-gpu-fallback.log; do
+for f in "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log "$out"/screenshot-analysis-dark.log "$out"/screenshot-analysis-de.log \
+         "$out"/screenshot-gpu-fallback.log; do
   if grep -q 'CRITICAL\|WARNING' "$f"; then sed 's/^/# /' "$f"; fi
 done
 exit $failed
