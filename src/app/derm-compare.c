@@ -305,26 +305,6 @@ derm_compare_describe (DermCompare *self, GString *out)
   g_string_append_printf (out, "compare_change=%s\n", change);
 }
 
-static GtkWidget *
-build_side (DermCompare *self, int side)
-{
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
-  gtk_widget_set_hexpand (box, TRUE);
-  self->titles[side] = GTK_LABEL (gtk_label_new (NULL));
-  gtk_widget_add_css_class (GTK_WIDGET (self->titles[side]), "heading");
-  gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->titles[side]));
-  self->viewers[side] = DERM_VIEWER (derm_viewer_new ());
-  gtk_widget_set_vexpand (GTK_WIDGET (self->viewers[side]), TRUE);
-  gtk_widget_set_size_request (GTK_WIDGET (self->viewers[side]), 320, 240);
-  gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->viewers[side]));
-  self->details[side] = GTK_LABEL (gtk_label_new (NULL));
-  gtk_label_set_xalign (self->details[side], 0);
-  gtk_label_set_wrap (self->details[side], TRUE);
-  gtk_label_set_selectable (self->details[side], TRUE);
-  gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->details[side]));
-  return box;
-}
-
 static void
 derm_compare_dispose (GObject *object)
 {
@@ -334,6 +314,7 @@ derm_compare_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->timeline, timeline_free);
+  gtk_widget_dispose_template (GTK_WIDGET (self), DERM_TYPE_COMPARE);
   G_OBJECT_CLASS (derm_compare_parent_class)->dispose (object);
 }
 
@@ -347,45 +328,33 @@ derm_compare_class_init (DermCompareClass *klass)
                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
+
+  g_type_ensure (DERM_TYPE_VIEWER);
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/dermalens/Dermalens/ui/derm-compare.ui");
+  gtk_widget_class_bind_template_child (widget_class, DermCompare, message_label);
+  gtk_widget_class_bind_template_child (widget_class, DermCompare, change_label);
+  /* The two sides, first and latest visit, fill the arrays. */
+  static const char *const names[][3] = { { "title0", "viewer0", "details0" },
+                                          { "title1", "viewer1", "details1" } };
+  for (int side = 0; side < 2; side++)
+    {
+      gtk_widget_class_bind_template_child_full (widget_class, names[side][0], FALSE,
+                                                 G_STRUCT_OFFSET (DermCompare, titles) + side * sizeof (gpointer));
+      gtk_widget_class_bind_template_child_full (widget_class, names[side][1], FALSE,
+                                                 G_STRUCT_OFFSET (DermCompare, viewers) + side * sizeof (gpointer));
+      gtk_widget_class_bind_template_child_full (widget_class, names[side][2], FALSE,
+                                                 G_STRUCT_OFFSET (DermCompare, details) + side * sizeof (gpointer));
+    }
 }
 
 static void
 derm_compare_init (DermCompare *self)
 {
-  gtk_window_set_title (GTK_WINDOW (self), _("Follow-up Comparison"));
-  gtk_window_set_default_size (GTK_WINDOW (self), 1000, 640);
-
-  self->stack = GTK_STACK (gtk_stack_new ());
-  GtkWidget *loading = gtk_label_new (_("Loading the visits…"));
-  gtk_stack_add_named (self->stack, loading, "loading");
-  self->message_label = GTK_LABEL (gtk_label_new (NULL));
-  gtk_label_set_wrap (self->message_label, TRUE);
-  gtk_label_set_max_width_chars (self->message_label, 60);
-  gtk_stack_add_named (self->stack, GTK_WIDGET (self->message_label), "message");
-
-  GtkWidget *content = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  gtk_widget_set_margin_start (content, 12);
-  gtk_widget_set_margin_end (content, 12);
-  gtk_widget_set_margin_top (content, 12);
-  gtk_widget_set_margin_bottom (content, 12);
-  GtkWidget *sides = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  gtk_box_set_homogeneous (GTK_BOX (sides), TRUE);
-  gtk_widget_set_vexpand (sides, TRUE);
-  gtk_box_append (GTK_BOX (sides), build_side (self, 0));
-  gtk_box_append (GTK_BOX (sides), build_side (self, 1));
-  gtk_box_append (GTK_BOX (content), sides);
-  GtkWidget *heading = gtk_label_new (_("Change"));
-  gtk_label_set_xalign (GTK_LABEL (heading), 0);
-  gtk_widget_add_css_class (heading, "heading");
-  gtk_box_append (GTK_BOX (content), heading);
-  self->change_label = GTK_LABEL (gtk_label_new (NULL));
-  gtk_label_set_xalign (self->change_label, 0);
-  gtk_label_set_wrap (self->change_label, TRUE);
-  gtk_label_set_selectable (self->change_label, TRUE);
-  gtk_box_append (GTK_BOX (content), GTK_WIDGET (self->change_label));
-  gtk_stack_add_named (self->stack, content, "compare");
+  gtk_widget_init_template (GTK_WIDGET (self));
+  /* Not a bound template child: the window's own child is unparented by
+   * GtkWindow, and binding it would unparent it twice in dispose. */
+  self->stack = GTK_STACK (gtk_window_get_child (GTK_WINDOW (self)));
   gtk_stack_set_visible_child_name (self->stack, "loading");
-  gtk_window_set_child (GTK_WINDOW (self), GTK_WIDGET (self->stack));
 }
 
 DermCompare *
