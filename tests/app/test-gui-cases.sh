@@ -25,7 +25,8 @@ check () { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 val () { grep "^$2=" "$out/$1.state" | head -1 | cut -d= -f2-; }
 
 data="$out/cases-data"
-rm -rf "$data" "$out"/cases-*.state "$out"/screenshot-*.png "$out/report.pdf"
+rm -rf "$data" "$out"/cases-*.state "$out/report.pdf" "$out/screenshot-report.png"
+for f in case-browser follow-up correction save-dialog preferences; do rm -f "$out/screenshot-$f.png"; done
 mkdir -p "$data"
 "$tool" make-lesion "$out/visit1.png" 600 450
 "$tool" make-lesion "$out/visit2.jpg" 640 480
