@@ -248,6 +248,7 @@ analysis_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   select_diagnosis (self);
   show_result (self);
   set_analysis_state (self, DERM_ANALYSIS_DONE);
+  update_actions (self);
 }
 
 void
@@ -426,6 +427,7 @@ measured_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
   g_clear_object (&self->measure_cancellable);
+  update_actions (self);
 
   DermAnalysisResult *r = self->result;
   r->has_measurements = measured->ok;
@@ -446,7 +448,10 @@ measure_timeout_cb (gpointer user_data)
   self->measure_source = 0;
   const DermImage *mask = derm_viewer_get_mask (self->viewer);
   if (self->image == NULL || self->result == NULL || mask == NULL)
-    return G_SOURCE_REMOVE;
+    {
+      update_actions (self);
+      return G_SOURCE_REMOVE;
+    }
 
   MeasureRequest *request = g_new0 (MeasureRequest, 1);
   request->image = derm_image_copy (self->image);
@@ -481,6 +486,7 @@ schedule_measure (DermPage *self)
 {
   cancel_measure (self);
   self->measure_source = g_timeout_add (MEASURE_DELAY_MS, measure_timeout_cb, self);
+  update_actions (self);
 }
 
 static void
@@ -670,12 +676,15 @@ update_actions (DermPage *self)
   const char *why = analysis_unavailable_reason (self);
   gboolean busy = self->pending > 0;
 
-  gboolean can_save = why == NULL && self->stored == NULL && !busy;
+  /* A case stores the measurements shown: not while they are redone. */
+  gboolean measuring = self->measure_source != 0 || self->measure_cancellable != NULL;
+  gboolean can_save = why == NULL && self->stored == NULL && !busy && !measuring;
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "page.save-case", can_save);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->save_case_button),
                                can_save ? _("Store the image and its analysis in a case (Ctrl+S)")
                                : self->stored != NULL ? _("This image is already stored as a case.")
                                : busy ? _("Busy storing or exporting; try again in a moment.")
+                               : measuring ? _("Measuring the corrected mask; try again in a moment.")
                                : why);
 
   gboolean can_report = why == NULL && !busy;
@@ -845,6 +854,7 @@ show_stored (DermPage *self)
   select_diagnosis (self);
   show_result (self);
   set_analysis_state (self, DERM_ANALYSIS_DONE);
+  update_actions (self);
   update_overlay_controls (self);
   /* The stored measurements are of the analysis's mask: measure the
    * clinician's correction instead (a measurement, not an analysis). */
@@ -918,6 +928,12 @@ derm_page_save_case (DermPage *self, const char *patient, const char *site, cons
   if (self->stored != NULL)
     {
       g_set_error_literal (error, DERM_ERROR, DERM_ERROR_INVALID, _("This image is already stored as a case."));
+      return FALSE;
+    }
+  if (self->measure_source != 0 || self->measure_cancellable != NULL)
+    {
+      g_set_error_literal (error, DERM_ERROR, DERM_ERROR_INVALID,
+                           _("Measuring the corrected mask; try again in a moment."));
       return FALSE;
     }
   if (*id == '\0')
