@@ -19,6 +19,7 @@ struct _DermApplication
   GtkApplication parent_instance;
 
   GSettings *settings;
+  GSettings *desktop_settings; /* org.gnome.desktop.interface, when installed */
   DermWorker *worker;
   DermStoreWorker *store_worker;
   /* Command-line overrides, not stored in settings. */
@@ -183,6 +184,35 @@ derm_application_get_store_worker (DermApplication *self)
   return self->store_worker;
 }
 
+/* ---- Dark style ------------------------------------------------------------------ */
+
+/* GTK 4 without libadwaita does not follow the desktop's dark preference by
+ * itself: read GNOME's "color-scheme" and ask the theme for its dark
+ * variant. (GTK_THEME, when set, still wins.) */
+static void
+color_scheme_changed_cb (GSettings *desktop, const char *key, gpointer user_data)
+{
+  g_autofree char *scheme = g_settings_get_string (desktop, "color-scheme");
+  GtkSettings *gtk_settings = gtk_settings_get_default ();
+  if (gtk_settings != NULL)
+    g_object_set (gtk_settings, "gtk-application-prefer-dark-theme",
+                  g_strcmp0 (scheme, "prefer-dark") == 0, NULL);
+}
+
+static void
+follow_desktop_color_scheme (DermApplication *self)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = source != NULL
+    ? g_settings_schema_source_lookup (source, "org.gnome.desktop.interface", TRUE) : NULL;
+  if (schema == NULL || !g_settings_schema_has_key (schema, "color-scheme"))
+    return;
+  self->desktop_settings = g_settings_new_full (schema, NULL, NULL);
+  g_signal_connect (self->desktop_settings, "changed::color-scheme",
+                    G_CALLBACK (color_scheme_changed_cb), self);
+  color_scheme_changed_cb (self->desktop_settings, "color-scheme", self);
+}
+
 /* ---- GApplication ------------------------------------------------------------ */
 
 static void
@@ -194,6 +224,7 @@ derm_application_startup (GApplication *app)
 
   g_set_application_name (_("Dermalens"));
   gtk_window_set_default_icon_name (APP_ID);
+  follow_desktop_color_scheme (self);
 
   self->settings = g_settings_new (APP_ID);
   self->worker = derm_worker_new ();
@@ -269,6 +300,7 @@ derm_application_finalize (GObject *object)
   g_clear_object (&self->worker);
   g_clear_object (&self->store_worker);
   g_clear_object (&self->settings);
+  g_clear_object (&self->desktop_settings);
   g_free (self->classifier_override);
   g_free (self->segmenter_override);
   g_free (self->device_override);

@@ -29,7 +29,7 @@ run_app () {
     timeout 180 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$2" >"$out/$1.log" 2>&1
 }
 
-echo "1..10"
+echo "1..11"
 
 "$tool" make-lesion "$out/smoke-input.png" 640 480
 check "generated test image" "[ -s '$out/smoke-input.png' ]"
@@ -48,6 +48,25 @@ lesion=$("$tool" count-colour "$out/screenshot-smoke.png" 96 52 30 6 2>/dev/null
 skin=$("$tool" count-colour "$out/screenshot-smoke.png" 224 172 150 6 2>/dev/null || echo 0)
 echo "# lesion pixels $lesion, skin pixels $skin"
 check "screenshot shows the lesion and the skin" "[ '$lesion' -gt 5000 ] && [ '$skin' -gt 20000 ]"
+
+# The desktop asks for the dark style (GNOME's color-scheme, read through a
+# keyfile settings backend): the window follows it without GTK_THEME.
+if [ -f /usr/share/glib-2.0/schemas/org.gnome.desktop.interface.gschema.xml ]; then
+  cfg="$out/dark-config"
+  rm -rf "$cfg"; mkdir -p "$cfg/glib-2.0/settings"
+  printf "[org/gnome/desktop/interface]\ncolor-scheme='prefer-dark'\n" >"$cfg/glib-2.0/settings/keyfile"
+  rm -f "$out/screenshot-desktop-dark.png"
+  XDG_CONFIG_HOME="$cfg" GSK_RENDERER=cairo GSETTINGS_BACKEND=keyfile GTK_A11Y=none \
+  DERMALENS_TEST_SCREENSHOT="$out/screenshot-desktop-dark.png" DERMALENS_TEST_STATE="$out/screenshot-desktop-dark.state" \
+    timeout 180 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$out/smoke-input.png" >"$out/screenshot-desktop-dark.log" 2>&1
+  white_light=$("$tool" count-colour "$out/screenshot-smoke.png" 255 255 255 12 2>/dev/null || echo 0)
+  white_dark=$("$tool" count-colour "$out/screenshot-desktop-dark.png" 255 255 255 12 2>/dev/null || echo 0)
+  echo "# near-white pixels: default $white_light, desktop prefers dark $white_dark"
+  check "the window follows the desktop's dark preference" \
+    "[ -s '$out/screenshot-desktop-dark.png' ] && [ '$white_light' -gt 50000 ] && [ '$white_dark' -lt 2000 ]"
+else
+  ok "# SKIP org.gnome.desktop.interface is not installed"
+fi
 
 # A truncated JPEG: the window shows why it could not be opened.
 "$tool" make-lesion "$out/whole.jpg" 640 480
