@@ -61,6 +61,7 @@ struct _DermPage
   gboolean heatmap_on_demand;  /* the heatmap shown was computed now, not by the analysis */
   guint measure_source;        /* debounce of the corrected mask's measurement */
   GCancellable *measure_cancellable; /* the measurement running, or NULL */
+  guint measurements_started;  /* of corrected masks, for tests of the debounce */
   char *title;
   DermPageState state;
   char *error_message;
@@ -459,6 +460,7 @@ measure_timeout_cb (gpointer user_data)
   request->analysed = self->result->mask != NULL ? derm_image_copy (self->result->mask) : NULL;
 
   self->measure_cancellable = g_cancellable_new ();
+  self->measurements_started++;
   GWeakRef *page_ref = g_new0 (GWeakRef, 1);
   g_weak_ref_init (page_ref, self);
   g_autoptr(GTask) task = g_task_new (NULL, self->measure_cancellable, measured_cb, page_ref);
@@ -1724,6 +1726,7 @@ derm_page_describe (DermPage *self, GString *out)
   gboolean can_undo, can_redo, edited;
   g_object_get (self->viewer, "can-undo", &can_undo, "can-redo", &can_redo, "edited", &edited, NULL);
   g_string_append_printf (out, "can_undo=%d\ncan_redo=%d\nedited=%d\n", can_undo, can_redo, edited);
+  g_string_append_printf (out, "corrected_measurements=%u\n", self->measurements_started);
   g_string_append_printf (out, "save_case_enabled=%d\nsave_case_tooltip=%s\n",
                           gtk_widget_is_sensitive (GTK_WIDGET (self->save_case_button)),
                           gtk_widget_get_tooltip_text (GTK_WIDGET (self->save_case_button)));

@@ -268,7 +268,8 @@ step_done (Script *s)
       || g_str_equal (name, "export"))
     return page == NULL || !derm_page_get_busy (page);
   /* A correction is measured, a reopened case's heatmap computed, in the background. */
-  if (g_str_equal (name, "paint") || g_str_equal (name, "erase") || g_str_equal (name, "undo")
+  if (g_str_equal (name, "paint") || g_str_equal (name, "erase") || g_str_equal (name, "strokes")
+      || g_str_equal (name, "undo")
       || g_str_equal (name, "redo") || g_str_equal (name, "toggle"))
     return page == NULL || !derm_page_get_computing (page);
   if (g_str_equal (name, "browse") || g_str_equal (name, "browse-site"))
@@ -442,6 +443,14 @@ start_step (Script *s)
     {
       g_autofree char *action = g_strdup_printf ("page.toggle-%s", field (s, 1));
       gtk_widget_activate_action (GTK_WIDGET (page), action, NULL);
+    }
+  else if (g_str_equal (name, "strokes") && page != NULL)
+    {
+      /* strokes|N|x|y|x2|y2: N brush strokes at once, as a quick hand would. */
+      guint n = (guint) g_ascii_strtoull (field (s, 1), NULL, 10);
+      for (guint i = 0; i < n; i++)
+        derm_page_paint (page, FALSE, g_ascii_strtod (field (s, 2), NULL), g_ascii_strtod (field (s, 3), NULL),
+                         g_ascii_strtod (field (s, 4), NULL), g_ascii_strtod (field (s, 5), NULL));
     }
   else if ((g_str_equal (name, "paint") || g_str_equal (name, "erase")) && page != NULL)
     derm_page_paint (page, g_str_equal (name, "erase"), g_ascii_strtod (field (s, 1), NULL),

@@ -47,9 +47,10 @@ script="$script;close-page;close-page;state|$s-closed.state;browse;browse-open|1
 script="$script;toggle|contour;state|$s-toggled.state;toggle|contour"
 script="$script;toggle|heatmap;state|$s-heatmap.state;toggle|heatmap"
 script="$script;brush-size|30;erase|300|225|300|225;state|$s-erased.state;undo;state|$s-undone.state"
+script="$script;strokes|5|300|225|310|225;state|$s-burst.state;undo;undo;undo;undo;undo"
 script="$script;export|$out/report.pdf;state|$s-export.state;shot|main|$out/screenshot-correction.png"
 
-echo "1..26"
+echo "1..27"
 XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
 DERMALENS_TEST_STATE="$s-final.state" DERMALENS_TEST_SCRIPT="$script" \
   timeout 600 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" --device=cpu \
@@ -104,6 +105,10 @@ check "toggling the contour overlay" \
   "[ \"\$(val cases-reopen show_contour)\" = 1 ] && [ \"\$(val cases-toggled show_contour)\" = 0 ]"
 check "eraser removes pixels and undo brings them back" \
   "[ \"\$(val cases-erased mask_pixels)\" -lt '$px' ] && [ \"\$(val cases-undone mask_pixels)\" = '$px' ] && [ \"\$(val cases-undone can_redo)\" = 1 ]"
+m0=$(val cases-undone corrected_measurements)
+m1=$(val cases-burst corrected_measurements)
+check "five quick strokes are measured once (debounced: $m0 -> $m1)" \
+  "[ -n '$m0' ] && [ \"\$((m0 + 1))\" = '$m1' ] && [ \"\$(val cases-burst can_undo)\" = 1 ]"
 check "the measurements follow the eraser and the undo" \
   "[ \"\$(val cases-erased measurement1)\" != \"\$area_corrected\" ] && [ \"\$(val cases-undone measurement1)\" = \"\$area_corrected\" ]"
 
