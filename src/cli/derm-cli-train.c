@@ -176,7 +176,8 @@ derm_cli_train (int argc, char **argv)
   derm_train_job_config_init (&cfg);
   g_autofree char *task = NULL, *data = NULL, *out = NULL, *arch = NULL, *device = NULL;
   g_autofree char *init = NULL, *finetune = NULL, *resume = NULL, *json_log = NULL;
-  g_autofree char *balance = NULL;
+  g_autofree char *balance = NULL, *gpu_augment = NULL;
+  double checkpoint_every = cfg.checkpoint_every;
   int epochs = cfg.epochs, batch = cfg.batch, image_size = 0, limit = 0;
   int patience = cfg.patience, workers = 0;
   double lr = 0, val_fraction = cfg.val_fraction, test_fraction = cfg.test_fraction;
@@ -219,6 +220,12 @@ derm_cli_train (int argc, char **argv)
     { "lenient", 0, 0, G_OPTION_ARG_NONE, &lenient,
       N_("Go on without the dataset's unusable rows"), NULL },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Test-time augmentation for the test metrics"), NULL },
+    { "checkpoint-every", 0, 0, G_OPTION_ARG_DOUBLE, &checkpoint_every,
+      N_("Write the resumable checkpoint at most every SECONDS (default 60, 0 = every epoch)"),
+      "SECONDS" },
+    { "gpu-augment", 0, 0, G_OPTION_ARG_STRING, &gpu_augment,
+      N_("Keep the images on the device and augment there: auto (default: on CUDA), on or off"),
+      "MODE" },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
@@ -248,6 +255,10 @@ derm_cli_train (int argc, char **argv)
         usage = _("--balance must be sampling, loss or none");
       else if (limit < 0 || seed < 0 || patience < 0 || workers < 0)
         usage = _("--limit, --seed, --patience and --workers cannot be negative");
+      else if (!(checkpoint_every >= 0))
+        usage = _("--checkpoint-every cannot be negative");
+      else if (gpu_augment != NULL && !derm_gpu_augment_from_name (gpu_augment, &cfg.gpu_augment))
+        usage = _("--gpu-augment must be auto, on or off");
     }
   if (usage != NULL)
     {
@@ -272,6 +283,7 @@ derm_cli_train (int argc, char **argv)
   cfg.workers = workers;
   cfg.lenient = lenient;
   cfg.tta = tta;
+  cfg.checkpoint_every = checkpoint_every;
 
   TrainUi ui = { isatty (STDERR_FILENO) };
   if (json_log != NULL)

@@ -200,6 +200,12 @@ derm_cache_sample (const DermCache *cache, guint i)
   return cache->samples[i];
 }
 
+const gint32 *
+derm_cache_labels (const DermCache *cache)
+{
+  return cache->labels;
+}
+
 void
 derm_cache_view (const DermCache *cache, guint i, DermImage *view, gboolean mask)
 {
@@ -242,8 +248,7 @@ uniform (GRand *r, double lo, double hi)
 }
 
 void
-derm_augment (const DermAugmentConfig *c, GRand *r, int size, const guint8 *image,
-              const guint8 *mask, guint8 *out_image, guint8 *out_mask)
+derm_augment_draw (const DermAugmentConfig *c, GRand *r, DermAugmentParams *p)
 {
   /* A map from output to source in normalised coordinates [-1, 1]:
    * source = centre + diag(cw, ch) R(theta) R90^k F q. */
@@ -257,14 +262,35 @@ derm_augment (const DermAugmentConfig *c, GRand *r, int size, const guint8 *imag
   double cw = MIN (sqrt (area * aspect), 1.0), ch = MIN (sqrt (area / aspect), 1.0);
   double ox = uniform (r, -(1 - cw), 1 - cw), oy = uniform (r, -(1 - ch), 1 - ch);
   double ct = cos (theta), st = sin (theta);
-  /* Pixel-space affine: src = A (u, v) + t */
-  double a00 = cw * ct * fx, a01 = -cw * st * fy;
-  double a10 = ch * st * fx, a11 = ch * ct * fy;
-  double half = size / 2.0;
+  p->affine[0] = cw * ct * fx;
+  p->affine[1] = -cw * st * fy;
+  p->affine[2] = ox;
+  p->affine[3] = ch * st * fx;
+  p->affine[4] = ch * ct * fy;
+  p->affine[5] = oy;
+  p->brightness = 1 + uniform (r, -c->brightness, c->brightness);
+  p->contrast = 1 + uniform (r, -c->contrast, c->contrast);
+  p->saturation = 1 + uniform (r, -c->saturation, c->saturation);
+}
 
-  double bright = 1 + uniform (r, -c->brightness, c->brightness);
-  double contrast = 1 + uniform (r, -c->contrast, c->contrast);
-  double sat = 1 + uniform (r, -c->saturation, c->saturation);
+GRand *
+derm_augment_batch_rand (guint64 seed, int epoch, int batch)
+{
+  guint32 s[4] = { (guint32) seed, (guint32) (seed >> 32), (guint32) epoch, (guint32) batch };
+  return g_rand_new_with_seed_array (s, 4);
+}
+
+void
+derm_augment (const DermAugmentConfig *c, GRand *r, int size, const guint8 *image,
+              const guint8 *mask, guint8 *out_image, guint8 *out_mask)
+{
+  DermAugmentParams p;
+  derm_augment_draw (c, r, &p);
+  /* Pixel-space affine: src = A (u, v) + t */
+  double a00 = p.affine[0], a01 = p.affine[1], ox = p.affine[2];
+  double a10 = p.affine[3], a11 = p.affine[4], oy = p.affine[5];
+  double half = size / 2.0;
+  double bright = p.brightness, contrast = p.contrast, sat = p.saturation;
 
   /* Colour: out = (g + (c - g) * sat) * bright, in 8.8 fixed point. */
   int k_sat = (int) lrint (sat * 256), k_bright = (int) lrint (bright * 256);
@@ -340,6 +366,66 @@ derm_augment (const DermAugmentConfig *c, GRand *r, int size, const guint8 *imag
 
 /* ---- Loader ------------------------------------------------------------------ */
 
+int
+derm_batches_per_epoch (guint n, int batch, gboolean drop_last)
+{
+  g_return_val_if_fail (batch > 0, 0);
+  return drop_last && n >= (guint) batch ? (int) (n / batch) : (int) ((n + batch - 1) / batch);
+}
+
+void
+derm_epoch_order (const DermCache *cache, const guint *entries, guint n, DermSampling sampling,
+                  guint64 seed, int epoch, guint *order)
+{
+  guint32 s[3] = { (guint32) seed, (guint32) (seed >> 32), (guint32) epoch };
+  g_autoptr(GRand) rand = g_rand_new_with_seed_array (s, 3);
+  switch (sampling)
+    {
+    case DERM_SAMPLING_SEQUENTIAL:
+      memcpy (order, entries, n * sizeof (guint));
+      break;
+    case DERM_SAMPLING_SHUFFLE:
+      memcpy (order, entries, n * sizeof (guint));
+      for (guint i = n; i > 1; i--)
+        {
+          guint j = g_rand_int_range (rand, 0, i);
+          guint t = order[i - 1];
+          order[i - 1] = order[j];
+          order[j] = t;
+        }
+      break;
+    case DERM_SAMPLING_BALANCED:
+      {
+        GArray *by_class[DERM_N_CLASSES];
+        for (int c = 0; c < DERM_N_CLASSES; c++)
+          by_class[c] = g_array_new (FALSE, FALSE, sizeof (guint));
+        for (guint i = 0; i < n; i++)
+          {
+            int c = derm_cache_label (cache, entries[i]);
+            if (c >= 0 && c < DERM_N_CLASSES)
+              g_array_append_val (by_class[c], entries[i]);
+          }
+        int present[DERM_N_CLASSES], np = 0;
+        for (int c = 0; c < DERM_N_CLASSES; c++)
+          if (by_class[c]->len > 0)
+            present[np++] = c;
+        for (guint i = 0; i < n; i++)
+          {
+            if (np == 0)
+              {
+                order[i] = entries[i];
+                continue;
+              }
+            GArray *a = by_class[present[g_rand_int_range (rand, 0, np)]];
+            order[i] = g_array_index (a, guint, g_rand_int_range (rand, 0, a->len));
+          }
+        for (int c = 0; c < DERM_N_CLASSES; c++)
+          g_array_unref (by_class[c]);
+      }
+      break;
+    }
+}
+
 typedef struct {
   guint8 *images;
   gint32 *labels;
@@ -355,8 +441,6 @@ struct DermLoader {
   guint n;
   DermLoaderConfig config;
   int n_batches;
-  int classes[DERM_N_CLASSES + 1];
-  GArray *by_class[DERM_N_CLASSES];
 
   guint *order;
   int epoch;
@@ -382,9 +466,7 @@ fill_slot (DermLoader *l, Slot *slot, int b)
   gsize img_bytes = (gsize) size * size * 3, mask_bytes = (gsize) size * size;
   int start = b * l->config.batch;
   int n = MIN (l->config.batch, (int) l->n - start);
-  guint32 seed[4] = { (guint32) l->config.seed, (guint32) (l->config.seed >> 32),
-                      (guint32) l->epoch, (guint32) b };
-  g_autoptr(GRand) rand = g_rand_new_with_seed_array (seed, 4);
+  g_autoptr(GRand) rand = derm_augment_batch_rand (l->config.seed, l->epoch, b);
   for (int i = 0; i < n; i++)
     {
       guint e = l->order[start + i];
@@ -459,16 +541,7 @@ derm_loader_new (const DermCache *cache, const guint *entries, guint n,
       l->entries[i] = entries ? entries[i] : i;
       g_return_val_if_fail (l->entries[i] < cache->n, NULL);
     }
-  for (int c = 0; c < DERM_N_CLASSES; c++)
-    l->by_class[c] = g_array_new (FALSE, FALSE, sizeof (guint));
-  for (guint i = 0; i < n; i++)
-    {
-      int c = derm_cache_label (cache, l->entries[i]);
-      if (c >= 0 && c < DERM_N_CLASSES)
-        g_array_append_val (l->by_class[c], l->entries[i]);
-    }
-  l->n_batches = config->drop_last && (int) n >= config->batch ? (int) (n / config->batch)
-                                                              : (int) ((n + config->batch - 1) / config->batch);
+  l->n_batches = derm_batches_per_epoch (n, config->batch, config->drop_last);
   l->order = g_new (guint, n);
   memcpy (l->order, l->entries, n * sizeof (guint));
 
@@ -513,8 +586,6 @@ derm_loader_free (DermLoader *l)
       g_free (l->slots[s].masks);
     }
   g_free (l->slots);
-  for (int c = 0; c < DERM_N_CLASSES; c++)
-    g_array_unref (l->by_class[c]);
   g_free (l->order);
   g_free (l->entries);
   g_mutex_clear (&l->lock);
@@ -538,37 +609,7 @@ derm_loader_start_epoch (DermLoader *l, int epoch)
     g_cond_wait (&l->cond, &l->lock);
 
   l->epoch = epoch;
-  guint32 seed[3] = { (guint32) l->config.seed, (guint32) (l->config.seed >> 32), (guint32) epoch };
-  g_autoptr(GRand) rand = g_rand_new_with_seed_array (seed, 3);
-  switch (l->config.sampling)
-    {
-    case DERM_SAMPLING_SEQUENTIAL:
-      memcpy (l->order, l->entries, l->n * sizeof (guint));
-      break;
-    case DERM_SAMPLING_SHUFFLE:
-      memcpy (l->order, l->entries, l->n * sizeof (guint));
-      for (guint i = l->n; i > 1; i--)
-        {
-          guint j = g_rand_int_range (rand, 0, i);
-          guint t = l->order[i - 1];
-          l->order[i - 1] = l->order[j];
-          l->order[j] = t;
-        }
-      break;
-    case DERM_SAMPLING_BALANCED:
-      {
-        int present[DERM_N_CLASSES], np = 0;
-        for (int c = 0; c < DERM_N_CLASSES; c++)
-          if (l->by_class[c]->len > 0)
-            present[np++] = c;
-        for (guint i = 0; i < l->n; i++)
-          {
-            GArray *a = l->by_class[present[g_rand_int_range (rand, 0, np)]];
-            l->order[i] = g_array_index (a, guint, g_rand_int_range (rand, 0, a->len));
-          }
-      }
-      break;
-    }
+  derm_epoch_order (l->cache, l->entries, l->n, l->config.sampling, l->config.seed, epoch, l->order);
   for (int s = 0; s < l->q; s++)
     l->slots[s].ready = FALSE;
   l->released = 0;

@@ -39,10 +39,13 @@ void        derm_cache_free (DermCache *cache);
 guint       derm_cache_get_n (const DermCache *cache);
 int         derm_cache_get_size (const DermCache *cache);
 /* Borrowed: size*size*3 bytes (RGB) / size*size bytes (0 or 255); NULL masks
- * when the cache has none. */
+ * when the cache has none. Entries are contiguous: entry i starts i * size *
+ * size * 3 (masks: i * size * size) bytes after entry 0. */
 const guint8 *derm_cache_image (const DermCache *cache, guint i);
 const guint8 *derm_cache_mask (const DermCache *cache, guint i);
 int         derm_cache_label (const DermCache *cache, guint i);
+/* Borrowed: the n labels, in entry order. */
+const gint32 *derm_cache_labels (const DermCache *cache);
 /* The dataset index of cache entry @i. */
 guint       derm_cache_sample (const DermCache *cache, guint i);
 /* A view of entry @i as a DermImage whose data is borrowed from the cache:
@@ -62,6 +65,25 @@ typedef struct {
 
 /* Good defaults for dermoscopy (rotation invariant; mild colour jitter). */
 void        derm_augment_config_default (DermAugmentConfig *config);
+
+/* One sample's random augmentation, drawn from @rand: a map from output
+ * to source in normalised coordinates ([-1, 1], pixel centres at
+ * (2 u + 1) / size - 1: the convention of affine_grid with
+ * align_corners = false), source = affine[0..2] . (x, y, 1) for x and
+ * affine[3..5] . (x, y, 1) for y; then colour factors. */
+typedef struct {
+  double affine[6];
+  double brightness, contrast, saturation;  /* 1 = unchanged */
+} DermAugmentParams;
+
+/* Draws the parameters derm_augment() uses, in the same order, so a device
+ * implementation seeded alike makes the same geometry and colours. */
+void        derm_augment_draw (const DermAugmentConfig *config, GRand *rand,
+                               DermAugmentParams *params);
+
+/* The seed of batch @batch of epoch @epoch: a GRand for derm_augment_draw ()
+ * as the loader seeds it. Returns: (transfer full). */
+GRand      *derm_augment_batch_rand (guint64 seed, int epoch, int batch);
 
 /* Writes an augmented copy of @image (size x size x 3) to @out_image and of
  * @mask (size x size, may be NULL) to @out_mask, with the same geometry
@@ -90,6 +112,16 @@ typedef struct {
 } DermLoaderConfig;
 
 typedef struct DermLoader DermLoader;
+
+/* The loader's per-epoch order of @entries (n cache entries): shuffled,
+ * class-balanced draws (with replacement, n of them) or sequential, fixed by
+ * @seed and @epoch. Writes n entries to @order. The loader uses it; a device
+ * data path uses it to draw exactly the same batches. */
+void        derm_epoch_order (const DermCache *cache, const guint *entries, guint n,
+                              DermSampling sampling, guint64 seed, int epoch, guint *order);
+/* Batches per epoch of n entries (a last, partial batch dropped with
+ * @drop_last when there is at least one whole batch). */
+int         derm_batches_per_epoch (guint n, int batch, gboolean drop_last);
 
 /* Batches over the cache entries @entries (n; NULL = all). The cache must
  * outlive the loader. Returns: (transfer full). */

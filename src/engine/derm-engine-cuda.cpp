@@ -63,6 +63,34 @@ cuda_set_autocast (bool enabled)
     at::autocast::clear_cache ();
 }
 
+bool
+cuda_memory_info (int index, guint64 *free_bytes, guint64 *total_bytes)
+{
+#if LIBTORCH_HAS_CUDA
+  try {
+    if (!torch::cuda::is_available () || index < 0 || index >= (int) torch::cuda::device_count ())
+      return false;
+    int previous = 0;
+    if (cudaGetDevice (&previous) != cudaSuccess)
+      return false;
+    size_t f = 0, t = 0;
+    bool ok = cudaSetDevice (index) == cudaSuccess && cudaMemGetInfo (&f, &t) == cudaSuccess;
+    cudaSetDevice (previous);
+    // Memory libtorch's caching allocator holds counts as used here.
+    *free_bytes = f;
+    *total_bytes = t;
+    return ok;
+  } catch (...) {
+    return false;
+  }
+#else
+  (void) index;
+  (void) free_bytes;
+  (void) total_bytes;
+  return false;
+#endif
+}
+
 void
 cuda_configure (void)
 {

@@ -73,11 +73,17 @@ normalize_batch (DermModel *model, const torch::Tensor &uint8_nhwc)
   if (uint8_nhwc.dim () != 4 || uint8_nhwc.size (3) != 3 || uint8_nhwc.scalar_type () != torch::kByte)
     fail (DERM_ERROR_INVALID, _("A batch must be N x height x width x 3 bytes (RGB)"));
   auto x = uint8_nhwc.to (model->device, /*non_blocking=*/true).permute ({ 0, 3, 1, 2 });
+  return normalize_unit (model, x.to (torch::kFloat).div (255.0));
+}
+
+torch::Tensor
+normalize_unit (DermModel *model, const torch::Tensor &x01)
+{
   auto opts = torch::TensorOptions ().dtype (torch::kFloat).device (model->device);
   auto mean = torch::tensor ({ model->mean[0], model->mean[1], model->mean[2] }).to (opts).view ({ 1, 3, 1, 1 });
   auto std = torch::tensor ({ model->std[0], model->std[1], model->std[2] }).to (opts).view ({ 1, 3, 1, 1 });
-  x = x.to (torch::kFloat).div (255.0).sub (mean).div (std);
-  // The permuted NHWC buffer already is channels_last: keep it on CUDA.
+  auto x = x01.to (model->device).sub (mean).div (std);
+  // A permuted NHWC buffer already is channels_last: keep it so on CUDA.
   return model->device.is_cuda () ? x.contiguous (at::MemoryFormat::ChannelsLast) : x.contiguous ();
 }
 
@@ -111,7 +117,7 @@ dihedral_inverse (const torch::Tensor &y, int k)
   return k >= 4 ? x.flip ({ 3 }) : x;
 }
 
-static torch::Tensor
+torch::Tensor
 run_net (DermModel *model, const torch::Tensor &x)
 {
   if (model->inference_bf16 && model->device.is_cuda ())

@@ -85,6 +85,16 @@ struct DermModel
   bool inference_bf16 = false;
 };
 
+struct DermDeviceCache
+{
+  torch::Device device = torch::Device (torch::kCPU);
+  int n = 0;
+  int size = 0;
+  torch::Tensor images;   // n x size x size x 3 uint8
+  torch::Tensor masks;    // n x size x size uint8 (0 / 255), or undefined
+  torch::Tensor labels;   // n int64, or undefined
+};
+
 namespace derm {
 
 void refresh_from_metadata (DermModel *model);
@@ -96,6 +106,11 @@ DermImage *prepare_image (DermModel *model, const DermImage *image, int size);
 // The tensor half: uint8 NHWC (any device) -> float NCHW normalised on the
 // model's device (channels_last on CUDA).
 torch::Tensor normalize_batch (DermModel *model, const torch::Tensor &uint8_nhwc);
+// Its float half: NCHW in [0, 1] (any device) -> normalised on the model's
+// device (channels_last on CUDA). normalize_batch ends in it.
+torch::Tensor normalize_unit (DermModel *model, const torch::Tensor &x01);
+// The forward pass of inference (bf16 autocast when the model asks for it).
+torch::Tensor run_net (DermModel *model, const torch::Tensor &x);
 // Both halves for a list of images -> normalised NCHW at input_size.
 torch::Tensor preprocess (DermModel *model, const DermImage *const *images, int n);
 
@@ -117,5 +132,18 @@ gboolean write_state (const char *path, const std::vector<std::pair<std::string,
 
 // Makes CUDA model parameters channels_last (no-op on CPU).
 void apply_memory_format (DermModel *model);
+
+// Free and total memory of a CUDA device; false without CUDA.
+bool cuda_memory_info (int index, guint64 *free_bytes, guint64 *total_bytes);
+
+// A batch from a device cache: entries @idx (int64 on the cache's device),
+// gathered and, with @augment, augmented there with the parameters
+// derm_augment_draw () gives for (@seed, @epoch, @batch). @x01: N x 3 x S x S
+// float in [0, 1]; @mask (when the cache has masks): N x 1 x S x S, 0 or 1.
+void device_batch (DermDeviceCache *cache, const torch::Tensor &idx, const DermAugmentConfig *augment,
+                   guint64 seed, int epoch, int batch, torch::Tensor *x01, torch::Tensor *mask);
+// Entries @idx (n of them) as an int64 tensor on the cache's device, each
+// checked against the cache size.
+torch::Tensor device_indices (DermDeviceCache *cache, const guint *idx, int n);
 
 } // namespace derm

@@ -180,25 +180,33 @@ check_batch (DermTrainer *tr, const DermBatch &b)
     }
 }
 
-// One optimisation step; returns the loss (a 0-dim tensor on the device).
+// clip_grad_norm_ with libtorch's arithmetic, without reading the norm back
+// (libtorch's returns it as a double: a host synchronisation every step).
+static void
+clip_gradients (const std::vector<torch::Tensor> &params, double max_norm)
+{
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto &p : params)
+    if (p.grad ().defined ())
+      {
+        grads.push_back (p.grad ());
+        norms.push_back (p.grad ().norm (2));
+      }
+  if (grads.empty ())
+    return;
+  auto total = torch::stack (norms).norm (2);
+  auto coef = (max_norm / (total + 1e-6)).clamp_max (1.0);
+  for (auto &g : grads)
+    g.mul_ (coef);
+}
+
+// One optimisation step on a normalised batch; returns the loss (a 0-dim
+// tensor on the device, not read back).
 static torch::Tensor
-train_step (DermTrainer *tr, const DermBatch &b)
+train_step_tensors (DermTrainer *tr, const torch::Tensor &x, const torch::Tensor &target)
 {
   DermModel *m = tr->model;
-  check_batch (tr, b);
   set_lr (tr, lr_at (tr->config, tr->global_step));
-
-  auto images = torch::from_blob ((void *) b.images, { b.n, b.height, b.width, 3 }, torch::kByte);
-  auto x = normalize_batch (m, images);
-  torch::Tensor target;
-  if (m->arch == DERM_ARCH_UNET)
-    target = torch::from_blob ((void *) b.masks, { b.n, 1, b.height, b.width }, torch::kByte)
-               .to (m->device)
-               .gt (0)
-               .to (torch::kFloat);
-  else
-    target = torch::from_blob ((void *) b.labels, { b.n }, torch::kInt).to (m->device).to (torch::kLong);
-
   const bool autocast = tr->config.mixed_precision && m->device.is_cuda ();
   torch::Tensor out;
   if (autocast)
@@ -220,10 +228,90 @@ train_step (DermTrainer *tr, const DermBatch &b)
   tr->optimizer->zero_grad ();
   loss.backward ();
   if (tr->config.grad_clip > 0)
-    torch::nn::utils::clip_grad_norm_ (tr->optimizer->param_groups ()[0].params (), tr->config.grad_clip);
+    clip_gradients (tr->optimizer->param_groups ()[0].params (), tr->config.grad_clip);
   tr->optimizer->step ();
   tr->global_step++;
   return loss.detach ();
+}
+
+// One optimisation step on a batch from C.
+static torch::Tensor
+train_step (DermTrainer *tr, const DermBatch &b)
+{
+  DermModel *m = tr->model;
+  check_batch (tr, b);
+
+  auto images = torch::from_blob ((void *) b.images, { b.n, b.height, b.width, 3 }, torch::kByte);
+  auto x = normalize_batch (m, images);
+  torch::Tensor target;
+  if (m->arch == DERM_ARCH_UNET)
+    target = torch::from_blob ((void *) b.masks, { b.n, 1, b.height, b.width }, torch::kByte)
+               .to (m->device)
+               .gt (0)
+               .to (torch::kFloat);
+  else
+    target = torch::from_blob ((void *) b.labels, { b.n }, torch::kInt).to (m->device).to (torch::kLong);
+  return train_step_tensors (tr, x, target);
+}
+
+// The epoch loop shared by both data paths. @next (n, &loss) runs the next
+// step and returns false at the end of the epoch; it may throw.
+template <typename Next>
+static double
+run_epoch_loop (DermTrainer *tr, int epoch, int steps_in_epoch, Next next, DermProgressFunc progress,
+                gpointer progress_data, const volatile gint *cancel, double *mean_loss)
+{
+  // On CUDA the loss is read back every few steps only: each read waits for
+  // the GPU to finish.
+  const int sync_every = tr->model->device.is_cuda () ? 10 : 1;
+  double loss_mean = 0.0;
+  set_train_mode (tr);
+  torch::Tensor loss_sum = torch::zeros ({}, torch::TensorOptions ().device (tr->model->device));
+  gint64 start = g_get_monotonic_time ();
+  gint64 images = 0;
+  int step = 0;
+  while (true)
+    {
+      if (cancel != nullptr && g_atomic_int_get (cancel))
+        {
+          if (step > 0)
+            loss_mean = loss_sum.item<double> () / step;
+          if (mean_loss)
+            *mean_loss = loss_mean;
+          fail (DERM_ERROR_CANCELLED, _("Training was cancelled"));
+        }
+      int n = 0;
+      torch::Tensor loss;
+      if (!next (&n, &loss))
+        break;
+      loss_sum += loss;
+      step++;
+      images += n;
+      if (step % sync_every == 0)
+        loss_mean = loss_sum.item<double> () / step;
+      if (progress != nullptr)
+        {
+          DermTrainProgress p = {};
+          p.epoch = epoch;
+          p.step = step;
+          p.steps_in_epoch = steps_in_epoch;
+          p.global_step = tr->global_step;
+          p.loss = loss_mean;
+          double secs = (g_get_monotonic_time () - start) / 1e6;
+          p.images_per_second = secs > 0 ? images / secs : 0.0;
+          p.lr = lr_at (tr->config, tr->global_step - 1);
+          progress (&p, progress_data);
+        }
+    }
+  if (step > 0)
+    loss_mean = loss_sum.item<double> () / step;
+  if (mean_loss)
+    *mean_loss = loss_mean;
+  if (!std::isfinite (loss_mean))
+    fail (DERM_ERROR_FAILED, _("The training loss is no longer a number (it diverged); lower the learning rate"));
+  tr->epochs_done = epoch + 1;
+  tr->model->net->eval ();
+  return loss_mean;
 }
 
 } // namespace derm
@@ -287,69 +375,80 @@ derm_trainer_run_epoch (DermTrainer *tr, int epoch, int steps_in_epoch, DermBatc
                         gpointer batch_data, DermProgressFunc progress, gpointer progress_data,
                         const volatile gint *cancel, double *mean_loss, GError **error)
 {
-  // On CUDA the loss is read back every few steps only: each read waits for
-  // the GPU to finish.
-  const int sync_every = tr && tr->model->device.is_cuda () ? 10 : 1;
-  double loss_mean = 0.0;
+  GError *berr = nullptr;
   try
     {
       if (tr == nullptr || next == nullptr)
         derm::fail (DERM_ERROR_INVALID, _("No trainer or batch source was given"));
-      derm::set_train_mode (tr);
-      torch::Tensor loss_sum = torch::zeros ({}, torch::TensorOptions ().device (tr->model->device));
-      gint64 start = g_get_monotonic_time ();
-      gint64 images = 0;
-      int step = 0;
-      while (true)
+      auto step = [&] (int *n, torch::Tensor *loss) {
+        DermBatch batch = {};
+        if (!next (batch_data, &batch, &berr))
+          {
+            if (berr != nullptr)
+              throw std::runtime_error ("batch source failed");
+            return false;
+          }
+        *loss = derm::train_step (tr, batch);
+        *n = batch.n;
+        return true;
+      };
+      derm::run_epoch_loop (tr, epoch, steps_in_epoch, step, progress, progress_data, cancel, mean_loss);
+      return TRUE;
+    }
+  catch (...)
+    {
+      if (tr)
+        tr->model->net->eval ();
+      if (berr != nullptr)
+        g_propagate_error (error, berr);
+      else
+        derm::set_error_from_exception (error);
+      return FALSE;
+    }
+}
+
+gboolean
+derm_trainer_run_epoch_cached (DermTrainer *tr, int epoch, DermDeviceCache *cache, const guint *order,
+                               guint n, int batch, gboolean drop_last, guint64 seed,
+                               const DermAugmentConfig *augment, DermProgressFunc progress,
+                               gpointer progress_data, const volatile gint *cancel, double *mean_loss,
+                               GError **error)
+{
+  try
+    {
+      if (tr == nullptr || cache == nullptr || order == nullptr || n == 0 || n > G_MAXINT || batch < 1)
+        derm::fail (DERM_ERROR_INVALID, _("No trainer, image cache or batch order was given"));
+      DermModel *m = tr->model;
+      if (m->device != cache->device)
+        derm::fail (DERM_ERROR_MISMATCH, _("The image cache is on %s but the model is on %s; build the "
+                                           "cache after moving the model"),
+                    derm::device_string (cache->device).c_str (), m->device_name.c_str ());
+      const bool seg = m->arch == DERM_ARCH_UNET;
+      if (seg ? !cache->masks.defined () : !cache->labels.defined ())
+        derm::fail (DERM_ERROR_INVALID, seg ? _("A segmentation batch needs masks")
+                                            : _("A classification batch needs labels"));
+      const int steps = derm_batches_per_epoch (n, batch, drop_last);
+      // The whole epoch's order goes to the device at once.
+      auto order_dev = derm::device_indices (cache, order, (int) n);
+      int b = 0;
+      auto step = [&] (int *count, torch::Tensor *loss) {
+        if (b >= steps)
+          return false;
+        const int64_t first = (int64_t) b * batch;
+        const int64_t nb = std::min<int64_t> (batch, (int64_t) n - first);
+        auto idx = order_dev.narrow (0, first, nb);
+        torch::Tensor x01, mask;
         {
-          if (cancel != nullptr && g_atomic_int_get (cancel))
-            {
-              if (step > 0)
-                loss_mean = loss_sum.item<double> () / step;
-              if (mean_loss)
-                *mean_loss = loss_mean;
-              derm::fail (DERM_ERROR_CANCELLED, _("Training was cancelled"));
-            }
-          DermBatch batch = {};
-          GError *berr = nullptr;
-          if (!next (batch_data, &batch, &berr))
-            {
-              if (berr != nullptr)
-                {
-                  g_propagate_error (error, berr);
-                  tr->model->net->eval ();
-                  return FALSE;
-                }
-              break;
-            }
-          loss_sum += derm::train_step (tr, batch);
-          step++;
-          images += batch.n;
-          if (step % sync_every == 0)
-            loss_mean = loss_sum.item<double> () / step;
-          if (progress != nullptr)
-            {
-              DermTrainProgress p = {};
-              p.epoch = epoch;
-              p.step = step;
-              p.steps_in_epoch = steps_in_epoch;
-              p.global_step = tr->global_step;
-              p.loss = loss_mean;
-              double secs = (g_get_monotonic_time () - start) / 1e6;
-              p.images_per_second = secs > 0 ? images / secs : 0.0;
-              p.lr = derm::lr_at (tr->config, tr->global_step - 1);
-              progress (&p, progress_data);
-            }
+          torch::NoGradGuard no_grad;
+          derm::device_batch (cache, idx, augment, seed, epoch, b, &x01, seg ? &mask : nullptr);
         }
-      if (step > 0)
-        loss_mean = loss_sum.item<double> () / step;
-      if (mean_loss)
-        *mean_loss = loss_mean;
-      if (!std::isfinite (loss_mean))
-        derm::fail (DERM_ERROR_FAILED,
-                    _("The training loss is no longer a number (it diverged); lower the learning rate"));
-      tr->epochs_done = epoch + 1;
-      tr->model->net->eval ();
+        auto target = seg ? mask : cache->labels.index_select (0, idx);
+        *loss = derm::train_step_tensors (tr, derm::normalize_unit (m, x01), target);
+        *count = (int) nb;
+        b++;
+        return true;
+      };
+      derm::run_epoch_loop (tr, epoch, steps, step, progress, progress_data, cancel, mean_loss);
       return TRUE;
     }
   catch (...)

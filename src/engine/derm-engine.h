@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "derm-augment.h"
 #include "derm-error.h"
 #include "derm-image.h"
 
@@ -32,6 +33,10 @@ int         derm_engine_get_threads (void);
 void        derm_engine_empty_cache (void);
 /* Seeds libtorch's CPU and CUDA generators. */
 void        derm_engine_manual_seed (guint64 seed);
+/* Free and total memory of @device ("cuda", "cuda:N"; NULL = "auto").
+ * FALSE when unknown (CPU, or a build without CUDA). */
+gboolean    derm_engine_device_memory (const char *device, guint64 *free_bytes,
+                                       guint64 *total_bytes);
 
 /* ---- Models ------------------------------------------------------------ */
 
@@ -225,6 +230,68 @@ gboolean     derm_trainer_run_epoch (DermTrainer *trainer, int epoch, int steps_
                                      DermProgressFunc progress, gpointer progress_data,
                                      const volatile gint *cancel, double *mean_loss,
                                      GError **error);
+/* ---- Device-resident training data ------------------------------------ */
+
+/* The uint8 training cache uploaded once to a model's device, so batches are
+ * gathered (index_select) and augmented there with torch ops and no host
+ * copy per step. On "cpu" it is a copy in host memory: the same code path,
+ * for tests. Free it on the thread that uses it. */
+typedef struct DermDeviceCache DermDeviceCache;
+
+/* Bytes a cache of @n images of @size x @size (with masks) takes. */
+guint64          derm_device_cache_bytes (guint n, int size, gboolean masks);
+/* Copies @n images (n x size x size x 3 bytes, NHWC), @labels (n, or NULL)
+ * and @masks (n x size x size, nonzero = lesion, or NULL) to @model's device.
+ * Labels must be classes of @model when it classifies (checked here, once).
+ * Returns: (transfer full). */
+DermDeviceCache *derm_device_cache_new (DermModel *model, const guint8 *images,
+                                        const gint32 *labels, const guint8 *masks,
+                                        guint n, int size, GError **error);
+void             derm_device_cache_free (DermDeviceCache *cache);
+guint            derm_device_cache_get_n (DermDeviceCache *cache);
+
+/* The device augmentation of entries @idx (n): flips, 90-degree rotations,
+ * a small rotation and random resized crop through one affine map
+ * (affine_grid + grid_sample: bilinear for images, nearest for masks,
+ * reflected borders) and per-sample brightness, saturation and contrast,
+ * with the parameters derm_augment_draw () draws from
+ * derm_augment_batch_rand (@seed, @epoch, @batch), as the CPU loader does.
+ * @augment NULL: the cached images as they are. Copies the result back to
+ * @images (n x size x size x 3) and, when not NULL and the cache has masks,
+ * @masks (n x size x size, 0 / 255): for tests and inspection; training
+ * never copies batches back. */
+gboolean         derm_device_cache_augment (DermDeviceCache *cache, const guint *idx, int n,
+                                            const DermAugmentConfig *augment, guint64 seed,
+                                            int epoch, int batch, guint8 *images,
+                                            guint8 *masks, GError **error);
+
+/* One epoch over cache entries @order (n of them, e.g. from
+ * derm_epoch_order ()), in batches of @batch (a last, partial one dropped
+ * with @drop_last), augmented on the device with @augment (NULL: none) and
+ * the seeds of derm_device_cache_augment (): batch b of @epoch draws from
+ * derm_augment_batch_rand (@seed, @epoch, b). Otherwise as
+ * derm_trainer_run_epoch (): progress each step, @cancel between steps, the
+ * loss read back every few steps on CUDA. The cache must be on the model's
+ * device. */
+gboolean     derm_trainer_run_epoch_cached (DermTrainer *trainer, int epoch, DermDeviceCache *cache,
+                                            const guint *order, guint n, int batch,
+                                            gboolean drop_last, guint64 seed,
+                                            const DermAugmentConfig *augment,
+                                            DermProgressFunc progress, gpointer progress_data,
+                                            const volatile gint *cancel, double *mean_loss,
+                                            GError **error);
+
+/* Validation from a device cache (eval mode, no grad, no augmentation):
+ * raw logits of entries @idx (n x num_classes, image-major) ... */
+gboolean     derm_model_logits_cached (DermModel *model, DermDeviceCache *cache, const guint *idx,
+                                       int n, float *logits, GError **error);
+/* ... or U-Net lesion probabilities at the cache's size (n x size x size,
+ * 0..255, as derm_model_segment ()). */
+gboolean     derm_model_segment_cached (DermModel *model, DermDeviceCache *cache, const guint *idx,
+                                        int n, guint8 *probs, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermDeviceCache, derm_device_cache_free)
+
 gint64       derm_trainer_get_global_step (DermTrainer *trainer);
 int          derm_trainer_get_epoch (DermTrainer *trainer);   /* epochs completed */
 

@@ -22,6 +22,21 @@ typedef enum {
   DERM_BALANCE_SAMPLING,  /* each class drawn equally often */
 } DermBalance;
 
+/* Where training batches are augmented. ON: the uint8 cache is uploaded
+ * once to the model's device and batches are gathered and augmented there
+ * (also on "cpu", for tests); OFF: the threaded CPU loader; AUTO: ON for
+ * CUDA, OFF for CPU. ON and AUTO fall back to the CPU loader, with a message,
+ * when the cache does not fit in the device's free memory. */
+typedef enum {
+  DERM_GPU_AUGMENT_AUTO,
+  DERM_GPU_AUGMENT_ON,
+  DERM_GPU_AUGMENT_OFF,
+} DermGpuAugment;
+
+/* "auto", "on", "off". Borrowed, static. */
+const char *derm_gpu_augment_name (DermGpuAugment mode);
+gboolean    derm_gpu_augment_from_name (const char *name, DermGpuAugment *mode);
+
 /* "none", "loss", "sampling". Borrowed, static. */
 const char *derm_balance_name (DermBalance balance);
 gboolean    derm_balance_from_name (const char *name, DermBalance *balance);
@@ -50,10 +65,16 @@ typedef struct {
   int workers;                /* loader / decoding threads; 0: the cores present */
   gboolean lenient;           /* go on without the dataset's bad rows */
   gboolean tta;               /* test-time augmentation for the final test metrics */
+  /* The resumable checkpoint (OUT.ckpt) is written after the first epoch,
+   * then after an epoch once this many seconds passed since the last one,
+   * and on cancel; 0 = after every epoch. Default 60. */
+  double checkpoint_every;
+  DermGpuAugment gpu_augment; /* augmentation on the model's device (see below) */
 } DermTrainJobConfig;
 
 /* Fills @config with the defaults (classification, ResNet-50, 30 epochs,
- * batch 32, fractions 0.15 / 0.15, seed 1, balanced sampling, patience 8). */
+ * batch 32, fractions 0.15 / 0.15, seed 1, balanced sampling, patience 8,
+ * a checkpoint at most every 60 s, --gpu-augment auto). */
 void derm_train_job_config_init (DermTrainJobConfig *config);
 
 typedef enum {

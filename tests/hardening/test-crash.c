@@ -399,6 +399,7 @@ job_config (DermTrainJobConfig *cfg, const char *data, const char *out, int epoc
   cfg->test_fraction = 0.2;
   cfg->workers = 1;
   cfg->patience = 0;
+  cfg->checkpoint_every = 0;   /* a checkpoint after every epoch: the test kills between them */
   cfg->resume = resume;
 }
 

@@ -23,6 +23,10 @@ err=$("$CLI" train --data "$TMP/nowhere" --out "$TMP/x.safetensors" 2>&1); rc=$?
 check "train on a missing folder exits 1 and says why" '[ $rc -eq 1 ] && echo "$err" | grep -q "not a folder"'
 "$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --arch unet >/dev/null 2>&1; rc=$?
 check "classification with a U-Net is refused" '[ $rc -eq 1 ]'
+"$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --gpu-augment maybe >/dev/null 2>&1; rc=$?
+check "an unknown --gpu-augment mode exits 2" '[ $rc -eq 2 ]'
+"$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --checkpoint-every -1 >/dev/null 2>&1; rc=$?
+check "a negative --checkpoint-every exits 2" '[ $rc -eq 2 ]'
 
 # ---- train a tiny classifier for one epoch
 M="$TMP/cls.safetensors"
@@ -104,11 +108,13 @@ else
   check "resuming with another split is refused" '[ $rc -eq 1 ] && grep -q "another split" "$TMP/r3.err"'
 fi
 
-# ---- a tiny segmenter, then analyze with both models
+# ---- a tiny segmenter (batches from the device cache, here the CPU), then
+# analyze with both models
 S="$TMP/seg.safetensors"
 "$CLI" train --task segment --data "$DATA" --out "$S" --image-size 32 --epochs 1 --batch 8 \
-  --limit 50 --seed 2 2>"$TMP/seg.err"; rc=$?
+  --limit 50 --seed 2 --gpu-augment on --checkpoint-every 0 2>"$TMP/seg.err"; rc=$?
 check "segmentation training exits 0" '[ $rc -eq 0 ]'
+check "--gpu-augment on: batches augmented on the model's device" 'grep -q "augmented there" "$TMP/seg.err"'
 [ $rc -eq 0 ] || sed 's/^/# /' "$TMP/seg.err"
 "$CLI" evaluate --weights "$S" --data "$DATA" --json >"$TMP/seg.json" 2>/dev/null; rc=$?
 check "segmentation evaluate JSON has dice, jaccard, thresholded_jaccard, failures" \

@@ -1,4 +1,5 @@
-/* The training job's API without training: options, events, refusals. */
+/* The training job's API: options, events, refusals; and short runs on a
+ * tiny synthetic set for the checkpoint interval and the device data path. */
 #include "config.h"
 
 #include <math.h>
@@ -6,8 +7,10 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "derm-classes.h"
 #include "derm-error.h"
 #include "derm-train-job.h"
+#include "test-util.h"
 
 static void
 test_names (void)
@@ -99,6 +102,138 @@ test_refusals (void)
   g_rmdir (tmp);
 }
 
+/* 7 classes x 3 lesions, one 32 x 24 image each: a disc whose colour is the
+ * class, with its mask. */
+static void
+make_tiny_dataset (const char *dir)
+{
+  GString *csv = g_string_new ("lesion_id,image_id,dx,dx_type,age,sex,localization\n");
+  const guint8 skin[3] = { 200, 160, 140 };
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    for (int k = 0; k < 3; k++)
+      {
+        g_autofree char *id = g_strdup_printf ("ISIC_%07d", c * 10 + k);
+        guint8 lesion[3] = { (guint8) (30 * c), (guint8) (255 - 30 * c), (guint8) (60 + 20 * k) };
+        write_sample (dir, "images", "masks", id, 32, 24, lesion, skin);
+        g_autofree char *dx = g_ascii_strdown (derm_class_code (c), -1);
+        g_string_append_printf (csv, "HAM_%07d,%s,%s,histo,50,male,back\n", c * 10 + k, id, dx);
+      }
+  write_text (dir, "HAM10000_metadata.csv", csv->str);
+  g_string_free (csv, TRUE);
+}
+
+typedef struct {
+  int epochs, checkpoints, steps;
+  GString *messages;
+} Counts;
+
+static void
+count_event (const DermTrainEvent *e, gpointer data)
+{
+  Counts *c = data;
+  if (e->type == DERM_TRAIN_EVENT_EPOCH)
+    c->epochs++;
+  else if (e->type == DERM_TRAIN_EVENT_CHECKPOINT)
+    c->checkpoints++;
+  else if (e->type == DERM_TRAIN_EVENT_STEP)
+    c->steps++;
+  else if (e->type == DERM_TRAIN_EVENT_MESSAGE)
+    g_string_append_printf (c->messages, "%s\n", e->message);
+}
+
+static void
+tiny_job (DermTrainJobConfig *cfg, const char *data, const char *out)
+{
+  derm_train_job_config_init (cfg);
+  cfg->arch = DERM_ARCH_RESNET18;
+  cfg->data_dir = data;
+  cfg->out_path = out;
+  cfg->epochs = 4;
+  cfg->batch = 4;
+  cfg->image_size = 32;
+  cfg->device = "cpu";
+  cfg->val_fraction = 0.2;
+  cfg->test_fraction = 0.2;
+  cfg->workers = 1;
+  cfg->patience = 0;
+}
+
+/* A checkpoint after the first epoch, then only once the interval passed:
+ * with an hour, one in a 4-epoch run; with 0, one after every epoch but the
+ * last. None is left once the run finishes. */
+static void
+test_checkpoint_interval (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *out = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree char *ckpt = g_strdup_printf ("%s.ckpt", out);
+  make_tiny_dataset (data);
+  DermTrainJobConfig cfg;
+  tiny_job (&cfg, data, out);
+  g_assert_cmpfloat (cfg.checkpoint_every, ==, 60);
+  const double every[] = { 3600, 0 };
+  const int expected[] = { 1, 3 };
+  for (int i = 0; i < 2; i++)
+    {
+      cfg.checkpoint_every = every[i];
+      Counts c = { 0, 0, 0, g_string_new (NULL) };
+      g_autoptr(GError) error = NULL;
+      g_assert_true (derm_train_job_run (&cfg, count_event, &c, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (c.epochs, ==, 4);
+      g_assert_cmpint (c.checkpoints, ==, expected[i]);
+      g_assert_false (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+      g_string_free (c.messages, TRUE);
+    }
+  cfg.checkpoint_every = -1;
+  expect_refusal (&cfg, DERM_ERROR_INVALID, "checkpoint");
+  rm_rf (dir);
+}
+
+/* --gpu-augment: on (here on the CPU device) trains from the device cache,
+ * with validation there, for both tasks; auto stays with the CPU loader on
+ * the CPU. */
+static void
+test_gpu_augment (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *out = g_build_filename (dir, "m.safetensors", NULL);
+  make_tiny_dataset (data);
+  DermGpuAugment mode;
+  g_assert_true (derm_gpu_augment_from_name ("on", &mode));
+  g_assert_cmpint (mode, ==, DERM_GPU_AUGMENT_ON);
+  g_assert_cmpstr (derm_gpu_augment_name (DERM_GPU_AUGMENT_AUTO), ==, "auto");
+  g_assert_false (derm_gpu_augment_from_name ("yes", &mode));
+
+  for (int task = 0; task < 3; task++)
+    {
+      DermTrainJobConfig cfg;
+      tiny_job (&cfg, data, out);
+      cfg.epochs = 2;
+      cfg.gpu_augment = task == 2 ? DERM_GPU_AUGMENT_AUTO : DERM_GPU_AUGMENT_ON;
+      if (task == 1)
+        {
+          cfg.task = DERM_TASK_SEGMENT;
+          cfg.arch = DERM_ARCH_UNET;
+          cfg.epochs = 1;
+        }
+      Counts c = { 0, 0, 0, g_string_new (NULL) };
+      g_autoptr(GError) error = NULL;
+      g_assert_true (derm_train_job_run (&cfg, count_event, &c, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (c.epochs, ==, cfg.epochs);
+      g_assert_cmpint (c.steps, >, 0);
+      gboolean on_device = strstr (c.messages->str, "augmented there") != NULL;
+      g_assert_cmpint (on_device, ==, task != 2);
+      g_assert_true (g_file_test (out, G_FILE_TEST_EXISTS));
+      g_unlink (out);
+      g_string_free (c.messages, TRUE);
+    }
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -106,5 +241,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train-job/names", test_names);
   g_test_add_func ("/train-job/event-json", test_event_json);
   g_test_add_func ("/train-job/refusals", test_refusals);
+  g_test_add_func ("/train-job/checkpoint-interval", test_checkpoint_interval);
+  g_test_add_func ("/train-job/gpu-augment", test_gpu_augment);
   return g_test_run ();
 }
