@@ -10,6 +10,8 @@
 #   PYTHON=python3 the Python whose torch provides libtorch and is the peer
 #   BUILD=DIR      build folder (default _build-gpu)
 #   JOBS=N         parallel compile jobs (default: the cores present)
+#   JPEG=FILE      the JPEG both benchmarks decode end to end (default: the
+#                  first image of $DATA or /tmp/ham10000, else each generates one)
 # --device cpu --quick runs the whole script on a CPU-only machine (tiny
 # benchmark sizes) to check the script itself.
 set -eu
@@ -118,6 +120,8 @@ if [ "$BENCH" = 1 ]; then
   else
     bargs="--runs 100 --warmup 5 --steps 30"
   fi
+  JPEG=${JPEG:-$(ls "${DATA:-/tmp/ham10000}"/images/*.jpg 2>/dev/null | head -1 || true)}
+  [ -n "$JPEG" ] && bargs="$bargs --jpeg $JPEG"
   out=$(mktemp -d)
   "$BUILD/bench/cpu/derm-bench-engine" --device "$DEVICE" $bargs | tee "$out/derm.txt" || status=1
   "$PYTHON" bench/peer/bench-torch.py --device "$DEVICE" $bargs | tee "$out/peer.txt" || status=1
@@ -133,7 +137,10 @@ def read(p):
 a, b = read(sys.argv[1]), read(sys.argv[2])
 names = [("infer_fp32_ms", "ResNet-50 inference, batch 1, fp32"),
          ("infer_bf16_ms", "ResNet-50 inference, batch 1, bf16"),
+         ("cls_seg_ms", "classify + segment, batch 1, decoded image"),
+         ("e2e_jpeg_ms", "JPEG bytes -> probabilities + mask, batch 1"),
          ("train_r50_b64_ips", "ResNet-50 training, batch 64, bf16 CL"),
+         ("train_r50_b64_devaug_ips", "ResNet-50 training, batch 64, device cache + augmentation"),
          ("train_r50_b256_ips", "ResNet-50 training, batch 256, bf16 CL"),
          ("train_unet_b32_ips", "U-Net training, 256 px, batch 32, bf16 CL")]
 print("\n| measurement | Dermalens | PyTorch (Python) | Dermalens speed / PyTorch |")

@@ -8,6 +8,13 @@
  *   train64     ResNet-50 training images/s at 224 px, batch 64, AdamW,
  *   train256    batch 256; bf16 autocast + channels_last on CUDA
  *   unet        U-Net training images/s at 256 px, batch 32, BCE + Dice
+ *   clsseg      batch 1, decoded image -> ResNet-50 probabilities (224 px)
+ *               and U-Net (base 32, 256 px) mask at the image's size
+ *   e2e         the same from JPEG bytes in memory: the core's TurboJPEG
+ *               loader (DCT-scaled as the app does), then clsseg
+ *   train64-dev ResNet-50 training at batch 64 from the device-resident
+ *               cache (512 images uploaded once), gathered and augmented on
+ *               the device (derm_trainer_run_epoch_cached)
  *
  * Every result is one line "RESULT name value unit" on stdout. */
 #include "config.h"
@@ -17,6 +24,8 @@
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "derm-engine.h"
 
@@ -25,6 +34,7 @@ static char *what = NULL;
 static int runs = 100, steps = 20, warmup = 5, threads = 0, unet_base = 64, train_size = 224,
            unet_size = 256, unet_batch = 32;
 static char *train_batches = NULL;
+static char *jpeg_path = NULL;
 
 static int
 compare_double (const void *a, const void *b)
@@ -150,6 +160,166 @@ bench_train (DermArch arch, int batch, int size, const char *name)
   derm_engine_empty_cache ();
 }
 
+static double
+median_ms (double *t, int n, double *p10, double *p90)
+{
+  qsort (t, n, sizeof (double), compare_double);
+  *p10 = t[n / 10];
+  *p90 = t[n * 9 / 10];
+  return t[n / 2];
+}
+
+/* A dermoscopy-like 600 x 450 JPEG (a dark, noisy disc on skin) or the
+ * bytes of --jpeg. Returns: (transfer full). */
+static GBytes *
+jpeg_bytes (void)
+{
+  GError *error = NULL;
+  char *data = NULL;
+  gsize len = 0;
+  if (jpeg_path != NULL)
+    {
+      if (!g_file_get_contents (jpeg_path, &data, &len, &error))
+        die (error);
+      return g_bytes_new_take (data, len);
+    }
+  DermImage *img = derm_image_new (600, 450, 3, &error);
+  GRand *rand = g_rand_new_with_seed (3);
+  for (int y = 0; y < 450; y++)
+    for (int x = 0; x < 600; x++)
+      {
+        gboolean in = (x - 300) * (x - 300) + (y - 225) * (y - 225) < 150 * 150;
+        guint8 *p = img->data + ((gsize) y * 600 + x) * 3;
+        p[0] = (guint8) ((in ? 110 : 210) + g_rand_int_range (rand, -15, 16));
+        p[1] = (guint8) ((in ? 70 : 160) + g_rand_int_range (rand, -15, 16));
+        p[2] = (guint8) ((in ? 50 : 140) + g_rand_int_range (rand, -15, 16));
+      }
+  char *tmp = NULL;
+  int fd = g_file_open_tmp ("derm-bench-XXXXXX.jpg", &tmp, &error);
+  if (fd < 0)
+    die (error);
+  close (fd);
+  if (!derm_image_save_jpeg (img, tmp, 90, &error) || !g_file_get_contents (tmp, &data, &len, &error))
+    die (error);
+  g_unlink (tmp);
+  g_free (tmp);
+  g_rand_free (rand);
+  derm_image_free (img);
+  return g_bytes_new_take (data, len);
+}
+
+/* Batch-1 classification + segmentation, from a decoded image (clsseg) or
+ * from JPEG bytes (e2e): what one analysis costs before the lesion
+ * measurements. */
+static void
+bench_analysis (gboolean from_jpeg)
+{
+  GError *error = NULL;
+  DermModelConfig cc = { DERM_ARCH_RESNET50, 7, 0, 224 };
+  DermModelConfig sc = { DERM_ARCH_UNET, 1, 32, 256 };
+  DermModel *cls = derm_model_new (&cc, device, &error);
+  if (cls == NULL)
+    die (error);
+  DermModel *seg = derm_model_new (&sc, device, &error);
+  if (seg == NULL)
+    die (error);
+  GBytes *bytes = jpeg_bytes ();
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  DermImage *decoded = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
+  if (decoded == NULL)
+    die (error);
+  float probs[7];
+  double *t = g_new (double, runs);
+  for (int i = -warmup * 2; i < runs; i++)
+    {
+      gint64 s = g_get_monotonic_time ();
+      DermImage *img = from_jpeg ? derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error)
+                                 : decoded;
+      if (img == NULL || !derm_model_classify (cls, img, FALSE, probs, &error))
+        die (error);
+      DermImage *mask = derm_model_segment (seg, img, FALSE, &error);
+      if (mask == NULL)
+        die (error);
+      derm_image_free (mask);
+      if (from_jpeg)
+        derm_image_free (img);
+      if (i >= 0)
+        t[i] = (g_get_monotonic_time () - s) / 1000.0;
+    }
+  double p10, p90, med = median_ms (t, runs, &p10, &p90);
+  printf ("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s; %" G_GSIZE_FORMAT " byte JPEG, "
+          "decoded %d x %d)\n", from_jpeg ? "e2e_jpeg_ms" : "cls_seg_ms", med, runs, p10, p90,
+          derm_model_get_device (cls), len, decoded->width, decoded->height);
+  fflush (stdout);
+  g_free (t);
+  derm_image_free (decoded);
+  g_bytes_unref (bytes);
+  derm_model_free (seg);
+  derm_model_free (cls);
+  derm_engine_empty_cache ();
+}
+
+/* Training from the device-resident cache with augmentation on the device:
+ * what an epoch of `dermalens-cli train --gpu-augment on` costs per image. */
+static void
+bench_train_cached (int batch, int size, const char *name)
+{
+  GError *error = NULL;
+  DermModelConfig cfg = { DERM_ARCH_RESNET50, 7, 0, size };
+  DermModel *m = derm_model_new (&cfg, device, &error);
+  if (m == NULL)
+    die (error);
+  DermTrainConfig tc = { 0 };
+  tc.optimizer = DERM_OPTIMIZER_ADAMW;
+  tc.loss = DERM_LOSS_CROSS_ENTROPY;
+  tc.lr = 1e-4;
+  tc.weight_decay = 1e-4;
+  tc.total_steps = 1000;
+  tc.grad_clip = 5.0;
+  tc.mixed_precision = TRUE;
+  DermTrainer *tr = derm_trainer_new (m, &tc, &error);
+  if (tr == NULL)
+    die (error);
+  const guint n = 512;
+  gsize px = (gsize) n * size * size;
+  guint8 *images = g_malloc (px * 3);
+  gint32 *labels = g_new (gint32, n);
+  GRand *rand = g_rand_new_with_seed (2);
+  for (gsize i = 0; i < px * 3; i++)
+    images[i] = (guint8) g_rand_int_range (rand, 0, 256);
+  for (guint i = 0; i < n; i++)
+    labels[i] = i % 7;
+  DermDeviceCache *cache = derm_device_cache_new (m, images, labels, NULL, n, size, &error);
+  if (cache == NULL)
+    die (error);
+  guint *order = g_new (guint, MAX (steps, warmup) * batch);
+  for (int i = 0; i < MAX (steps, warmup) * batch; i++)
+    order[i] = g_rand_int_range (rand, 0, n);
+  DermAugmentConfig aug;
+  derm_augment_config_default (&aug);
+  double loss;
+  if (!derm_trainer_run_epoch_cached (tr, 0, cache, order, warmup * batch, batch, TRUE, 1, &aug, NULL,
+                                      NULL, NULL, &loss, &error))
+    die (error);
+  gint64 s = g_get_monotonic_time ();
+  if (!derm_trainer_run_epoch_cached (tr, 1, cache, order, steps * batch, batch, TRUE, 1, &aug, NULL,
+                                      NULL, NULL, &loss, &error))
+    die (error);
+  double secs = (g_get_monotonic_time () - s) / 1e6;
+  printf ("RESULT %s %.1f img/s (%d steps of %d at %d px, cache of %u on %s, augmented there; loss %.3f)\n",
+          name, (double) steps * batch / secs, steps, batch, size, n, derm_model_get_device (m), loss);
+  fflush (stdout);
+  g_free (order);
+  g_rand_free (rand);
+  g_free (images);
+  g_free (labels);
+  derm_device_cache_free (cache);
+  derm_trainer_free (tr);
+  derm_model_free (m);
+  derm_engine_empty_cache ();
+}
+
 static gboolean
 wants (const char *name)
 {
@@ -162,7 +332,9 @@ main (int argc, char **argv)
 {
   GOptionEntry entries[] = {
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda, cuda:N", "D" },
-    { "what", 0, 0, G_OPTION_ARG_STRING, &what, "infer,infer-bf16,train64,train256,unet", "LIST" },
+    { "what", 0, 0, G_OPTION_ARG_STRING, &what,
+      "infer,infer-bf16,clsseg,e2e,train64,train64-dev,train256,unet", "LIST" },
+    { "jpeg", 0, 0, G_OPTION_ARG_FILENAME, &jpeg_path, "JPEG for e2e (default: a generated 600 x 450)", "FILE" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "inference runs (median)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "timed training steps", "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed warm-up steps/runs", "N" },
@@ -184,7 +356,7 @@ main (int argc, char **argv)
     }
   g_option_context_free (ctx);
   if (what == NULL)
-    what = g_strdup ("infer,infer-bf16,train64,train256,unet");
+    what = g_strdup ("infer,infer-bf16,clsseg,e2e,train64,train64-dev,train256,unet");
   if (runs < 1 || steps < 1 || warmup < 0)
     return 2;
   int b1 = 64, b2 = 256;
@@ -198,8 +370,14 @@ main (int argc, char **argv)
     bench_infer (FALSE);
   if (wants ("infer-bf16") && cuda)
     bench_infer (TRUE);
+  if (wants ("clsseg"))
+    bench_analysis (FALSE);
+  if (wants ("e2e"))
+    bench_analysis (TRUE);
   if (wants ("train64"))
     bench_train (DERM_ARCH_RESNET50, b1, train_size, "train_r50_b64_ips");
+  if (wants ("train64-dev"))
+    bench_train_cached (b1, train_size, "train_r50_b64_devaug_ips");
   if (wants ("train256"))
     bench_train (DERM_ARCH_RESNET50, b2, train_size, "train_r50_b256_ips");
   if (wants ("unet"))
