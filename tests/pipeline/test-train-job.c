@@ -192,8 +192,8 @@ test_checkpoint_interval (void)
 }
 
 /* --gpu-augment: on (here on the CPU device) trains from the device cache,
- * with validation there, for both tasks; auto stays with the CPU loader on
- * the CPU. */
+ * with validation there, for both tasks, and repeats itself exactly with the
+ * same seed; auto stays with the CPU loader on the CPU. */
 static void
 test_gpu_augment (void)
 {
@@ -207,7 +207,9 @@ test_gpu_augment (void)
   g_assert_cmpstr (derm_gpu_augment_name (DERM_GPU_AUGMENT_AUTO), ==, "auto");
   g_assert_false (derm_gpu_augment_from_name ("yes", &mode));
 
-  for (int task = 0; task < 3; task++)
+  g_autofree char *first = NULL;
+  gsize first_len = 0;
+  for (int task = 0; task < 4; task++)
     {
       DermTrainJobConfig cfg;
       tiny_job (&cfg, data, out);
@@ -228,6 +230,16 @@ test_gpu_augment (void)
       gboolean on_device = strstr (c.messages->str, "augmented there") != NULL;
       g_assert_cmpint (on_device, ==, task != 2);
       g_assert_true (g_file_test (out, G_FILE_TEST_EXISTS));
+      g_autofree char *bytes = NULL;
+      gsize len = 0;
+      g_assert_true (g_file_get_contents (out, &bytes, &len, NULL));
+      if (task == 0)
+        {
+          first = g_steal_pointer (&bytes);
+          first_len = len;
+        }
+      else if (task == 3)
+        g_assert_cmpmem (bytes, len, first, first_len);
       g_unlink (out);
       g_string_free (c.messages, TRUE);
     }
