@@ -10,6 +10,10 @@
 #   PYTHON=python3 the Python whose torch provides libtorch and is the peer
 #   BUILD=DIR      build folder (default _build-gpu)
 #   JOBS=N         parallel compile jobs (default: the cores present)
+#   CUDA_GRAPHS=1  build with DERM_CUDA_GRAPHS: batch-1 inference replayed from
+#                  a captured CUDA graph (experimental; eager on any error); the
+#                  benchmark then also prints the eager figures
+#                  (DERM_NO_CUDA_GRAPHS=1) as *_eager
 #   JPEG=FILE      the JPEG both benchmarks decode end to end (default: the
 #                  first image of $DATA or /tmp/ham10000, else each generates one)
 # --device cpu --quick runs the whole script on a CPU-only machine (tiny
@@ -86,6 +90,7 @@ PY
   echo "CUDA headers: ${CUDA_PATH:-${cpp_args:-not found}}"
 fi
 
+[ "${CUDA_GRAPHS:-0}" = 1 ] && cpp_args="${cpp_args:+$cpp_args }-DDERM_CUDA_GRAPHS=1"
 say "configure ($BUILD, libtorch from $TORCH_DIR)"
 set -- -Dgui=disabled -Dtests=true -Dbuildtype=release
 # pip's torch carries its own headers; Debian's python3-torch does not (the
@@ -124,6 +129,10 @@ if [ "$BENCH" = 1 ]; then
   [ -n "$JPEG" ] && bargs="$bargs --jpeg $JPEG"
   out=$(mktemp -d)
   "$BUILD/bench/cpu/derm-bench-engine" --device "$DEVICE" $bargs | tee "$out/derm.txt" || status=1
+  if [ "${CUDA_GRAPHS:-0}" = 1 ]; then
+    DERM_NO_CUDA_GRAPHS=1 "$BUILD/bench/cpu/derm-bench-engine" --device "$DEVICE" $bargs \
+      --what infer,clsseg,e2e | sed 's/^RESULT \([a-z0-9_]*\)_ms /RESULT \1_eager_ms /' | tee -a "$out/derm.txt" || status=1
+  fi
   "$PYTHON" bench/peer/bench-torch.py --device "$DEVICE" $bargs | tee "$out/peer.txt" || status=1
   "$PYTHON" - "$out/derm.txt" "$out/peer.txt" <<'PY'
 import sys
@@ -139,6 +148,9 @@ names = [("infer_fp32_ms", "ResNet-50 inference, batch 1, fp32"),
          ("infer_bf16_ms", "ResNet-50 inference, batch 1, bf16"),
          ("cls_seg_ms", "classify + segment, batch 1, decoded image"),
          ("e2e_jpeg_ms", "JPEG bytes -> probabilities + mask, batch 1"),
+         ("infer_fp32_eager_ms", "ResNet-50 inference, batch 1, fp32, no CUDA graph"),
+         ("cls_seg_eager_ms", "classify + segment, batch 1, no CUDA graph"),
+         ("e2e_jpeg_eager_ms", "JPEG -> probabilities + mask, batch 1, no CUDA graph"),
          ("train_r50_b64_ips", "ResNet-50 training, batch 64, bf16 CL"),
          ("train_r50_b64_devaug_ips", "ResNet-50 training, batch 64, device cache + augmentation"),
          ("train_r50_b256_ips", "ResNet-50 training, batch 256, bf16 CL"),

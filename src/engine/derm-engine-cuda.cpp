@@ -10,6 +10,11 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
 #endif
+#if LIBTORCH_HAS_CUDA && defined(DERM_CUDA_GRAPHS)
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 #include "derm-engine-private.hpp"
 
@@ -61,6 +66,75 @@ cuda_set_autocast (bool enabled)
 #endif
   if (!enabled)
     at::autocast::clear_cache ();
+}
+
+#if LIBTORCH_HAS_CUDA && defined(DERM_CUDA_GRAPHS)
+struct GraphState
+{
+  at::cuda::CUDAGraph graph;
+  torch::Tensor input, output;
+  void *params = nullptr;   // the first parameter's memory when captured
+  bool failed = false;
+};
+#endif
+
+torch::Tensor
+cuda_graph_forward (DermModel *model, const torch::Tensor &x)
+{
+#if LIBTORCH_HAS_CUDA && defined(DERM_CUDA_GRAPHS)
+  if (!model->device.is_cuda () || model->inference_bf16 || model->net->is_training ()
+      || g_getenv ("DERM_NO_CUDA_GRAPHS") != nullptr)
+    return {};
+  auto st = std::static_pointer_cast<GraphState> (model->cuda_graph);
+  void *params = model->net->parameters ().front ().data_ptr ();
+  if (st && st->failed)
+    return {};
+  try
+    {
+      if (!st || st->params != params || !st->input.sizes ().equals (x.sizes ()))
+        {
+          model->cuda_graph.reset ();
+          st = std::make_shared<GraphState> ();
+          model->cuda_graph = st;
+          st->params = params;
+          // One layout for every call (TTA's rotations give other strides):
+          // copy_ below converts.
+          st->input = x.contiguous (at::MemoryFormat::ChannelsLast).clone (at::MemoryFormat::ChannelsLast);
+          torch::NoGradGuard no_grad;
+          auto stream = c10::cuda::getStreamFromPool ();
+          stream.synchronize ();
+          c10::cuda::getCurrentCUDAStream ().synchronize ();
+          {
+            c10::cuda::CUDAStreamGuard guard (stream);
+            // Warm-up on the capture stream: cuDNN's algorithm choice and the
+            // allocator's pools happen outside the capture.
+            for (int i = 0; i < 3; i++)
+              st->output = model->net->forward (st->input);
+            stream.synchronize ();
+            st->graph.capture_begin ();
+            st->output = model->net->forward (st->input);
+            st->graph.capture_end ();
+            stream.synchronize ();
+          }
+        }
+      st->input.copy_ (x);
+      st->graph.replay ();
+      return st->output;
+    }
+  catch (...)
+    {
+      // Eager from now on for this model: the graph is not worth an error.
+      if (!st)
+        st = std::make_shared<GraphState> ();
+      st->failed = true;
+      model->cuda_graph = st;
+      return {};
+    }
+#else
+  (void) model;
+  (void) x;
+  return {};
+#endif
 }
 
 bool

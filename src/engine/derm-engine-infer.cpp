@@ -120,6 +120,12 @@ dihedral_inverse (const torch::Tensor &y, int k)
 torch::Tensor
 run_net (DermModel *model, const torch::Tensor &x)
 {
+  if (x.size (0) == 1 && model->device.is_cuda () && !model->inference_bf16)
+    {
+      auto y = cuda_graph_forward (model, x);
+      if (y.defined ())
+        return y.clone ();
+    }
   if (model->inference_bf16 && model->device.is_cuda ())
     {
       cuda_set_autocast (true);

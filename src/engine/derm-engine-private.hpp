@@ -83,6 +83,9 @@ struct DermModel
   bool shades_of_gray = false;
   // bf16 autocast for inference on CUDA.
   bool inference_bf16 = false;
+  // A captured CUDA graph of the batch-1 forward pass (builds with
+  // DERM_CUDA_GRAPHS only); opaque, see cuda_graph_forward ().
+  std::shared_ptr<void> cuda_graph;
 };
 
 struct DermDeviceCache
@@ -132,6 +135,13 @@ gboolean write_state (const char *path, const std::vector<std::pair<std::string,
 
 // Makes CUDA model parameters channels_last (no-op on CPU).
 void apply_memory_format (DermModel *model);
+
+// The batch-1 inference forward pass replayed from a CUDA graph captured on
+// first use (fixed shape, fp32, eval mode; recaptured when the input shape
+// or the parameters' memory change). Returns an undefined tensor when graphs
+// are not built in (DERM_CUDA_GRAPHS), not applicable, or failed once: the
+// caller then runs eagerly. The result is overwritten by the next replay.
+torch::Tensor cuda_graph_forward (DermModel *model, const torch::Tensor &x);
 
 // Free and total memory of a CUDA device; false without CUDA.
 bool cuda_memory_info (int index, guint64 *free_bytes, guint64 *total_bytes);
