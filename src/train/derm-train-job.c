@@ -16,6 +16,7 @@
 #include "derm-evaluate.h"
 #include "derm-metrics.h"
 #include "derm-split.h"
+#include "derm-safetensors.h"
 #include "derm-train-job.h"
 
 static const char *const balance_names[] = { "none", "loss", "sampling" };
@@ -415,6 +416,40 @@ get_double_metadata (DermModel *model, const char *key, double fallback)
   return s != NULL ? g_ascii_strtod (s, NULL) : fallback;
 }
 
+/* The best validation metric and its epoch recorded in an already saved
+ * model file at @path, when it was trained on @split_json; FALSE otherwise.
+ * Only the header is read. */
+static gboolean
+saved_model_best (const char *path, const char *split_json, gboolean classify,
+                  double *best, int *best_epoch)
+{
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return FALSE;
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (path, NULL);
+  if (st == NULL)
+    return FALSE;
+  GHashTable *meta = derm_safetensors_get_metadata (st);
+  if (meta == NULL || g_strcmp0 (g_hash_table_lookup (meta, "split"), split_json) != 0)
+    return FALSE;
+  const char *training = g_hash_table_lookup (meta, "training");
+  if (training == NULL)
+    return FALSE;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, training, -1, NULL))
+    return FALSE;
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  JsonObject *o = json_node_get_object (root);
+  const char *key = classify ? "val_balanced_accuracy" : "val_dice";
+  if (!json_object_has_member (o, key) || !json_object_has_member (o, "best_epoch")
+      || json_node_is_null (json_object_get_member (o, key)))
+    return FALSE;
+  *best = json_object_get_double_member (o, key);
+  *best_epoch = (int) json_object_get_int_member (o, "best_epoch");
+  return isfinite (*best);
+}
+
 static gboolean
 check_config (const DermTrainJobConfig *cfg, GError **error)
 {
@@ -640,6 +675,17 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
           best = get_double_metadata (model, "train.best_metric", -1);
           best_epoch = (int) get_double_metadata (model, "train.best_epoch", -1);
           bad_epochs = (int) get_double_metadata (model, "train.bad_epochs", 0);
+          /* Checkpoints are written every --checkpoint-every seconds, best
+           * models at every best epoch: the model file may hold a better
+           * epoch than the checkpoint knows. A worse epoch must not replace it. */
+          double saved = -1;
+          int saved_epoch = -1;
+          if (saved_model_best (cfg->out_path, split_json, classify, &saved, &saved_epoch)
+              && saved > best)
+            {
+              best = saved;
+              best_epoch = saved_epoch;
+            }
           emit_message (&job, _("resumed from %s after epoch %d"), cfg->resume, start_epoch);
         }
     }

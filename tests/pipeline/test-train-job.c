@@ -9,6 +9,7 @@
 
 #include "derm-classes.h"
 #include "derm-error.h"
+#include "derm-safetensors.h"
 #include "derm-train-job.h"
 #include "test-util.h"
 
@@ -246,6 +247,107 @@ test_gpu_augment (void)
   rm_rf (dir);
 }
 
+typedef struct {
+  volatile gint cancel;
+} StopAfterFirstEpoch;
+
+static void
+stop_after_first_epoch (const DermTrainEvent *e, gpointer data)
+{
+  StopAfterFirstEpoch *s = data;
+  if (e->type == DERM_TRAIN_EVENT_EPOCH && e->epoch == 0)
+    g_atomic_int_set (&s->cancel, 1);
+}
+
+/* A copy of the classifier head's weights in a saved model file. */
+static GBytes *
+head_weights (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  const DermStTensor *t = derm_safetensors_lookup (st, "fc.weight");
+  g_assert_nonnull (t);
+  return g_bytes_new (t->data, t->nbytes);
+}
+
+/* Checkpoints are rarer than best-model saves, so a resumed job may start
+ * from a checkpoint older than the best model already written. It must keep
+ * that model unless an epoch really beats it: here the saved model claims a
+ * perfect validation score, so no resumed epoch may replace its weights. */
+static void
+test_resume_keeps_better_saved_model (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *out = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree char *ckpt = g_strdup_printf ("%s.ckpt", out);
+  make_tiny_dataset (data);
+  DermTrainJobConfig cfg;
+  tiny_job (&cfg, data, out);
+  cfg.epochs = 3;
+  cfg.checkpoint_every = 3600;
+
+  StopAfterFirstEpoch stop = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_assert_false (derm_train_job_run (&cfg, stop_after_first_epoch, &stop, &stop.cancel, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (out, G_FILE_TEST_EXISTS));
+
+  /* As if a later epoch, after the checkpoint, had scored perfectly. */
+  DermModel *m = derm_model_load (out, "cpu", &error);
+  g_assert_no_error (error);
+  const char *training = derm_model_get_metadata (m, "training");
+  g_assert_nonnull (training);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, training, -1, NULL));
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  json_object_set_double_member (o, "val_balanced_accuracy", 1.0);
+  json_object_set_int_member (o, "best_epoch", 7);
+  g_autofree char *patched = json_to_string (json_parser_get_root (parser), FALSE);
+  derm_model_set_metadata (m, "training", patched);
+  g_assert_true (derm_model_save (m, out, &error));
+  derm_model_free (m);
+  g_autoptr(GBytes) before = head_weights (out);
+
+  /* And as if the checkpoint had recorded no best yet, so that every resumed
+   * epoch beats the checkpoint's own record: only the saved model's record
+   * can then keep its weights. */
+  {
+    g_autoptr(DermSafetensors) st = derm_safetensors_open (ckpt, &error);
+    g_assert_no_error (error);
+    guint n = derm_safetensors_get_n_tensors (st);
+    g_autofree DermStTensor *tensors = g_new (DermStTensor, n);
+    for (guint i = 0; i < n; i++)
+      tensors[i] = *derm_safetensors_get_tensor (st, i);
+    g_autoptr(GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init (&it, derm_safetensors_get_metadata (st));
+    while (g_hash_table_iter_next (&it, &k, &v))
+      g_hash_table_insert (meta, k, v);
+    g_assert_nonnull (g_hash_table_lookup (meta, "train.best_metric"));
+    g_hash_table_insert (meta, (gpointer) "train.best_metric", (gpointer) "-1");
+    g_autofree char *copy = g_strdup_printf ("%s.new", ckpt);
+    g_assert_true (derm_safetensors_write (copy, tensors, n, meta, &error));
+    g_assert_no_error (error);
+    g_clear_pointer (&st, derm_safetensors_free);
+    g_assert_cmpint (g_rename (copy, ckpt), ==, 0);
+  }
+
+  cfg.resume = ckpt;
+  Counts c = { 0, 0, 0, g_string_new (NULL) };
+  g_assert_true (derm_train_job_run (&cfg, count_event, &c, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (c.epochs, >=, 1);
+  g_autoptr(GBytes) after = head_weights (out);
+  g_assert_true (g_bytes_equal (before, after));
+  g_string_free (c.messages, TRUE);
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -255,5 +357,6 @@ main (int argc, char **argv)
   g_test_add_func ("/train-job/refusals", test_refusals);
   g_test_add_func ("/train-job/checkpoint-interval", test_checkpoint_interval);
   g_test_add_func ("/train-job/gpu-augment", test_gpu_augment);
+  g_test_add_func ("/train-job/resume-keeps-better-saved-model", test_resume_keeps_better_saved_model);
   return g_test_run ();
 }
