@@ -148,8 +148,8 @@ derm_class_metrics_compute (const float *probs, const int *labels, int n, int k,
   m->macro_auc = n_auc > 0 ? sum_auc / n_auc : NAN;
 }
 
-static void
-add_number (JsonBuilder *b, const char *name, double v)
+void
+derm_json_add_number (JsonBuilder *b, const char *name, double v)
 {
   json_builder_set_member_name (b, name);
   if (isfinite (v))
@@ -158,8 +158,8 @@ add_number (JsonBuilder *b, const char *name, double v)
     json_builder_add_null_value (b);
 }
 
-static void
-add_int (JsonBuilder *b, const char *name, gint64 v)
+void
+derm_json_add_int (JsonBuilder *b, const char *name, gint64 v)
 {
   json_builder_set_member_name (b, name);
   json_builder_add_int_value (b, v);
@@ -168,25 +168,25 @@ add_int (JsonBuilder *b, const char *name, gint64 v)
 void
 derm_class_metrics_add_json (const DermClassMetrics *m, JsonBuilder *b)
 {
-  add_int (b, "n", m->n);
-  add_number (b, "accuracy", m->accuracy);
-  add_number (b, "balanced_accuracy", m->balanced_accuracy);
-  add_number (b, "macro_f1", m->macro_f1);
-  add_number (b, "macro_auc", m->macro_auc);
-  add_number (b, "ece", m->ece);
-  add_number (b, "nll", m->nll);
+  derm_json_add_int (b, "n", m->n);
+  derm_json_add_number (b, "accuracy", m->accuracy);
+  derm_json_add_number (b, "balanced_accuracy", m->balanced_accuracy);
+  derm_json_add_number (b, "macro_f1", m->macro_f1);
+  derm_json_add_number (b, "macro_auc", m->macro_auc);
+  derm_json_add_number (b, "ece", m->ece);
+  derm_json_add_number (b, "nll", m->nll);
   json_builder_set_member_name (b, "per_class");
   json_builder_begin_object (b);
   for (int c = 0; c < m->num_classes; c++)
     {
       json_builder_set_member_name (b, derm_class_code (c));
       json_builder_begin_object (b);
-      add_number (b, "precision", m->precision[c]);
-      add_number (b, "recall", m->recall[c]);
-      add_number (b, "f1", m->f1[c]);
-      add_int (b, "support", m->support[c]);
-      add_int (b, "predicted", m->predicted[c]);
-      add_number (b, "auc", m->auc[c]);
+      derm_json_add_number (b, "precision", m->precision[c]);
+      derm_json_add_number (b, "recall", m->recall[c]);
+      derm_json_add_number (b, "f1", m->f1[c]);
+      derm_json_add_int (b, "support", m->support[c]);
+      derm_json_add_int (b, "predicted", m->predicted[c]);
+      derm_json_add_number (b, "auc", m->auc[c]);
       json_builder_end_object (b);
     }
   json_builder_end_object (b);
@@ -318,9 +318,9 @@ derm_seg_metrics_add (DermSegMetrics *m, const guint8 *pred, const guint8 *truth
 void
 derm_seg_metrics_add_json (const DermSegMetrics *m, JsonBuilder *b)
 {
-  add_int (b, "n", m->n);
-  add_number (b, "dice", m->dice);
-  add_number (b, "jaccard", m->jaccard);
-  add_number (b, "thresholded_jaccard", m->thresholded_jaccard);
-  add_int (b, "failures", m->failures);
+  derm_json_add_int (b, "n", m->n);
+  derm_json_add_number (b, "dice", m->dice);
+  derm_json_add_number (b, "jaccard", m->jaccard);
+  derm_json_add_number (b, "thresholded_jaccard", m->thresholded_jaccard);
+  derm_json_add_int (b, "failures", m->failures);
 }

@@ -48,6 +48,11 @@ void   derm_class_metrics_compute (const float *probs, const int *labels, int n,
  * balanced_accuracy, macro_f1, macro_auc, ece, nll, per_class (by code:
  * precision, recall, f1, support, auc) and confusion (rows true, columns
  * predicted, class order). */
+/* JSON members shared by every writer of metrics and events: a number that
+ * is not finite (an undefined recall, AUC ...) is written as null. */
+void derm_json_add_number (JsonBuilder *b, const char *name, double v);
+void derm_json_add_int (JsonBuilder *b, const char *name, gint64 v);
+
 void   derm_class_metrics_add_json (const DermClassMetrics *metrics, JsonBuilder *builder);
 
 /* Area under the ROC curve of @scores for the positives @positive (ties get

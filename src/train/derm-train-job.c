@@ -96,23 +96,6 @@ derm_train_event_type_name (DermTrainEventType type)
   return event_names[type];
 }
 
-static void
-member_double (JsonBuilder *b, const char *name, double v)
-{
-  json_builder_set_member_name (b, name);
-  if (isfinite (v))
-    json_builder_add_double_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-member_int (JsonBuilder *b, const char *name, gint64 v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, v);
-}
-
 char *
 derm_train_event_to_json (const DermTrainEvent *e)
 {
@@ -120,44 +103,44 @@ derm_train_event_to_json (const DermTrainEvent *e)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "event");
   json_builder_add_string_value (b, derm_train_event_type_name (e->type));
-  member_double (b, "elapsed", e->elapsed_seconds);
+  derm_json_add_number (b, "elapsed", e->elapsed_seconds);
   switch (e->type)
     {
     case DERM_TRAIN_EVENT_DATASET:
-      member_int (b, "n_train", e->n_train);
-      member_int (b, "n_val", e->n_val);
-      member_int (b, "n_test", e->n_test);
+      derm_json_add_int (b, "n_train", e->n_train);
+      derm_json_add_int (b, "n_val", e->n_val);
+      derm_json_add_int (b, "n_test", e->n_test);
       break;
     case DERM_TRAIN_EVENT_CACHE:
     case DERM_TRAIN_EVENT_EVALUATING:
-      member_int (b, "done", e->done);
-      member_int (b, "total", e->total);
+      derm_json_add_int (b, "done", e->done);
+      derm_json_add_int (b, "total", e->total);
       break;
     case DERM_TRAIN_EVENT_STEP:
-      member_int (b, "epoch", e->epoch);
-      member_int (b, "epochs", e->epochs);
-      member_int (b, "step", e->step);
-      member_int (b, "steps", e->steps);
-      member_int (b, "global_step", e->global_step);
-      member_double (b, "loss", e->loss);
-      member_double (b, "images_per_second", e->images_per_second);
-      member_double (b, "lr", e->lr);
-      member_double (b, "eta", e->eta_seconds);
+      derm_json_add_int (b, "epoch", e->epoch);
+      derm_json_add_int (b, "epochs", e->epochs);
+      derm_json_add_int (b, "step", e->step);
+      derm_json_add_int (b, "steps", e->steps);
+      derm_json_add_int (b, "global_step", e->global_step);
+      derm_json_add_number (b, "loss", e->loss);
+      derm_json_add_number (b, "images_per_second", e->images_per_second);
+      derm_json_add_number (b, "lr", e->lr);
+      derm_json_add_number (b, "eta", e->eta_seconds);
       break;
     case DERM_TRAIN_EVENT_EPOCH:
-      member_int (b, "epoch", e->epoch);
-      member_int (b, "epochs", e->epochs);
-      member_double (b, "loss", e->loss);
+      derm_json_add_int (b, "epoch", e->epoch);
+      derm_json_add_int (b, "epochs", e->epochs);
+      derm_json_add_number (b, "loss", e->loss);
       if (e->val_metric_name != NULL)
-        member_double (b, e->val_metric_name, e->val_metric);
+        derm_json_add_number (b, e->val_metric_name, e->val_metric);
       json_builder_set_member_name (b, "best");
       json_builder_add_boolean_value (b, e->is_best);
       break;
     case DERM_TRAIN_EVENT_EARLY_STOP:
-      member_int (b, "epoch", e->epoch);
+      derm_json_add_int (b, "epoch", e->epoch);
       break;
     case DERM_TRAIN_EVENT_CALIBRATED:
-      member_double (b, "temperature", e->temperature);
+      derm_json_add_number (b, "temperature", e->temperature);
       break;
     default:
       break;
@@ -379,14 +362,14 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "architecture");
   json_builder_add_string_value (b, derm_arch_name (cfg->arch));
-  member_int (b, "epochs", cfg->epochs);
-  member_int (b, "epochs_run", epochs_run);
-  member_int (b, "best_epoch", best_epoch);
-  member_double (b, cfg->task == DERM_TASK_CLASSIFY ? "val_balanced_accuracy" : "val_dice", best);
-  member_int (b, "batch", cfg->batch);
-  member_int (b, "image_size", size);
-  member_double (b, "lr", cfg->lr);
-  member_double (b, "weight_decay", cfg->weight_decay);
+  derm_json_add_int (b, "epochs", cfg->epochs);
+  derm_json_add_int (b, "epochs_run", epochs_run);
+  derm_json_add_int (b, "best_epoch", best_epoch);
+  derm_json_add_number (b, cfg->task == DERM_TASK_CLASSIFY ? "val_balanced_accuracy" : "val_dice", best);
+  derm_json_add_int (b, "batch", cfg->batch);
+  derm_json_add_int (b, "image_size", size);
+  derm_json_add_number (b, "lr", cfg->lr);
+  derm_json_add_number (b, "weight_decay", cfg->weight_decay);
   json_builder_set_member_name (b, "balance");
   json_builder_add_string_value (b, derm_balance_name (cfg->balance));
   json_builder_set_member_name (b, "finetune");
@@ -396,7 +379,7 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   json_builder_add_string_value (b, cfg->init_weights ? cfg->init_weights : "");
   json_builder_set_member_name (b, "device");
   json_builder_add_string_value (b, device);
-  member_int (b, "seed", (gint64) cfg->seed);
+  derm_json_add_int (b, "seed", (gint64) cfg->seed);
   json_builder_end_object (b);
   g_autoptr(JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
