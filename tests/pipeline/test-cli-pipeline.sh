@@ -1,12 +1,11 @@
 #!/bin/sh
 # End to end on a few hundred real HAM10000 images (CPU, tiny sizes):
 # train -> evaluate --json -> analyze, Ctrl-C -> checkpoint -> --resume.
-# This checks the pipeline, not accuracy. Skips (77) without the data.
+# This checks the pipeline, not accuracy. Without the data it reports a TAP skip (meson reads exit 77 as an error under the TAP protocol).
 CLI="$1"
 DATA="${DERM_HAM10000:-}"
 if [ -z "$DATA" ] || [ ! -f "$DATA/HAM10000_metadata.csv" ]; then
-  echo "1..0 # SKIP HAM10000 not present"
-  exit 77
+  echo "1..0 # SKIP no HAM10000 data at $DATA"; exit 0
 fi
 PY=python3
 TMP=$(mktemp -d)
