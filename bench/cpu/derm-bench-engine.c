@@ -5,6 +5,10 @@
  *               (derm_model_classify: preprocessing, forward, softmax, copy
  *               back), median of --runs
  *   infer-bf16  the same under bf16 autocast (CUDA only)
+ *   seg         U-Net batch-1 segmentation latency, the app's default U-Net
+ *               (base 32, 256 px): decoded image -> resize to 256 ->
+ *               normalise -> forward -> sigmoid -> resize back to the image's
+ *               size -> 0..255 mask on the host (derm_model_segment)
  *   train64     ResNet-50 training images/s at 224 px, batch 64, AdamW,
  *   train256    batch 256; bf16 autocast + channels_last on CUDA
  *   unet        U-Net training images/s at 256 px, batch 32, BCE + Dice
@@ -35,6 +39,7 @@ static int runs = 100, steps = 20, warmup = 5, threads = 0, unet_base = 64, trai
            unet_size = 256, unet_batch = 32;
 static char *train_batches = NULL;
 static char *jpeg_path = NULL;
+static char *check_dir = NULL;
 
 static int
 compare_double (const void *a, const void *b)
@@ -208,6 +213,23 @@ jpeg_bytes (void)
   return g_bytes_new_take (data, len);
 }
 
+/* The models of one analysis with the app's defaults: ResNet-50 (7
+ * classes, 224 px) and the U-Net (base width 0 = 32, 256 px), with their
+ * parameter counts on stdout. */
+static DermModel *
+analysis_model (DermArch arch)
+{
+  GError *error = NULL;
+  DermModelConfig cfg = { arch, arch == DERM_ARCH_UNET ? 1 : 7, 0, 0 };
+  DermModel *m = derm_model_new (&cfg, device, &error);
+  if (m == NULL)
+    die (error);
+  printf ("# %s: %" G_GINT64_FORMAT " parameters, %d px input%s\n", derm_arch_name (arch),
+          derm_model_count_parameters (m), derm_model_get_input_size (m),
+          arch == DERM_ARCH_UNET ? ", base width 32" : "");
+  return m;
+}
+
 /* Batch-1 classification + segmentation, from a decoded image (clsseg) or
  * from JPEG bytes (e2e): what one analysis costs before the lesion
  * measurements. */
@@ -215,14 +237,8 @@ static void
 bench_analysis (gboolean from_jpeg)
 {
   GError *error = NULL;
-  DermModelConfig cc = { DERM_ARCH_RESNET50, 7, 0, 224 };
-  DermModelConfig sc = { DERM_ARCH_UNET, 1, 32, 256 };
-  DermModel *cls = derm_model_new (&cc, device, &error);
-  if (cls == NULL)
-    die (error);
-  DermModel *seg = derm_model_new (&sc, device, &error);
-  if (seg == NULL)
-    die (error);
+  DermModel *cls = analysis_model (DERM_ARCH_RESNET50);
+  DermModel *seg = analysis_model (DERM_ARCH_UNET);
   GBytes *bytes = jpeg_bytes ();
   gsize len;
   const guint8 *data = g_bytes_get_data (bytes, &len);
@@ -258,6 +274,148 @@ bench_analysis (gboolean from_jpeg)
   derm_model_free (seg);
   derm_model_free (cls);
   derm_engine_empty_cache ();
+}
+
+/* Batch-1 segmentation alone, of the decoded --jpeg image. */
+static void
+bench_seg (void)
+{
+  GError *error = NULL;
+  DermModel *seg = analysis_model (DERM_ARCH_UNET);
+  GBytes *bytes = jpeg_bytes ();
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  DermImage *img = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
+  if (img == NULL)
+    die (error);
+  double *t = g_new (double, runs);
+  int mw = 0, mh = 0;
+  for (int i = -warmup * 2; i < runs; i++)
+    {
+      gint64 s = g_get_monotonic_time ();
+      DermImage *mask = derm_model_segment (seg, img, FALSE, &error);
+      if (mask == NULL)
+        die (error);
+      mw = mask->width;
+      mh = mask->height;
+      derm_image_free (mask);
+      if (i >= 0)
+        t[i] = (g_get_monotonic_time () - s) / 1000.0;
+    }
+  double p10, p90, med = median_ms (t, runs, &p10, &p90);
+  printf ("RESULT seg_fp32_ms %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s; image %d x %d, mask %d x %d)\n",
+          med, runs, p10, p90, derm_model_get_device (seg), img->width, img->height, mw, mh);
+  fflush (stdout);
+  g_free (t);
+  derm_image_free (img);
+  g_bytes_unref (bytes);
+  derm_model_free (seg);
+  derm_engine_empty_cache ();
+}
+
+/* --check DIR: one classify + segment of the decoded --jpeg image, with
+ * everything the Python side needs to repeat it and compare. */
+static void
+write_check (void)
+{
+  GError *error = NULL;
+  if (g_mkdir_with_parents (check_dir, 0755) != 0)
+    {
+      g_printerr ("derm-bench-engine: cannot create %s\n", check_dir);
+      exit (1);
+    }
+  DermModel *cls = analysis_model (DERM_ARCH_RESNET50);
+  DermModel *seg = analysis_model (DERM_ARCH_UNET);
+  GBytes *bytes = jpeg_bytes ();
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  DermImage *img = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
+  if (img == NULL)
+    die (error);
+  /* A fresh U-Net's mask is almost flat (about 137 everywhere), which would
+   * make a weak comparison: a few steps on this image, with its darker half
+   * as the lesion, give it a mask with both sides of 128. */
+  DermImage *train_img = derm_image_resize (img, 256, 256, &error);
+  if (train_img == NULL)
+    die (error);
+  guint8 *train_mask = g_malloc (256 * 256);
+  double mean = 0;
+  for (gsize i = 0; i < 256 * 256; i++)
+    mean += train_img->data[3 * i] + train_img->data[3 * i + 1] + train_img->data[3 * i + 2];
+  mean /= 256 * 256;
+  for (gsize i = 0; i < 256 * 256; i++)
+    train_mask[i] = train_img->data[3 * i] + train_img->data[3 * i + 1] + train_img->data[3 * i + 2] < mean
+                      ? 255 : 0;
+  DermTrainConfig tc = { 0 };
+  tc.optimizer = DERM_OPTIMIZER_ADAMW;
+  tc.loss = DERM_LOSS_BCE_DICE;
+  tc.lr = 1e-3;
+  tc.total_steps = 1000;
+  DermTrainer *tr = derm_trainer_new (seg, &tc, &error);
+  if (tr == NULL)
+    die (error);
+  gint32 label = 0;
+  Feed f = { train_img->data, train_mask, &label, 1, 256, 15 };
+  double loss;
+  if (!derm_trainer_run_epoch (tr, 0, 15, feed_next, &f, NULL, NULL, NULL, &loss, &error))
+    die (error);
+  derm_trainer_free (tr);
+  g_free (train_mask);
+  derm_image_free (train_img);
+  float probs[7];
+  if (!derm_model_classify (cls, img, FALSE, probs, &error))
+    die (error);
+  DermImage *mask = derm_model_segment (seg, img, FALSE, &error);
+  if (mask == NULL)
+    die (error);
+  /* The models alone: the same image already at each model's input size
+   * (no resize inside the engine), so that the Python side can feed the
+   * identical pixels. */
+  DermImage *img224 = derm_image_resize (img, 224, 224, &error);
+  DermImage *img256 = img224 ? derm_image_resize (img, 256, 256, &error) : NULL;
+  if (img256 == NULL)
+    die (error);
+  float probs224[7];
+  if (!derm_model_classify (cls, img224, FALSE, probs224, &error))
+    die (error);
+  DermImage *mask256 = derm_model_segment (seg, img256, FALSE, &error);
+  if (mask256 == NULL)
+    die (error);
+  g_autofree char *img224_path = g_build_filename (check_dir, "input224.png", NULL);
+  g_autofree char *img256_path = g_build_filename (check_dir, "input256.png", NULL);
+  g_autofree char *mask256_path = g_build_filename (check_dir, "mask256.png", NULL);
+  g_autofree char *probs224_path = g_build_filename (check_dir, "probs224.txt", NULL);
+  GString *text224 = g_string_new (NULL);
+  for (int i = 0; i < 7; i++)
+    g_string_append_printf (text224, "%.9g\n", probs224[i]);
+  if (!derm_image_save_png (img224, img224_path, &error) || !derm_image_save_png (img256, img256_path, &error)
+      || !derm_image_save_png (mask256, mask256_path, &error)
+      || !g_file_set_contents (probs224_path, text224->str, text224->len, &error))
+    die (error);
+  g_string_free (text224, TRUE);
+  derm_image_free (mask256);
+  derm_image_free (img256);
+  derm_image_free (img224);
+  g_autofree char *cls_path = g_build_filename (check_dir, "resnet50.safetensors", NULL);
+  g_autofree char *seg_path = g_build_filename (check_dir, "unet.safetensors", NULL);
+  g_autofree char *img_path = g_build_filename (check_dir, "decoded.png", NULL);
+  g_autofree char *mask_path = g_build_filename (check_dir, "mask.png", NULL);
+  g_autofree char *probs_path = g_build_filename (check_dir, "probs.txt", NULL);
+  GString *text = g_string_new (NULL);
+  for (int i = 0; i < 7; i++)
+    g_string_append_printf (text, "%.9g\n", probs[i]);
+  if (!derm_model_save (cls, cls_path, &error) || !derm_model_save (seg, seg_path, &error)
+      || !derm_image_save_png (img, img_path, &error) || !derm_image_save_png (mask, mask_path, &error)
+      || !g_file_set_contents (probs_path, text->str, text->len, &error))
+    die (error);
+  printf ("CHECK image %d x %d, mask %d x %d, probabilities %d, written to %s\n", img->width, img->height,
+          mask->width, mask->height, 7, check_dir);
+  g_string_free (text, TRUE);
+  derm_image_free (mask);
+  derm_image_free (img);
+  g_bytes_unref (bytes);
+  derm_model_free (seg);
+  derm_model_free (cls);
 }
 
 /* Training from the device-resident cache with augmentation on the device:
@@ -333,8 +491,11 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda, cuda:N", "D" },
     { "what", 0, 0, G_OPTION_ARG_STRING, &what,
-      "infer,infer-bf16,clsseg,e2e,train64,train64-dev,train256,unet", "LIST" },
-    { "jpeg", 0, 0, G_OPTION_ARG_FILENAME, &jpeg_path, "JPEG for e2e (default: a generated 600 x 450)", "FILE" },
+      "infer,infer-bf16,seg,clsseg,e2e,train64,train64-dev,train256,unet", "LIST" },
+    { "jpeg", 0, 0, G_OPTION_ARG_FILENAME, &jpeg_path, "JPEG for seg, clsseg, e2e (default: a generated 600 x 450)",
+      "FILE" },
+    { "check", 0, 0, G_OPTION_ARG_FILENAME, &check_dir,
+      "write weights, decoded image, probabilities and mask for bench-torch.py --check, then exit", "DIR" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "inference runs (median)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "timed training steps", "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed warm-up steps/runs", "N" },
@@ -356,7 +517,7 @@ main (int argc, char **argv)
     }
   g_option_context_free (ctx);
   if (what == NULL)
-    what = g_strdup ("infer,infer-bf16,clsseg,e2e,train64,train64-dev,train256,unet");
+    what = g_strdup ("infer,infer-bf16,seg,clsseg,e2e,train64,train64-dev,train256,unet");
   if (runs < 1 || steps < 1 || warmup < 0)
     return 2;
   int b1 = 64, b2 = 256;
@@ -366,10 +527,17 @@ main (int argc, char **argv)
   printf ("# libtorch %s, %d CPU threads, device %s\n", derm_engine_torch_version (), derm_engine_get_threads (),
           device ? device : "auto");
   gboolean cuda = derm_engine_cuda_available () && (device == NULL || !g_str_equal (device, "cpu"));
+  if (check_dir != NULL)
+    {
+      write_check ();
+      return 0;
+    }
   if (wants ("infer"))
     bench_infer (FALSE);
   if (wants ("infer-bf16") && cuda)
     bench_infer (TRUE);
+  if (wants ("seg"))
+    bench_seg ();
   if (wants ("clsseg"))
     bench_analysis (FALSE);
   if (wants ("e2e"))

@@ -6,19 +6,32 @@ PyTorch (eager), done the same way, printing the same RESULT lines.
               image -> device -> normalise -> forward -> softmax -> host,
               median of --runs
   infer-bf16  the same under torch.autocast(bfloat16) (CUDA only)
+  seg         the app's default U-Net (base 32, 256 px), batch 1, as the
+              engine's derm_model_segment: uint8 image -> resize to 256 ->
+              normalise -> forward -> sigmoid -> resize back to the image's
+              size -> 0..255 uint8 mask on the host
   train64/256 resnet50 training images/s, AdamW, cross-entropy, bf16 autocast
               + channels_last + cudnn.benchmark on CUDA; batches fed from host
               uint8 NHWC like the engine's
   unet        the engine's U-Net (same layers), 256 px, batch 32, BCE + Dice
   clsseg      batch 1: decoded uint8 image -> resnet50 probabilities (resized
               to 224) and U-Net (base 32, 256 px) mask at the image's size
-  e2e         the same from JPEG bytes (torchvision.io.decode_jpeg on the CPU)
+  e2e         the same from JPEG bytes (torchvision.io.decode_jpeg on the CPU,
+              at full size: it cannot DCT-scale as the engine's loader does)
+
+seg and clsseg take the --jpeg image (default: a generated 600 x 450) at the
+size the engine's loader decodes it to (DCT-scaled to at least 256 x 256, the
+same scaling factors as libjpeg-turbo), so that both sides resize the same
+number of pixels. --check DIR repeats what `derm-bench-engine --check DIR`
+wrote with the engine's own weights and compares the outputs; --write-jpeg
+FILE writes the generated JPEG for both sides to read.
   train64-dev resnet50 training, batch 64, from a uint8 cache of 512 images on
               the device, gathered with index_select and augmented there
               (affine_grid + grid_sample, colour jitter), as the engine's
 """
 import argparse
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -57,11 +70,58 @@ class UNet(nn.Module):
         return self.outc(y)
 
 
+# libjpeg-turbo's reductions (tjGetScalingFactors below 1), as the engine's
+# loader (src/core/derm-image.c, choose_jpeg_scale) picks them.
+TJ_REDUCTIONS = [(7, 8), (3, 4), (5, 8), (1, 2), (3, 8), (1, 4), (1, 8)]
+
+
+def app_decode_size(w, h, min_w=256, min_h=256):
+    ow, oh = w, h
+    for num, den in TJ_REDUCTIONS:
+        sw, sh = (w * num + den - 1) // den, (h * num + den - 1) // den
+        if sw >= min_w and sh >= min_h and sw * sh < ow * oh:
+            ow, oh = sw, sh
+    return ow, oh
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def read_safetensors(path):
+    """A safetensors file as {name: tensor} (F32 weights, I64 counters: what the engine writes)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    dtypes = {"F32": torch.float32, "I64": torch.int64}
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in dtypes:
+            raise SystemExit("%s: %s is %s, not F32 or I64" % (path, name, info["dtype"]))
+        a, b = info["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=dtypes[info["dtype"]]).view(info["shape"])
+    return out
+
+
+def engine_unet_name(name):
+    """The engine's U-Net names (down1, up1, dec1) -> this module's (down.0 ...)."""
+    head, _, rest = name.partition(".")
+    for prefix in ("down", "up", "dec"):
+        if head.startswith(prefix) and head[len(prefix):].isdigit():
+            return "%s.%d.%s" % (prefix, int(head[len(prefix):]) - 1, rest)
+    return name
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--what", default="infer,infer-bf16,clsseg,e2e,train64,train64-dev,train256,unet")
-    ap.add_argument("--jpeg", default=None, help="JPEG for e2e (default: a generated 600 x 450)")
+    ap.add_argument("--what", default="infer,infer-bf16,seg,clsseg,e2e,train64,train64-dev,train256,unet")
+    ap.add_argument("--jpeg", default=None, help="JPEG for seg, clsseg, e2e (default: a generated 600 x 450)")
+    ap.add_argument("--write-jpeg", default=None, help="write the generated JPEG to this file and exit")
+    ap.add_argument("--check", default=None, help="compare with what derm-bench-engine --check DIR wrote")
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
@@ -181,31 +241,54 @@ def main():
         img = (base + torch.randint(-15, 16, (3, 450, 600), generator=g)).clamp(0, 255).to(torch.uint8)
         return torchvision.io.encode_jpeg(img, quality=90)
 
-    def analysis(from_jpeg):
+    def analysis_models(want_cls=True):
+        """The app's default models, with their parameter counts."""
         torch.manual_seed(0)
-        cls = torchvision.models.resnet50(num_classes=7).to(dev).eval()
+        cls = torchvision.models.resnet50(num_classes=7).to(dev).eval() if want_cls else None
         seg = UNet(32).to(dev).eval()
         if cuda:
-            cls = cls.to(memory_format=torch.channels_last)
+            cls = cls.to(memory_format=torch.channels_last) if want_cls else None
             seg = seg.to(memory_format=torch.channels_last)
-        data = jpeg_bytes()
-        decoded = torchvision.io.decode_jpeg(data)   # 3 x H x W uint8
+        if want_cls:
+            print("# resnet50: %d parameters, 224 px input" % count_parameters(cls))
+        print("# unet: %d parameters, 256 px input, base width 32" % count_parameters(seg))
+        return cls, seg
 
-        def once():
-            chw = torchvision.io.decode_jpeg(data) if from_jpeg else decoded
-            h, w = chw.shape[1:]
-            with torch.no_grad():
-                x = chw.unsqueeze(0).to(dev, non_blocking=True).float().div(255.0)
-                xc = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False,
-                                   antialias=True)
-                p = torch.softmax(cls(((xc - mean) / std).contiguous(memory_format=fmt)), 1).cpu()
-                xs = F.interpolate(x, size=(256, 256), mode="bilinear", align_corners=False,
-                                   antialias=True)
-                m = torch.sigmoid(seg(((xs - mean) / std).contiguous(memory_format=fmt)))
-                m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
-                m = m.mul(255).round().clamp(0, 255).to(torch.uint8).cpu()
-            return p, m
+    def app_decoded(data):
+        """3 x H x W uint8 at the size the engine's loader decodes to
+        (resized here, outside any timing, where that is a DCT reduction)."""
+        full = torchvision.io.decode_jpeg(data)
+        h, w = full.shape[1:]
+        sw, sh = app_decode_size(w, h)
+        if (sw, sh) == (w, h):
+            return full
+        x = F.interpolate(full.unsqueeze(0).float(), size=(sh, sw), mode="bilinear",
+                          align_corners=False, antialias=True)
+        return x.round().clamp(0, 255).to(torch.uint8)[0]
 
+    def to_unit(chw):
+        return chw.unsqueeze(0).to(dev, non_blocking=True).float().div(255.0)
+
+    def resized(x, size):
+        if x.shape[2:] == (size, size):
+            return x
+        return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+    def classify(cls, x):
+        """x: 1 x 3 x H x W in 0..1 -> 7 probabilities on the host."""
+        xc = resized(x, 224)
+        return torch.softmax(cls(((xc - mean) / std).contiguous(memory_format=fmt)), 1).cpu()
+
+    def segment(seg, x):
+        """x: 1 x 3 x H x W in 0..1 -> H x W uint8 mask on the host, as the
+        engine's: 0..255 = lesion probability (threshold at 128)."""
+        h, w = x.shape[2:]
+        xs = resized(x, 256)
+        m = torch.sigmoid(seg(((xs - mean) / std).contiguous(memory_format=fmt)))
+        m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
+        return m.mul(255).round().clamp(0, 255).to(torch.uint8).cpu()[0, 0]
+
+    def timed(once):
         for _ in range(a.warmup * 2):
             once()
         t = []
@@ -214,6 +297,37 @@ def main():
             once()
             t.append((time.perf_counter() - s) * 1000)
         t.sort()
+        return t
+
+    def seg_only():
+        _, seg = analysis_models(want_cls=False)
+        img = app_decoded(jpeg_bytes())
+        out = []
+
+        def once():
+            with torch.no_grad():
+                out[:] = [segment(seg, to_unit(img))]
+
+        t = timed(once)
+        print("RESULT seg_fp32_ms %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s; image %d x %d, mask %d x %d)"
+              % (statistics.median(t), a.runs, t[a.runs // 10], t[a.runs * 9 // 10], dev, img.shape[2],
+                 img.shape[1], out[0].shape[1], out[0].shape[0]), flush=True)
+        del seg
+        if cuda:
+            torch.cuda.empty_cache()
+
+    def analysis(from_jpeg):
+        cls, seg = analysis_models()
+        data = jpeg_bytes()
+        decoded = torchvision.io.decode_jpeg(data) if from_jpeg else app_decoded(data)
+
+        def once():
+            chw = torchvision.io.decode_jpeg(data) if from_jpeg else decoded
+            with torch.no_grad():
+                x = to_unit(chw)
+                return classify(cls, x), segment(seg, x)
+
+        t = timed(once)
         print("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s; %d byte JPEG, decoded %d x %d)" % (
             "e2e_jpeg_ms" if from_jpeg else "cls_seg_ms", statistics.median(t), a.runs,
             t[a.runs // 10], t[a.runs * 9 // 10], dev, data.numel(), decoded.shape[2],
@@ -221,6 +335,62 @@ def main():
         del cls, seg
         if cuda:
             torch.cuda.empty_cache()
+
+    def check(d):
+        """The engine's weights and inputs from `derm-bench-engine --check d`
+        through this file's models and preprocessing; exits 1 where the
+        models alone disagree."""
+        import numpy as np
+        from PIL import Image
+
+        def png(name, mode):
+            return torch.from_numpy(np.array(Image.open(os.path.join(d, name)).convert(mode)))
+
+        def probs_txt(name):
+            with open(os.path.join(d, name)) as f:
+                return torch.tensor([float(v) for v in f.read().split()])
+
+        cls, seg = analysis_models()
+        cls.load_state_dict(read_safetensors(os.path.join(d, "resnet50.safetensors")))
+        seg.load_state_dict({engine_unet_name(k): v
+                             for k, v in read_safetensors(os.path.join(d, "unet.safetensors")).items()})
+        print("CHECK the engine's weights load into torchvision resnet50 and this U-Net with every "
+              "parameter and buffer matched (strict)")
+        ok = True
+        with torch.no_grad():
+            # The models alone: the same pixels at each input size.
+            p = classify(cls, to_unit(png("input224.png", "RGB").permute(2, 0, 1)))[0]
+            pe = probs_txt("probs224.txt")
+            dp = (p - pe).abs().max().item()
+            m = segment(seg, to_unit(png("input256.png", "RGB").permute(2, 0, 1)))
+            me = png("mask256.png", "L")
+            dm = (m.int() - me.int()).abs()
+            agree = ((m >= 128) == (me >= 128)).float().mean().item()
+            print("CHECK models alone: probabilities %s (engine %s), max difference %.2g; mask %s "
+                  "(engine's: %d-%d, %.1f%% >= 128), max difference %d grey levels, mean %.3f, %.4f%% of "
+                  "pixels on the same side of 128"
+                  % ([round(v, 4) for v in p.tolist()], [round(v, 4) for v in pe.tolist()], dp,
+                     list(m.shape), me.min().item(), me.max().item(), 100 * (me >= 128).float().mean().item(),
+                     dm.max().item(), dm.float().mean().item(), 100 * agree))
+            ok = dp < 1e-4 and dm.max().item() <= 1
+            # The whole analysis: the engine's decoded image, resized by each
+            # side's own code (the engine: area average / bilinear on bytes;
+            # here: antialiased bilinear on floats).
+            img = png("decoded.png", "RGB").permute(2, 0, 1)
+            x = to_unit(img)
+            p = classify(cls, x)[0]
+            pe = probs_txt("probs.txt")
+            m = segment(seg, x)
+            me = png("mask.png", "L")
+            dm = (m.int() - me.int()).abs()
+            agree = ((m >= 128) == (me >= 128)).float().mean().item()
+            print("CHECK whole analysis of the %d x %d image: probabilities max difference %.2g, argmax %d vs "
+                  "engine %d; mask %s vs engine %s, mean difference %.2f grey levels, %.2f%% of pixels on the "
+                  "same side of 128" % (img.shape[2], img.shape[1], (p - pe).abs().max().item(),
+                                         p.argmax().item(), pe.argmax().item(), list(m.shape), list(me.shape),
+                                         dm.float().mean().item(), 100 * agree))
+        print("CHECK %s" % ("PASS: the models compute the same function" if ok else "FAIL"), flush=True)
+        return 0 if ok else 1
 
     def train_cached(batch, size, name):
         torch.manual_seed(0)
@@ -289,11 +459,19 @@ def main():
         if cuda:
             torch.cuda.empty_cache()
 
+    if a.write_jpeg:
+        with open(a.write_jpeg, "wb") as f:
+            f.write(jpeg_bytes().numpy().tobytes())
+        return 0
+    if a.check:
+        return check(a.check)
     b1, b2 = (int(v) for v in a.train_batches.split(","))
     if "infer" in what:
         infer(False)
     if "infer-bf16" in what and cuda:
         infer(True)
+    if "seg" in what:
+        seg_only()
     if "clsseg" in what:
         analysis(False)
     if "e2e" in what:
