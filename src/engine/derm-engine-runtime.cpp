@@ -32,16 +32,64 @@ fail (int code, const char *format, ...)
 static bool
 is_out_of_memory (const char *msg)
 {
+  // CUDA's caching allocator says "out of memory"; the CPU allocator says
+  // "can't allocate memory" (libtorch 1.x) or "not enough memory" (2.x).
   return strstr (msg, "out of memory") != nullptr || strstr (msg, "Out of memory") != nullptr
-         || strstr (msg, "OutOfMemory") != nullptr;
+         || strstr (msg, "OutOfMemory") != nullptr || strstr (msg, "can't allocate memory") != nullptr
+         || strstr (msg, "not enough memory") != nullptr;
 }
 
+// What ran out and how much was asked for, from allocator messages such as
+// "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; ...)" or
+// "DefaultCPUAllocator: can't allocate memory: you tried to allocate
+// 1073741824 bytes. Error code 12 ...".
 static void
-set_oom (GError **error, const char *detail)
+set_oom (GError **error, const char *msg)
 {
-  g_set_error (error, DERM_ERROR, DERM_ERROR_OUT_OF_MEMORY,
-               _("The device ran out of memory (%s). Use a smaller batch size or image size, "
-                 "or run on the CPU."), detail);
+  bool gpu = msg != nullptr && (strstr (msg, "CUDA") != nullptr || strstr (msg, "GPU") != nullptr);
+  std::string amount;
+  const char *p = msg != nullptr ? strstr (msg, "ried to allocate ") : nullptr;
+  if (p != nullptr)
+    {
+      p += strlen ("ried to allocate ");
+      char *end = nullptr;
+      double n = g_ascii_strtod (p, &end);
+      if (end != p && n > 0)
+        {
+          while (*end == ' ')
+            end++;
+          if (g_str_has_prefix (end, "bytes"))
+            {
+              g_autofree char *size = g_format_size_full ((guint64) n, G_FORMAT_SIZE_IEC_UNITS);
+              amount = size;
+            }
+          else
+            {
+              const char *unit_end = end;
+              while (g_ascii_isalpha (*unit_end))
+                unit_end++;
+              g_autofree char *text = g_strdup_printf ("%.*s %.*s", (int) (end - p), p,
+                                                       (int) (unit_end - end), end);
+              amount = g_strstrip (text);
+            }
+        }
+    }
+  g_autofree char *detail = NULL;
+  if (gpu)
+    detail = amount.empty () ? g_strdup (_("GPU memory is exhausted"))
+                             : g_strdup_printf (_("the GPU could not allocate %s more"), amount.c_str ());
+  else
+    detail = amount.empty () ? g_strdup (_("host memory is exhausted"))
+                             : g_strdup_printf (_("%s of host memory could not be allocated"),
+                                                amount.c_str ());
+  if (gpu)
+    g_set_error (error, DERM_ERROR, DERM_ERROR_OUT_OF_MEMORY,
+                 _("Out of memory: %s. Use a smaller batch size or image size, or run on the CPU."),
+                 detail);
+  else
+    g_set_error (error, DERM_ERROR, DERM_ERROR_OUT_OF_MEMORY,
+                 _("Out of memory: %s. Use a smaller batch size or image size, or close other "
+                   "programs."), detail);
 }
 
 void
@@ -60,16 +108,13 @@ set_error_from_exception (GError **error)
       // The first line of the message: enough to act on, without C++ frames.
       std::string msg = e.what_without_backtrace ();
       if (is_out_of_memory (msg.c_str ()))
-        {
-          std::string first = msg.substr (0, msg.find ('.'));
-          set_oom (error, first.c_str ());
-        }
+        set_oom (error, msg.c_str ());
       else
         g_set_error (error, DERM_ERROR, DERM_ERROR_FAILED, _("libtorch error: %s"), msg.c_str ());
     }
   catch (const std::bad_alloc &)
     {
-      set_oom (error, _("host memory"));
+      set_oom (error, nullptr);
     }
   catch (const std::exception &e)
     {
