@@ -10,6 +10,11 @@ G_BEGIN_DECLS
 GtkWidget *_derm_train_panel_get_child (DermTrainPanel *self, const char *name);
 /* The id of the version registered by the last job, 0 when none. */
 gint64     _derm_train_panel_get_new_version (DermTrainPanel *self);
+/* The version of @kind (DermModelKind) the last job registered, 0 when none. */
+gint64     _derm_train_panel_get_new_version_of_kind (DermTrainPanel *self, int kind);
+/* The open file chooser (import, export, folder, weights), NULL when none.
+ * (transfer none) */
+GtkNativeDialog *_derm_train_panel_get_file_chooser (DermTrainPanel *self);
 /* The version shown in the comparison, 0 when none. */
 gint64     _derm_train_panel_get_selected_version (DermTrainPanel *self);
 /* The list row of version @id, or NULL. (transfer none) */

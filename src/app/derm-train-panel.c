@@ -51,7 +51,8 @@ struct _DermTrainPanel
   char **device_names;
   GPtrArray *versions;          /* DermModelVersion, newest first */
   gint64 selected_version;
-  gint64 new_version;
+  gint64 new_version;            /* the last version the job registered */
+  gint64 new_versions[2];        /* by DermModelKind: what the job registered, 0: none */
   gint64 pending_select;
   GtkFileChooserNative *chooser;
   /* progress as last seen, for tests and the screenshot */
@@ -626,6 +627,8 @@ runner_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermTrainPane
     case DERM_TRAIN_RUNNER_EVENT_REGISTERED:
       {
         self->new_version = e->version_id;
+        self->new_versions[e->task == DERM_TASK_CLASSIFY ? DERM_MODEL_KIND_CLASSIFIER
+                                                         : DERM_MODEL_KIND_SEGMENTER] = e->version_id;
         g_autofree char *base = g_path_get_basename (e->message);
         g_autofree char *t = g_strdup_printf (_("Saved as version %lld (%s); it is not "
                                                 "active yet."), (long long) e->version_id, base);
@@ -647,9 +650,18 @@ runner_finished_cb (DermTrainRunner *runner, const GError *error, DermTrainPanel
     {
       gtk_progress_bar_set_fraction (self->progress_bar, 1);
       gtk_progress_bar_set_text (self->progress_bar, _("Finished"));
-      g_autofree char *t = g_strdup_printf (_("Finished: new version %lld is registered. "
-                                              "Compare it with the active version and activate it "
-                                              "if it is better."), (long long) self->new_version);
+      g_autofree char *t = NULL;
+      if (self->new_versions[DERM_MODEL_KIND_CLASSIFIER] > 0
+          && self->new_versions[DERM_MODEL_KIND_SEGMENTER] > 0)
+        t = g_strdup_printf (_("Finished: new versions %lld (classifier) and %lld (segmenter) are "
+                               "registered. Compare each with its active version and activate "
+                               "them if they are better."),
+                             (long long) self->new_versions[DERM_MODEL_KIND_CLASSIFIER],
+                             (long long) self->new_versions[DERM_MODEL_KIND_SEGMENTER]);
+      else
+        t = g_strdup_printf (_("Finished: new version %lld is registered. "
+                               "Compare it with the active version and activate it "
+                               "if it is better."), (long long) self->new_version);
       gtk_label_set_text (self->stage_label, t);
     }
   else if (g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED))
@@ -687,6 +699,7 @@ start_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
   reset_live (self);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->log_view), "", 0);
   self->new_version = 0;
+  self->new_versions[0] = self->new_versions[1] = 0;
   self->batch = s.batch;
   if (!derm_train_runner_start (self->runner, &s, &error))
     gtk_label_set_text (self->stage_label, error->message);
@@ -1003,8 +1016,10 @@ activate_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
 static void
 activate_result_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
 {
-  if (self->new_version > 0)
-    activate_version (self, self->new_version);
+  /* Both models of a "both" job, one after the other. */
+  for (int k = 0; k < 2; k++)
+    if (self->new_versions[k] > 0)
+      activate_version (self, self->new_versions[k]);
 }
 
 static void
@@ -1254,6 +1269,19 @@ gint64
 _derm_train_panel_get_new_version (DermTrainPanel *self)
 {
   return self->new_version;
+}
+
+gint64
+_derm_train_panel_get_new_version_of_kind (DermTrainPanel *self, int kind)
+{
+  return kind == DERM_MODEL_KIND_CLASSIFIER || kind == DERM_MODEL_KIND_SEGMENTER
+           ? self->new_versions[kind] : 0;
+}
+
+GtkNativeDialog *
+_derm_train_panel_get_file_chooser (DermTrainPanel *self)
+{
+  return self->chooser != NULL ? GTK_NATIVE_DIALOG (self->chooser) : NULL;
 }
 
 gint64

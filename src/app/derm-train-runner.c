@@ -258,9 +258,12 @@ char *
 derm_train_describe_error (const GError *error, const DermTrainSettings *settings)
 {
   if (g_error_matches (error, DERM_ERROR, DERM_ERROR_OUT_OF_MEMORY))
-    return g_strdup_printf (_("The device ran out of memory. Try a smaller batch (now %d) or a "
-                              "smaller image size, or train on the CPU. (%s)"),
-                            settings != NULL ? settings->batch : 0, error->message);
+    return g_strdup_printf (_("%s This job had batch size %d at %d px."), error->message,
+                            settings != NULL ? settings->batch : 0,
+                            settings != NULL ? settings->image_size : 0);
+  if (g_error_matches (error, DERM_ERROR, DERM_ERROR_IO))
+    return g_strdup_printf (_("%s. Make room on the disk, then resume the job; the active "
+                              "versions are unchanged."), error->message);
   return g_strdup (error->message);
 }
 
@@ -567,7 +570,7 @@ prepare_data (JobContext *job, const char *job_dir, GError **error)
       g_autofree char *csv = g_build_filename (data, "HAM10000_metadata.csv", NULL);
       ok = g_file_set_contents (csv, m.csv->str, (gssize) m.csv->len, NULL);
       if (!ok)
-        g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("Cannot write %s (is the disk full?)"), csv);
+        g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("Cannot write %s"), csv);
     }
   if (ok)
     {
@@ -716,8 +719,7 @@ install_model_file (const char *src, const char *stem, GError **error)
                                     | G_FILE_SET_CONTENTS_DURABLE, 0600, &local))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_IO,
-                   _("The new model could not be saved in %s (%s). Free some disk space and resume "
-                     "the job; the active version is unchanged."), dir, local->message);
+                   _("The new model could not be saved in %s (%s)"), dir, local->message);
       g_free (dst);
       return NULL;
     }
