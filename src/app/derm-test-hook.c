@@ -10,6 +10,9 @@
 #include "derm-error.h"
 #include "derm-preferences.h"
 #include "derm-test-hook.h"
+#include "derm-train-panel-private.h"
+
+#include <string.h>
 
 gboolean
 derm_test_hook_enabled (void)
@@ -193,10 +196,7 @@ derm_test_hook_watch_window (DermWindow *window)
   /* Deterministic pictures: no cross-fades caught half way. */
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
-  GtkNotebook *notebook = NULL;
-  GtkWidget *stack = gtk_window_get_child (GTK_WINDOW (window));
-  GtkWidget *pages = gtk_stack_get_child_by_name (GTK_STACK (stack), "pages");
-  notebook = GTK_NOTEBOOK (pages);
+  GtkNotebook *notebook = derm_window_get_notebook (window);
   g_signal_connect_object (notebook, "page-added", G_CALLBACK (page_added_cb), window, 0);
 }
 
@@ -219,6 +219,7 @@ typedef struct {
 static Script *script;
 
 static void run_next_step (Script *s);
+static GtkDialog *find_stop_dialog (DermWindow *window);
 
 static void
 script_fail (Script *s, const char *message)
@@ -245,9 +246,23 @@ write_all_state (Script *s, const char *path)
     write_state (window, page, path);
   g_autoptr(GString) extra = g_string_new (NULL);
   if (window != NULL)
-    g_string_append_printf (extra, "pages=%d\n", gtk_notebook_get_n_pages (
-                              GTK_NOTEBOOK (gtk_stack_get_child_by_name (
-                                GTK_STACK (gtk_window_get_child (GTK_WINDOW (window))), "pages"))));
+    {
+      g_string_append_printf (extra, "pages=%d\n", derm_window_get_n_pages (window));
+      g_string_append_printf (extra, "view=%s\n", derm_window_get_view (window));
+      const char *status = derm_window_get_training_status (window);
+      g_string_append_printf (extra, "training_button=%s\n", status != NULL ? status : "");
+      g_string_append_printf (extra, "stop_dialog=%d\n", find_stop_dialog (window) != NULL);
+      DermTrainPanel *panel = derm_window_get_training_panel (window);
+      if (panel != NULL)
+        {
+          g_autoptr(GString) train = g_string_new (NULL);
+          _derm_train_panel_describe (panel, train);
+          g_auto(GStrv) lines = g_strsplit (train->str, "\n", -1);
+          for (guint i = 0; lines[i] != NULL; i++)
+            if (*lines[i] != '\0')
+              g_string_append_printf (extra, "training_%s\n", lines[i]);
+        }
+    }
   if (s->browser != NULL)
     derm_case_browser_describe (s->browser, extra);
   if (s->compare != NULL)
@@ -256,6 +271,26 @@ write_all_state (Script *s, const char *path)
   g_file_get_contents (path, &before, NULL, NULL);
   g_autofree char *all = g_strconcat (before != NULL ? before : "", extra->str, NULL);
   g_file_set_contents (path, all, -1, NULL);
+}
+
+/* The question "A training job is running. Stop it?" over @window, or NULL. */
+static GtkDialog *
+find_stop_dialog (DermWindow *window)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) w = g_list_model_get_item (toplevels, i);
+      if (GTK_IS_MESSAGE_DIALOG (w) && gtk_widget_get_visible (GTK_WIDGET (w))
+          && gtk_window_get_transient_for (GTK_WINDOW (w)) == GTK_WINDOW (window))
+        {
+          g_autofree char *text = NULL;
+          g_object_get (w, "text", &text, NULL);
+          if (g_strcmp0 (text, _("A training job is running. Stop it?")) == 0)
+            return GTK_DIALOG (w);
+        }
+    }
+  return NULL;
 }
 
 /* TRUE when the step has its outcome. */
@@ -276,6 +311,19 @@ step_done (Script *s)
     return s->browser == NULL || !derm_case_browser_get_loading (s->browser);
   if (g_str_equal (name, "compare"))
     return s->compare == NULL || !derm_compare_get_loading (s->compare);
+  if (g_str_equal (name, "train") || g_str_equal (name, "wait-train"))
+    {
+      /* train: until steps are under way; wait-train: until the job ends. */
+      g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+      DermTrainPanel *panel = window != NULL ? derm_window_get_training_panel (window) : NULL;
+      if (panel == NULL || !derm_train_panel_is_running (panel))
+        return TRUE;
+      if (g_str_equal (name, "wait-train"))
+        return FALSE;
+      GtkProgressBar *bar = GTK_PROGRESS_BAR (_derm_train_panel_get_child (panel, "progress_bar"));
+      const char *text = gtk_progress_bar_get_text (bar);
+      return text != NULL && strstr (text, " · step ") != NULL;
+    }
   if (g_str_equal (name, "browse-open") || g_str_equal (name, "open-file"))
     {
       if (page == NULL)
@@ -478,6 +526,49 @@ start_step (Script *s)
     {
       if (!derm_page_export_report (page, field (s, 1), &error))
         script_fail (s, error->message);
+    }
+  else if (g_str_equal (name, "train"))
+    {
+      /* train|FOLDER|EPOCHS|BATCH|SIZE: a classifier job on the CPU, set up
+       * and started in the training view as a user would. */
+      DermTrainPanel *panel = derm_window_show_training (window);
+      gtk_editable_set_text (GTK_EDITABLE (_derm_train_panel_get_child (panel, "folder_entry")), field (s, 1));
+      gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "data_drop")), 0);
+      gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "task_drop")), 0);
+      gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "arch_drop")), 0);
+      gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "device_drop")), 1);
+      gtk_spin_button_set_value (GTK_SPIN_BUTTON (_derm_train_panel_get_child (panel, "epochs_spin")),
+                                 g_ascii_strtod (field (s, 2), NULL));
+      gtk_spin_button_set_value (GTK_SPIN_BUTTON (_derm_train_panel_get_child (panel, "batch_spin")),
+                                 g_ascii_strtod (field (s, 3), NULL));
+      gtk_spin_button_set_value (GTK_SPIN_BUTTON (_derm_train_panel_get_child (panel, "size_spin")),
+                                 g_ascii_strtod (field (s, 4), NULL));
+      g_signal_emit_by_name (_derm_train_panel_get_child (panel, "start_button"), "clicked");
+      if (!derm_train_panel_is_running (panel))
+        script_fail (s, "the job did not start");
+    }
+  else if (g_str_equal (name, "wait-train"))
+    ;
+  else if (g_str_equal (name, "view"))
+    {
+      if (g_str_equal (field (s, 1), "training"))
+        derm_window_show_training (window);
+      else
+        derm_window_show_analysis (window);
+    }
+  else if (g_str_equal (name, "close-window"))
+    {
+      /* As the title bar's close button does. */
+      gtk_window_close (GTK_WINDOW (window));
+    }
+  else if (g_str_equal (name, "stop-dialog"))
+    {
+      /* stop-dialog|keep or stop-dialog|stop */
+      GtkDialog *dialog = find_stop_dialog (window);
+      if (dialog == NULL)
+        return script_fail (s, "no stop question is shown");
+      gtk_dialog_response (dialog, g_str_equal (field (s, 1), "stop") ? GTK_RESPONSE_ACCEPT
+                                                                     : GTK_RESPONSE_CANCEL);
     }
   else if (g_str_equal (name, "state"))
     write_all_state (s, field (s, 1));

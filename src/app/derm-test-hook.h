@@ -17,7 +17,12 @@
  *                                   state|PATH (page, browser and comparison),
  *                                   shot|main|browser|compare|save-dialog|PATH,
  *                                   save-dialog|PATIENT|SITE|LESION|DATE|NOTES (fills
- *                                   the dialog without pressing Save)
+ *                                   the dialog without pressing Save),
+ *                                   train|FOLDER|EPOCHS|BATCH|SIZE (a classifier job
+ *                                   in the training view, until its steps run),
+ *                                   wait-train (until the job ends), view|analysis|training,
+ *                                   close-window (the title bar's close),
+ *                                   stop-dialog|keep|stop (answers the question)
  * With either set, the application quits after writing them. All are for
  * tests only; users never see them. A failing step prints why and makes
  * the application exit 1. */

@@ -20,14 +20,18 @@ struct _DermWindow
   GtkHeaderBar *header_bar;
   GtkButton *open_button;
   GtkMenuButton *menu_button;
+  GtkStack *view_stack;            /* "analysis" and "training" */
   GtkStack *main_stack;
   GtkNotebook *notebook;
+  GtkBox *training_box;
+  GtkButton *training_status_button;
+  GtkSpinner *training_spinner;
+  GtkLabel *training_status_label;
 
   GtkFileChooserNative *chooser;
   DermCaseBrowser *case_browser;   /* weak: the browser window while it is open */
   DermCompare *compare;            /* weak: the comparison window while it is open */
-  GtkWindow *training_window;      /* the training panel's window, created on first use */
-  DermTrainPanel *training_panel;
+  DermTrainPanel *training_panel;  /* the training view's panel, created on first use */
   gboolean close_confirmed;        /* the user agreed to stop a running training job */
 };
 
@@ -503,34 +507,120 @@ version_activated_cb (DermTrainPanel *panel, int kind, DermWindow *self)
     }
 }
 
-static gboolean
-training_window_close_request_cb (GtkWindow *window, gpointer user_data)
+/* The header's training button: visible while a job runs (and after it
+ * ends, until the training view is seen) when the analysis view is shown. */
+static void
+set_training_status (DermWindow *self, const char *text, gboolean running)
 {
-  /* Closing the panel's window only hides it: the job goes on. */
-  gtk_widget_set_visible (GTK_WIDGET (window), FALSE);
-  return TRUE;
+  gtk_label_set_text (self->training_status_label, text);
+  gtk_spinner_set_spinning (self->training_spinner, running);
+  gtk_widget_set_visible (GTK_WIDGET (self->training_spinner), running);
+  gboolean training_view = g_strcmp0 (gtk_stack_get_visible_child_name (self->view_stack),
+                                      "training") == 0;
+  gtk_widget_set_visible (GTK_WIDGET (self->training_status_button), !training_view);
+}
+
+static void
+training_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermWindow *self)
+{
+  if (e->type != DERM_TRAIN_EVENT_STEP || e->steps <= 0 || e->epochs <= 0)
+    return;
+  double job = (e->epoch + (double) e->step / e->steps) / e->epochs;
+  int n_tasks = MAX (e->n_tasks, 1);
+  double fraction = (e->task_index + job) / n_tasks;
+  /* Translators: the header's training button; %d %% is the progress */
+  g_autofree char *text = g_strdup_printf (_("Training %d %%"), (int) (100 * CLAMP (fraction, 0, 1)));
+  set_training_status (self, text, TRUE);
+}
+
+static void
+training_finished_cb (DermTrainRunner *runner, const GError *error, DermWindow *self)
+{
+  set_training_status (self, error == NULL ? _("Training finished")
+                             : g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED)
+                               ? _("Training stopped") : _("Training failed"), FALSE);
+}
+
+static DermTrainPanel *
+ensure_training_panel (DermWindow *self)
+{
+  if (self->training_panel == NULL)
+    {
+      self->training_panel = DERM_TRAIN_PANEL (derm_train_panel_new ());
+      gtk_widget_set_vexpand (GTK_WIDGET (self->training_panel), TRUE);
+      gtk_box_append (self->training_box, GTK_WIDGET (self->training_panel));
+      g_signal_connect_object (self->training_panel, "version-activated",
+                               G_CALLBACK (version_activated_cb), self, 0);
+      DermTrainRunner *runner = derm_train_panel_get_runner (self->training_panel);
+      g_signal_connect_object (runner, "event", G_CALLBACK (training_event_cb), self, 0);
+      g_signal_connect_object (runner, "finished", G_CALLBACK (training_finished_cb), self, 0);
+    }
+  return self->training_panel;
+}
+
+static void
+view_changed_cb (GtkStack *stack, GParamSpec *pspec, DermWindow *self)
+{
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (stack), "training") == 0)
+    {
+      ensure_training_panel (self);
+      derm_train_panel_refresh_versions (self->training_panel);
+      gtk_widget_set_visible (GTK_WIDGET (self->training_status_button), FALSE);
+    }
+  else if (self->training_panel != NULL && derm_train_panel_is_running (self->training_panel))
+    gtk_widget_set_visible (GTK_WIDGET (self->training_status_button), TRUE);
 }
 
 DermTrainPanel *
 derm_window_show_training (DermWindow *self)
 {
   g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
-  if (self->training_window == NULL)
-    {
-      self->training_window = GTK_WINDOW (gtk_window_new ());
-      gtk_window_set_title (self->training_window, _("Model Training — Dermalens"));
-      gtk_window_set_default_size (self->training_window, 1000, 760);
-      gtk_window_set_hide_on_close (self->training_window, FALSE);
-      self->training_panel = DERM_TRAIN_PANEL (derm_train_panel_new ());
-      gtk_window_set_child (self->training_window, GTK_WIDGET (self->training_panel));
-      g_signal_connect_object (self->training_panel, "version-activated",
-                               G_CALLBACK (version_activated_cb), self, 0);
-      g_signal_connect (self->training_window, "close-request",
-                        G_CALLBACK (training_window_close_request_cb), NULL);
-    }
-  derm_train_panel_refresh_versions (self->training_panel);
-  gtk_window_present (self->training_window);
+  ensure_training_panel (self);
+  gtk_stack_set_visible_child_name (self->view_stack, "training");
   return self->training_panel;
+}
+
+void
+derm_window_show_analysis (DermWindow *self)
+{
+  g_return_if_fail (DERM_IS_WINDOW (self));
+  gtk_stack_set_visible_child_name (self->view_stack, "analysis");
+}
+
+DermTrainPanel *
+derm_window_get_training_panel (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  return self->training_panel;
+}
+
+int
+derm_window_get_n_pages (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), 0);
+  return gtk_notebook_get_n_pages (self->notebook);
+}
+
+GtkNotebook *
+derm_window_get_notebook (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  return self->notebook;
+}
+
+const char *
+derm_window_get_view (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  return gtk_stack_get_visible_child_name (self->view_stack);
+}
+
+const char *
+derm_window_get_training_status (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  return gtk_widget_get_visible (GTK_WIDGET (self->training_status_button))
+           ? gtk_label_get_text (self->training_status_label) : NULL;
 }
 
 static void
@@ -622,10 +712,8 @@ derm_window_dispose (GObject *object)
     gtk_window_destroy (GTK_WINDOW (self->case_browser));
   if (self->compare != NULL)
     gtk_window_destroy (GTK_WINDOW (self->compare));
-  /* The panel stops its job (within one step) and joins the thread. */
-  if (self->training_window != NULL)
-    gtk_window_destroy (self->training_window);
-  self->training_window = NULL;
+  /* The panel, a template child, stops its job (within one step) and joins
+   * the thread when the template is disposed below. */
   self->training_panel = NULL;
   /* GTK 4.8's GtkWindow would unparent its child and titlebar again after
    * the template has dropped them: detach them first. */
@@ -650,7 +738,12 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DermWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, open_button);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, menu_button);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, main_stack);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, training_box);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, training_status_button);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, training_spinner);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, training_status_label);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, notebook);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_action);
@@ -669,6 +762,7 @@ derm_window_init (DermWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   g_signal_connect (self->notebook, "switch-page", G_CALLBACK (switch_page_cb), self);
+  g_signal_connect (self->view_stack, "notify::visible-child-name", G_CALLBACK (view_changed_cb), self);
 
   GtkDropTarget *target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (target, "drop", G_CALLBACK (drop_cb), self);

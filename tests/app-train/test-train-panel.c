@@ -6,7 +6,8 @@
  * and the case database's confirmed cases; export, import and delete
  * versions through their dialogs; a full disk while the new model is saved;
  * running out of memory.
- *   test-train-panel OUTDIR        (XDG_DATA_HOME must be an empty folder) */
+ *   test-train-panel OUTDIR        (XDG_DATA_HOME must be an empty folder)
+ *   test-train-panel --make-dataset OUTDIR   (only writes OUTDIR/ham-tiny) */
 #include "config.h"
 
 #include <math.h>
@@ -1003,6 +1004,15 @@ test_out_of_memory (void)
 int
 main (int argc, char **argv)
 {
+  /* test-train-panel --make-dataset DIR: only writes the generated
+   * HAM10000 folder (DIR/ham-tiny), for the window's test. */
+  if (argc == 3 && strcmp (argv[1], "--make-dataset") == 0)
+    {
+      outdir = argv[2];
+      g_autofree char *dir = make_dataset ();
+      g_print ("%s\n", dir);
+      return 0;
+    }
   g_test_init (&argc, &argv, NULL);
   if (argc < 2)
     {
