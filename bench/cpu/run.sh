@@ -16,11 +16,11 @@
 # processes hits both alike; each round is a median of RUNS runs; the table
 # gives the median of the round medians and the ratio PyTorch / Dermalens
 # (above 1: Dermalens is faster).
-# Usage: bench/cpu/run.sh [BUILD_DIR] (default _build-engine; RUNS=20 ROUNDS=3
+# Usage: bench/cpu/run.sh [BUILD_DIR] (default _build, the quick start's; RUNS=20 ROUNDS=3
 # WHAT=infer,seg,clsseg,e2e JPEG=file)
 set -eu
 cd "$(dirname "$0")/../.."
-B=${1:-_build-engine}
+B=${1:-_build}
 RUNS=${RUNS:-20}
 ROUNDS=${ROUNDS:-3}
 WHAT=${WHAT:-infer,seg,clsseg,e2e}

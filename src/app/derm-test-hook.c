@@ -9,6 +9,7 @@
 #include "derm-compare.h"
 #include "derm-error.h"
 #include "derm-preferences.h"
+#include "derm-store.h"
 #include "derm-test-hook.h"
 #include "derm-train-panel-private.h"
 
@@ -220,6 +221,7 @@ static Script *script;
 
 static void run_next_step (Script *s);
 static GtkDialog *find_stop_dialog (DermWindow *window);
+static const char *field (Script *s, guint i);
 
 static void
 script_fail (Script *s, const char *message)
@@ -311,6 +313,23 @@ step_done (Script *s)
     return s->browser == NULL || !derm_case_browser_get_loading (s->browser);
   if (g_str_equal (name, "compare"))
     return s->compare == NULL || !derm_compare_get_loading (s->compare);
+  if (g_str_equal (name, "train-activate"))
+    {
+      /* Until the store's active versions are the job's new ones. */
+      g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+      DermTrainPanel *panel = window != NULL ? derm_window_get_training_panel (window) : NULL;
+      g_autoptr(DermStore) store = panel != NULL ? derm_store_open (NULL, NULL) : NULL;
+      if (store == NULL)
+        return TRUE;
+      for (int kind = 0; kind < 2; kind++)
+        {
+          gint64 id = _derm_train_panel_get_new_version_of_kind (panel, kind);
+          g_autoptr(DermModelVersion) v = id > 0 ? derm_store_get_active_model (store, kind, NULL) : NULL;
+          if (id > 0 && (v == NULL || v->id != id))
+            return FALSE;
+        }
+      return TRUE;
+    }
   if (g_str_equal (name, "train") || g_str_equal (name, "wait-train"))
     {
       /* train: until steps are under way; wait-train: until the job ends. */
@@ -318,10 +337,17 @@ step_done (Script *s)
       DermTrainPanel *panel = window != NULL ? derm_window_get_training_panel (window) : NULL;
       if (panel == NULL || !derm_train_panel_is_running (panel))
         return TRUE;
-      if (g_str_equal (name, "wait-train"))
-        return FALSE;
       GtkProgressBar *bar = GTK_PROGRESS_BAR (_derm_train_panel_get_child (panel, "progress_bar"));
       const char *text = gtk_progress_bar_get_text (bar);
+      if (g_str_equal (name, "wait-train"))
+        {
+          /* wait-train|TASK|EPOCH: until that task's epoch runs (1-based). */
+          if (*field (s, 1) == '\0')
+            return FALSE;
+          const char *task = strstr (text != NULL ? text : "", field (s, 1));
+          const char *epoch = task != NULL ? strstr (task, "epoch ") : NULL;
+          return epoch != NULL && g_ascii_strtoll (epoch + 6, NULL, 10) >= g_ascii_strtoll (field (s, 2), NULL, 10);
+        }
       return text != NULL && strstr (text, " · step ") != NULL;
     }
   if (g_str_equal (name, "browse-open") || g_str_equal (name, "open-file"))
@@ -529,12 +555,15 @@ start_step (Script *s)
     }
   else if (g_str_equal (name, "train"))
     {
-      /* train|FOLDER|EPOCHS|BATCH|SIZE: a classifier job on the CPU, set up
-       * and started in the training view as a user would. */
+      /* train|FOLDER|EPOCHS|BATCH|SIZE[|classifier|segmenter|both]: a job
+       * from the folder on the CPU, set up and started in the training view
+       * as a user would. */
       DermTrainPanel *panel = derm_window_show_training (window);
+      const char *task = field (s, 5);
+      guint task_index = g_str_equal (task, "segmenter") ? 1 : g_str_equal (task, "both") ? 2 : 0;
       gtk_editable_set_text (GTK_EDITABLE (_derm_train_panel_get_child (panel, "folder_entry")), field (s, 1));
       gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "data_drop")), 0);
-      gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "task_drop")), 0);
+      gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "task_drop")), task_index);
       gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "arch_drop")), 0);
       gtk_drop_down_set_selected (GTK_DROP_DOWN (_derm_train_panel_get_child (panel, "device_drop")), 1);
       gtk_spin_button_set_value (GTK_SPIN_BUTTON (_derm_train_panel_get_child (panel, "epochs_spin")),
@@ -549,6 +578,19 @@ start_step (Script *s)
     }
   else if (g_str_equal (name, "wait-train"))
     ;
+  else if (g_str_equal (name, "train-compare") || g_str_equal (name, "train-activate"))
+    {
+      /* The buttons under the finished job's result. */
+      DermTrainPanel *panel = derm_window_get_training_panel (window);
+      if (panel == NULL)
+        return script_fail (s, "no training panel");
+      GtkWidget *button = _derm_train_panel_get_child (panel, g_str_equal (name, "train-compare")
+                                                                ? "compare_button"
+                                                                : "activate_result_button");
+      if (!gtk_widget_is_sensitive (button))
+        return script_fail (s, "the button is disabled");
+      g_signal_emit_by_name (button, "clicked");
+    }
   else if (g_str_equal (name, "view"))
     {
       if (g_str_equal (field (s, 1), "training"))

@@ -18,9 +18,14 @@
  *                                   shot|main|browser|compare|save-dialog|PATH,
  *                                   save-dialog|PATIENT|SITE|LESION|DATE|NOTES (fills
  *                                   the dialog without pressing Save),
- *                                   train|FOLDER|EPOCHS|BATCH|SIZE (a classifier job
- *                                   in the training view, until its steps run),
- *                                   wait-train (until the job ends), view|analysis|training,
+ *                                   train|FOLDER|EPOCHS|BATCH|SIZE[|TASK] (a job in
+ *                                   the training view, until its steps run; TASK:
+ *                                   classifier (default), segmenter or both),
+ *                                   wait-train[|TASK|EPOCH] (until the job ends, or
+ *                                   until the bar shows TASK ("Classifier",
+ *                                   "Segmenter") at EPOCH or later), train-compare,
+ *                                   train-activate (the result's buttons),
+ *                                   view|analysis|training,
  *                                   close-window (the title bar's close),
  *                                   stop-dialog|keep|stop (answers the question)
  * With either set, the application quits after writing them. All are for

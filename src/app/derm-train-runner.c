@@ -783,6 +783,15 @@ register_model (JobContext *job, DermTask task, const char *path, const JobState
                        "15 %% test, grouped by lesion. Trained in Dermalens %s on %s, %s."),
                      st->provenance != NULL ? st->provenance : "", s->seed, PACKAGE_VERSION,
                      s->device != NULL ? s->device : "auto", when);
+  if (s->limit > 0)
+    {
+      /* Translators: appended to a model's provenance */
+      g_autofree char *limited = g_strdup_printf (_(" Only about %u lesions of the data were used, drawn "
+                                                    "class by class."), s->limit);
+      char *both = g_strconcat (provenance, limited, NULL);
+      g_free (provenance);
+      provenance = both;
+    }
   gint64 parent = st->parents[kind];
   if (parent > 0)
     {

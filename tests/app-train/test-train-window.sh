@@ -9,17 +9,7 @@ set -u
 app=$1 panel_test=$2 tool=$3 out=$4
 mkdir -p "$out"
 
-if ! command -v xvfb-run >/dev/null 2>&1; then
-  echo "1..0 # SKIP xvfb-run is not installed (tools/install-deps.sh --test)"
-  exit 77
-fi
-session=""
-if command -v dbus-run-session >/dev/null 2>&1; then session="dbus-run-session --"; fi
-
-n=0 failed=0
-ok () { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
-check () { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+. "$(dirname "$0")/../app/gui-tap.sh"
 # has FILE LINE: FILE has exactly LINE
 has () { grep -qxF "$2" "$1"; }
 

@@ -6,19 +6,7 @@ set -u
 app=$1 tool=$2 out=$3
 mkdir -p "$out"
 
-if ! command -v xvfb-run >/dev/null 2>&1; then
-  echo "1..0 # SKIP xvfb-run is not installed (tools/install-deps.sh --test)"
-  exit 77
-fi
-
-# A private session bus, when there is one, keeps GApplication quiet.
-session=""
-if command -v dbus-run-session >/dev/null 2>&1; then session="dbus-run-session --"; fi
-
-n=0 failed=0
-ok () { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
-check () { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+. "$(dirname "$0")/gui-tap.sh"
 
 # run_app NAME IMAGE: starts the app under its own X server; the test hook
 # writes NAME.png and NAME.state once the page has settled, then quits.
