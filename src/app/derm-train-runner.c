@@ -262,8 +262,11 @@ derm_train_describe_error (const GError *error, const DermTrainSettings *setting
                             settings != NULL ? settings->batch : 0,
                             settings != NULL ? settings->image_size : 0);
   if (g_error_matches (error, DERM_ERROR, DERM_ERROR_IO))
-    return g_strdup_printf (_("%s. Make room on the disk, then resume the job; the active "
-                              "versions are unchanged."), error->message);
+    {
+      gboolean sentence = g_str_has_suffix (error->message, ".");
+      return g_strdup_printf (_("%s%s Make room on the disk, then resume the job; the active "
+                                "versions are unchanged."), error->message, sentence ? "" : ".");
+    }
   return g_strdup (error->message);
 }
 
