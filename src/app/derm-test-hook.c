@@ -13,6 +13,7 @@
 #include "derm-test-hook.h"
 #include "derm-train-panel-private.h"
 
+#include <signal.h>
 #include <string.h>
 
 gboolean
@@ -330,7 +331,8 @@ step_done (Script *s)
         }
       return TRUE;
     }
-  if (g_str_equal (name, "train") || g_str_equal (name, "wait-train"))
+  if (g_str_equal (name, "train") || g_str_equal (name, "train-resume")
+      || g_str_equal (name, "wait-train") || g_str_equal (name, "train-stop"))
     {
       /* train: until steps are under way; wait-train: until the job ends. */
       g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
@@ -339,6 +341,8 @@ step_done (Script *s)
         return TRUE;
       GtkProgressBar *bar = GTK_PROGRESS_BAR (_derm_train_panel_get_child (panel, "progress_bar"));
       const char *text = gtk_progress_bar_get_text (bar);
+      if (g_str_equal (name, "train-stop"))
+        return FALSE;
       if (g_str_equal (name, "wait-train"))
         {
           /* wait-train|TASK|EPOCH: until that task's epoch runs (1-based). */
@@ -578,6 +582,29 @@ start_step (Script *s)
     }
   else if (g_str_equal (name, "wait-train"))
     ;
+  else if (g_str_equal (name, "train-resume"))
+    {
+      /* The Resume button of the training view, after a stop or a crash. */
+      DermTrainPanel *panel = derm_window_show_training (window);
+      GtkWidget *button = _derm_train_panel_get_child (panel, "resume_button");
+      if (!gtk_widget_is_sensitive (button))
+        return script_fail (s, "there is no job to resume");
+      g_signal_emit_by_name (button, "clicked");
+      if (!derm_train_panel_is_running (panel))
+        script_fail (s, "the job did not resume");
+    }
+  else if (g_str_equal (name, "train-stop"))
+    {
+      DermTrainPanel *panel = derm_window_get_training_panel (window);
+      if (panel == NULL || !derm_train_panel_is_running (panel))
+        return script_fail (s, "no job is running");
+      g_signal_emit_by_name (_derm_train_panel_get_child (panel, "cancel_button"), "clicked");
+    }
+  else if (g_str_equal (name, "crash"))
+    {
+      /* A crash in the middle of whatever runs: no cleanup at all. */
+      raise (SIGKILL);
+    }
   else if (g_str_equal (name, "train-compare") || g_str_equal (name, "train-activate"))
     {
       /* The buttons under the finished job's result. */

@@ -25,6 +25,9 @@
  *                                   until the bar shows TASK ("Classifier",
  *                                   "Segmenter") at EPOCH or later), train-compare,
  *                                   train-activate (the result's buttons),
+ *                                   train-resume (Resume, until its steps run),
+ *                                   train-stop (Stop, until the job has ended),
+ *                                   crash (SIGKILL: the process dies on the spot),
  *                                   view|analysis|training,
  *                                   close-window (the title bar's close),
  *                                   stop-dialog|keep|stop (answers the question)

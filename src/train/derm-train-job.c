@@ -669,7 +669,11 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
               best = saved;
               best_epoch = saved_epoch;
             }
-          emit_message (&job, _("resumed from %s after epoch %d"), cfg->resume, start_epoch);
+          if (start_epoch > 0)
+            emit_message (&job, _("resumed from %s after epoch %d"), cfg->resume, start_epoch);
+          else
+            emit_message (&job, _("resumed from %s; it had stopped in the first epoch, which "
+                                  "starts again"), cfg->resume);
         }
     }
 

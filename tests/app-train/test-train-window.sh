@@ -3,7 +3,9 @@
 # there runs while the analysis view analyses a new image; the header shows
 # the job's progress; closing the window asks whether to stop the job;
 # "Keep Training" keeps both, "Stop and Close" stops the job within a step,
-# leaves it resumable and quits cleanly.
+# leaves it resumable and quits cleanly. Then, in new sessions: Resume after
+# the restart; a short job killed (SIGKILL) in its third epoch; Resume
+# after the crash, and the job finishes with a new model version.
 #   test-train-window.sh DERMALENS TEST-TRAIN-PANEL APP-TEST-TOOL OUTDIR
 set -u
 app=$1 panel_test=$2 tool=$3 out=$4
@@ -13,7 +15,7 @@ mkdir -p "$out"
 # has FILE LINE: FILE has exactly LINE
 has () { grep -qxF "$2" "$1"; }
 
-echo "1..14"
+echo "1..20"
 
 data="$out/window-data"
 rm -rf "$data" "$out/window-set"
@@ -70,4 +72,32 @@ check "no model version was registered by the stopped job" "[ ! -e '$data/dermal
 check "screenshot of the training view" "[ -s '$out/train-window-in-progress.png' ]"
 check "screenshot of the analysis view during the job" "[ -s '$out/train-window-analysis.png' ]"
 check "no critical warning" "! grep -q 'CRITICAL' '$out/window.log'"
+
+# run_session NAME STEPS: the app again on the same data, without an image.
+run_session () {
+  XDG_DATA_HOME="$data" GSK_RENDERER=cairo GTK_A11Y=none \
+  DERMALENS_TEST_STATE="$out/window-$1-final.state" DERMALENS_TEST_SCRIPT="$2" \
+    timeout 300 xvfb-run -a -s "-screen 0 1280x1000x24" $session "$app" --device=cpu \
+    --classifier="$data/classifier.safetensors" --segmenter="$data/segmenter.safetensors" \
+    "$out/window-first.png" >"$out/window-$1.log" 2>&1
+}
+# Resume the stopped job after the restart; stop it again; start a short
+# job and let it die on the spot in its third epoch.
+run_session crash "train-resume;wait-train|Classifier|2;state|$out/window-resumed.state;train-stop;train|$ham|6|4|32;wait-train|Classifier|3;crash"
+rc=$?
+r="$out/window-resumed.state"
+check "after a restart the stopped job resumes from its checkpoint" \
+  "grep -q '^training_log=Resuming the stopped job' '$r' && grep -q '^training_log=resumed from .*classifier.safetensors.ckpt' '$r' && has '$r' 'training_running=1'"
+check "the app was killed during the second job (rc $rc: SIGKILL)" "[ $rc -eq 137 ]"
+check "the crash leaves the job resumable" "[ -s '$train/job.json' ] && [ -s '$train/classifier.safetensors.ckpt' ]"
+# Resume after the crash and let the job finish.
+run_session finish "train-resume;wait-train;state|$out/window-finished.state"
+rc=$?
+f="$out/window-finished.state"
+check "after the crash the job resumes and finishes (rc $rc)" \
+  "[ $rc -eq 0 ] && grep -q '^training_log=Resuming the stopped job' '$f' && has '$f' 'training_progress_text=Finished'"
+check "it went on from a checkpoint after an epoch, not from the start" \
+  "grep -q '^training_log=resumed from .*classifier.safetensors.ckpt after epoch [1-9]' '$f'"
+check "the finished job registered a new, inactive classifier version" \
+  "grep -q '^training_version=1|classifier|resnet18|test balanced accuracy [0-9.]*|inactive|parent 0$' '$f' && [ ! -e '$train' ]"
 exit $failed
