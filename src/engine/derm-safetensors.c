@@ -260,6 +260,13 @@ derm_safetensors_parse (GBytes *bytes, const char *name, GError **error)
     {
       const char *key = l->data;
       JsonNode *node = json_object_get_member (obj, key);
+      /* JSON escapes such as json-glib's octal ones can make bytes that are
+       * not UTF-8: such a name could not be written back. */
+      if (!g_utf8_validate (key, -1, NULL))
+        {
+          fail (error, DERM_ERROR_FORMAT, name, _("a tensor name in the header is not valid UTF-8"));
+          return NULL;
+        }
       if (strcmp (key, "__metadata__") == 0)
         {
           if (!JSON_NODE_HOLDS_OBJECT (node))
@@ -276,6 +283,12 @@ derm_safetensors_parse (GBytes *bytes, const char *name, GError **error)
                 {
                   fail (error, DERM_ERROR_FORMAT, name,
                         _("metadata value of “%s” is not a string"), (const char *) k->data);
+                  return NULL;
+                }
+              if (!g_utf8_validate (k->data, -1, NULL)
+                  || !g_utf8_validate (json_node_get_string (v), -1, NULL))
+                {
+                  fail (error, DERM_ERROR_FORMAT, name, _("the metadata is not valid UTF-8"));
                   return NULL;
                 }
               g_hash_table_replace (st->metadata, g_strdup (k->data),
@@ -404,8 +417,12 @@ derm_safetensors_write (const char *path, const DermStTensor *tensors, guint n,
             }
       for (guint i = 0; i < nk; i++)
         {
-          json_builder_set_member_name (b, keys[i]);
-          json_builder_add_string_value (b, g_hash_table_lookup (metadata, keys[i]));
+          /* Text from elsewhere (a file path, say) may not be UTF-8: written
+           * as it is, the file could not be read back. */
+          g_autofree char *key = g_utf8_make_valid (keys[i], -1);
+          g_autofree char *value = g_utf8_make_valid (g_hash_table_lookup (metadata, keys[i]), -1);
+          json_builder_set_member_name (b, key);
+          json_builder_add_string_value (b, value);
         }
       json_builder_end_object (b);
     }

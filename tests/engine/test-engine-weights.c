@@ -164,6 +164,9 @@ test_round_trip (void)
       DermModel *m = derm_model_new (&cfg, test_device (), &error);
       g_assert_no_error (error);
       derm_model_set_metadata (m, "split", "seed=3;train=100");
+      /* A file name from a Latin-1 file system is not UTF-8: the file must
+       * still read back, with the bad byte replaced. */
+      derm_model_set_metadata (m, "init", "/data/gew\xe4" "chs.safetensors");
       derm_model_set_temperature (m, 1.5);
       g_autofree char *p1 = save_model (m, dir, "one.safetensors");
       DermModel *m2 = derm_model_load (p1, test_device (), &error);
@@ -172,6 +175,7 @@ test_round_trip (void)
       g_assert_cmpint (derm_model_get_input_size (m2), ==, 48);
       g_assert_cmpint (derm_model_get_num_classes (m2), ==, a == DERM_ARCH_UNET ? 1 : 7);
       g_assert_cmpstr (derm_model_get_metadata (m2, "split"), ==, "seed=3;train=100");
+      g_assert_cmpstr (derm_model_get_metadata (m2, "init"), ==, "/data/gew\xef\xbf\xbd" "chs.safetensors");
       g_assert_cmpfloat (derm_model_get_temperature (m2), ==, 1.5);
       g_assert_cmpint (derm_model_count_parameters (m2), ==, derm_model_count_parameters (m));
       g_autofree char *p2 = save_model (m2, dir, "two.safetensors");
