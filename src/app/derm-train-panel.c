@@ -408,15 +408,21 @@ estimate_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
 /* ---- Live progress ------------------------------------------------------------------ */
 
 static void
-reset_live (DermTrainPanel *self)
+clear_recall (DermTrainPanel *self)
 {
-  derm_curve_clear (self->curve);
-  gtk_progress_bar_set_fraction (self->progress_bar, 0);
   for (int c = 0; c < DERM_N_CLASSES; c++)
     {
       gtk_level_bar_set_value (self->recall_bars[c], 0);
       gtk_label_set_text (self->recall_values[c], "–");
     }
+}
+
+static void
+reset_live (DermTrainPanel *self)
+{
+  derm_curve_clear (self->curve);
+  gtk_progress_bar_set_fraction (self->progress_bar, 0);
+  clear_recall (self);
   gtk_widget_set_visible (self->result_box, FALSE);
   derm_confusion_set (self->confusion, NULL);
   self->n_step_events = 0;
@@ -547,6 +553,9 @@ runner_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermTrainPane
       }
       break;
     case DERM_TRAIN_EVENT_DATASET:
+      /* Per-class recall is the classifier's: blank while the segmenter trains. */
+      if (e->task != DERM_TASK_CLASSIFY)
+        clear_recall (self);
       {
         g_autofree char *t = g_strdup_printf (_("%s: %u training, %u validation, %u test images"),
                                               task_label (e), e->n_train, e->n_val, e->n_test);
