@@ -131,7 +131,7 @@ if [ "$BENCH" = 1 ]; then
   "$BUILD/bench/cpu/derm-bench-engine" --device "$DEVICE" $bargs | tee "$out/derm.txt" || status=1
   if [ "${CUDA_GRAPHS:-0}" = 1 ]; then
     DERM_NO_CUDA_GRAPHS=1 "$BUILD/bench/cpu/derm-bench-engine" --device "$DEVICE" $bargs \
-      --what infer,clsseg,e2e | sed 's/^RESULT \([a-z0-9_]*\)_ms /RESULT \1_eager_ms /' | tee -a "$out/derm.txt" || status=1
+      --what infer,seg,clsseg,e2e | sed 's/^RESULT \([a-z0-9_]*\)_ms /RESULT \1_eager_ms /' | tee -a "$out/derm.txt" || status=1
   fi
   "$PYTHON" bench/peer/bench-torch.py --device "$DEVICE" $bargs | tee "$out/peer.txt" || status=1
   "$PYTHON" - "$out/derm.txt" "$out/peer.txt" <<'PY'
@@ -146,9 +146,11 @@ def read(p):
 a, b = read(sys.argv[1]), read(sys.argv[2])
 names = [("infer_fp32_ms", "ResNet-50 inference, batch 1, fp32"),
          ("infer_bf16_ms", "ResNet-50 inference, batch 1, bf16"),
+         ("seg_fp32_ms", "U-Net segment, batch 1, decoded image"),
          ("cls_seg_ms", "classify + segment, batch 1, decoded image"),
          ("e2e_jpeg_ms", "JPEG bytes -> probabilities + mask, batch 1"),
          ("infer_fp32_eager_ms", "ResNet-50 inference, batch 1, fp32, no CUDA graph"),
+         ("seg_fp32_eager_ms", "U-Net segment, batch 1, no CUDA graph"),
          ("cls_seg_eager_ms", "classify + segment, batch 1, no CUDA graph"),
          ("e2e_jpeg_eager_ms", "JPEG -> probabilities + mask, batch 1, no CUDA graph"),
          ("train_r50_b64_ips", "ResNet-50 training, batch 64, bf16 CL"),
