@@ -213,6 +213,20 @@ jpeg_bytes (void)
   return g_bytes_new_take (data, len);
 }
 
+/* Decodes the benchmark's JPEG as the app's loader does for an analysis
+ * (DCT-scaled towards 256 px). Returns: (transfer full). */
+static DermImage *
+decode_jpeg (GBytes *bytes)
+{
+  GError *error = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  DermImage *img = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
+  if (img == NULL)
+    die (error);
+  return img;
+}
+
 /* The models of one analysis with the app's defaults: ResNet-50 (7
  * classes, 224 px) and the U-Net (base width 0 = 32, 256 px), with their
  * parameter counts on stdout. */
@@ -240,19 +254,15 @@ bench_analysis (gboolean from_jpeg)
   DermModel *cls = analysis_model (DERM_ARCH_RESNET50);
   DermModel *seg = analysis_model (DERM_ARCH_UNET);
   GBytes *bytes = jpeg_bytes ();
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-  DermImage *decoded = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
-  if (decoded == NULL)
-    die (error);
+  gsize len = g_bytes_get_size (bytes);
+  DermImage *decoded = decode_jpeg (bytes);
   float probs[7];
   double *t = g_new (double, runs);
   for (int i = -warmup * 2; i < runs; i++)
     {
       gint64 s = g_get_monotonic_time ();
-      DermImage *img = from_jpeg ? derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error)
-                                 : decoded;
-      if (img == NULL || !derm_model_classify (cls, img, FALSE, probs, &error))
+      DermImage *img = from_jpeg ? decode_jpeg (bytes) : decoded;
+      if (!derm_model_classify (cls, img, FALSE, probs, &error))
         die (error);
       DermImage *mask = derm_model_segment (seg, img, FALSE, &error);
       if (mask == NULL)
@@ -283,11 +293,7 @@ bench_seg (void)
   GError *error = NULL;
   DermModel *seg = analysis_model (DERM_ARCH_UNET);
   GBytes *bytes = jpeg_bytes ();
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-  DermImage *img = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
-  if (img == NULL)
-    die (error);
+  DermImage *img = decode_jpeg (bytes);
   double *t = g_new (double, runs);
   int mw = 0, mh = 0;
   for (int i = -warmup * 2; i < runs; i++)
@@ -327,11 +333,7 @@ write_check (void)
   DermModel *cls = analysis_model (DERM_ARCH_RESNET50);
   DermModel *seg = analysis_model (DERM_ARCH_UNET);
   GBytes *bytes = jpeg_bytes ();
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-  DermImage *img = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
-  if (img == NULL)
-    die (error);
+  DermImage *img = decode_jpeg (bytes);
   /* A fresh U-Net's mask is almost flat (about 137 everywhere), which would
    * make a weak comparison: a few steps on this image, with its darker half
    * as the lesion, give it a mask with both sides of 128. */
