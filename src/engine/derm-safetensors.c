@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -394,10 +395,39 @@ write_all (int fd, const guint8 *data, gsize len)
   return TRUE;
 }
 
+/* A process killed while writing @path leaves its temporary "@path.XXXXXX"
+ * behind (models are hundreds of MB). Removes those more than an hour old: a
+ * younger one may belong to another writer still at work. */
+static void
+remove_stale_temporaries (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  if (d == NULL)
+    return;
+  gsize blen = strlen (base);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      if (strlen (name) != blen + 7 || strncmp (name, base, blen) != 0 || name[blen] != '.')
+        continue;
+      gboolean suffix = TRUE;
+      for (gsize i = blen + 1; i < blen + 7; i++)
+        suffix = suffix && g_ascii_isalnum (name[i]);
+      g_autofree char *full = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+      if (suffix && g_lstat (full, &st) == 0 && S_ISREG (st.st_mode) && now - st.st_mtime > 3600)
+        g_unlink (full);
+    }
+}
+
 gboolean
 derm_safetensors_write (const char *path, const DermStTensor *tensors, guint n,
                         GHashTable *metadata, GError **error)
 {
+  remove_stale_temporaries (path);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   if (metadata != NULL && g_hash_table_size (metadata) > 0)

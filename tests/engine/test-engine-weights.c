@@ -2,6 +2,11 @@
  * round trips), weight loading checks, and bad input to inference. */
 #include "config.h"
 
+#include <time.h>
+#include <utime.h>
+
+#include <glib/gstdio.h>
+
 #include "derm-safetensors.h"
 #include "engine-test-util.h"
 
@@ -168,7 +173,21 @@ test_round_trip (void)
        * still read back, with the bad byte replaced. */
       derm_model_set_metadata (m, "init", "/data/gew\xe4" "chs.safetensors");
       derm_model_set_temperature (m, 1.5);
+      /* What a killed save left an hour ago goes; a younger one, or
+       * another file, stays. */
+      g_autofree char *stale = g_build_filename (dir, "one.safetensors.Ab3xYz", NULL);
+      g_autofree char *young = g_build_filename (dir, "one.safetensors.Qw9rTy", NULL);
+      g_autofree char *other = g_build_filename (dir, "one.safetensors.notes", NULL);
+      for (const char *const *f = (const char *const[]) { stale, young, other, NULL }; *f; f++)
+        g_assert_true (g_file_set_contents (*f, "half a model", -1, NULL));
+      struct utimbuf old = { time (NULL) - 7200, time (NULL) - 7200 };
+      g_assert_cmpint (g_utime (stale, &old), ==, 0);
       g_autofree char *p1 = save_model (m, dir, "one.safetensors");
+      g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+      g_assert_true (g_file_test (young, G_FILE_TEST_EXISTS));
+      g_assert_true (g_file_test (other, G_FILE_TEST_EXISTS));
+      g_unlink (young);
+      g_unlink (other);
       DermModel *m2 = derm_model_load (p1, test_device (), &error);
       g_assert_no_error (error);
       g_assert_cmpint (derm_model_get_arch (m2), ==, a);
