@@ -202,13 +202,19 @@ analysed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   a->done = TRUE;
 }
 
+/* Analyses the probe image with the window's worker. Returns: (transfer
+ * full) the classifier's info; the segmenter's in @seg_info (may be NULL). */
 static char *
-analyse_now (void)
+analyse_now (char **seg_info)
 {
   Analysis a = { 0 };
   derm_worker_analyze_async (worker, probe_image, FALSE, NULL, analysed_cb, &a);
   wait_for (&a.done);
   g_assert_no_error (a.error);
+  if (seg_info != NULL)
+    *seg_info = a.seg_info;
+  else
+    g_free (a.seg_info);
   return a.info;
 }
 
@@ -361,7 +367,7 @@ test_train_panel (void)
 
   worker = derm_worker_new ();
   derm_worker_set_models (worker, NULL, NULL, "cpu");
-  g_autofree char *info0 = analyse_now ();
+  g_autofree char *info0 = analyse_now (NULL);
   g_assert_nonnull (strstr (info0, "initial.safetensors"));
 
   open_panel ();
@@ -395,6 +401,8 @@ test_train_panel (void)
   g_assert_no_error (w.during.error);
   g_assert_true (w.during.was_running);
   g_assert_nonnull (strstr (w.during.info, "initial.safetensors"));
+  g_clear_pointer (&w.during.info, g_free);
+  g_clear_pointer (&w.during.seg_info, g_free);
   g_assert_true (w.cancel_sent);
   g_assert_error (w.error, DERM_ERROR, DERM_ERROR_CANCELLED);
   g_assert_cmpuint (w.fraction_moves, >=, 5);
@@ -464,7 +472,7 @@ test_train_panel (void)
   g_assert_nonnull (strstr (nv->settings_json, "\"epochs\":4"));
   g_assert_nonnull (strstr (nv->provenance, "1 unreadable images left out"));
   g_autofree char *base = g_path_get_basename (nv->file_path);
-  g_autofree char *info1 = analyse_now ();
+  g_autofree char *info1 = analyse_now (NULL);
   g_printerr ("# analysis after activation: %s\n", info1);
   g_assert_nonnull (strstr (info1, base));
 
@@ -475,7 +483,7 @@ test_train_panel (void)
   version_activated = FALSE;
   click ("activate_button");
   wait_for (&version_activated);
-  g_autofree char *info2 = analyse_now ();
+  g_autofree char *info2 = analyse_now (NULL);
   g_assert_nonnull (strstr (info2, "initial.safetensors"));
   gtk_list_box_select_row (GTK_LIST_BOX (child ("versions_list")),
                            _derm_train_panel_get_version_row (panel, initial));
@@ -721,18 +729,14 @@ test_both_models (void)
   g_autoptr(DermModelVersion) as = active_version (DERM_MODEL_KIND_SEGMENTER);
   g_assert_cmpint (ac->id, ==, both_classifier);
   g_assert_cmpint (as->id, ==, both_segmenter);
-  Analysis a = { 0 };
-  derm_worker_analyze_async (worker, probe_image, FALSE, NULL, analysed_cb, &a);
-  wait_for (&a.done);
-  g_assert_no_error (a.error);
+  g_autofree char *seg_info = NULL;
+  g_autofree char *info = analyse_now (&seg_info);
   g_autofree char *cls_base = g_path_get_basename (ac->file_path);
   g_autofree char *seg_base = g_path_get_basename (as->file_path);
-  g_printerr ("# analysis after activating both: %s; %s\n", a.info, a.seg_info);
-  g_assert_nonnull (strstr (a.info, cls_base));
-  g_assert_nonnull (a.seg_info);
-  g_assert_nonnull (strstr (a.seg_info, seg_base));
-  g_free (a.info);
-  g_free (a.seg_info);
+  g_printerr ("# analysis after activating both: %s; %s\n", info, seg_info);
+  g_assert_nonnull (strstr (info, cls_base));
+  g_assert_nonnull (seg_info);
+  g_assert_nonnull (strstr (seg_info, seg_base));
   close_panel ();
 }
 
@@ -937,14 +941,9 @@ test_disk_full (void)
   g_autofree char *files_after = list_models_dir ();
   g_assert_cmpstr (files_after, ==, files_before);
   g_assert_cmpuint (count_versions (), ==, n0);
-  Analysis a = { 0 };
-  derm_worker_analyze_async (worker, probe_image, FALSE, NULL, analysed_cb, &a);
-  wait_for (&a.done);
-  g_assert_no_error (a.error);
+  g_autofree char *info = analyse_now (NULL);
   g_autofree char *base = g_path_get_basename (before->file_path);
-  g_assert_nonnull (strstr (a.info, base));
-  g_free (a.info);
-  g_free (a.seg_info);
+  g_assert_nonnull (strstr (info, base));
   shot ("train-disk-full.png");
 
   /* With room again, Resume finishes the job; the new version waits inactive. */
@@ -995,7 +994,7 @@ test_out_of_memory (void)
                                    "batch size 32 at 512 px."));
   shot ("train-out-of-memory.png");
   /* The window goes on: analysis answers, and a smaller job runs. */
-  g_autofree char *info = analyse_now ();
+  g_autofree char *info = analyse_now (NULL);
   g_assert_nonnull (info);
   set_up_job (0, 0, 1, 8, 32);
   run_job ("start_button", &r);
