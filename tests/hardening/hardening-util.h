@@ -10,8 +10,11 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "derm-engine.h"
 #include "derm-error.h"
 #include "derm-image.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermModel, derm_model_free)
 
 /* A folder name with spaces, both quotes, a comma and non-ASCII letters:
  * every path the tests write goes through one. */
@@ -100,4 +103,16 @@ hardening_read (const char *path)
   g_autoptr(GError) error = NULL;
   g_assert_true (g_file_get_contents (path, &data, &len, &error));
   return g_bytes_new_take (g_steal_pointer (&data), len);
+}
+
+/* A small U-Net (1 class, base width 4, 32x32) on the CPU.
+ * Returns: (transfer full); free with derm_model_free (). */
+static inline DermModel *
+hardening_tiny_unet (void)
+{
+  DermModelConfig cfg = { DERM_ARCH_UNET, 1, 4, 32 };
+  g_autoptr(GError) error = NULL;
+  DermModel *m = derm_model_new (&cfg, "cpu", &error);
+  g_assert_no_error (error);
+  return m;
 }

@@ -24,8 +24,6 @@
 #include "derm-train-job.h"
 #include "hardening-util.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermModel, derm_model_free)
-
 static char *self_exe;
 
 /* ---- Running and killing a child ---------------------------------------- */
@@ -252,16 +250,6 @@ test_stale_temporary_copies (void)
 
 /* ---- Saving model versions ----------------------------------------------- */
 
-static DermModel *
-tiny_unet (void)
-{
-  DermModelConfig cfg = { DERM_ARCH_UNET, 1, 4, 32 };
-  g_autoptr(GError) error = NULL;
-  DermModel *m = derm_model_new (&cfg, "cpu", &error);
-  g_assert_no_error (error);
-  return m;
-}
-
 /* Child: saves a new model version file, registers it, activates it; in an
  * endless loop, printing "active N" once version N is active. The file is
  * written (atomically) before the registry names it. */
@@ -276,7 +264,7 @@ child_save_models (const char *dir)
   g_assert_no_error (error);
   g_autoptr(GPtrArray) known = derm_store_list_models (store, DERM_MODEL_KIND_SEGMENTER, &error);
   g_assert_no_error (error);
-  g_autoptr(DermModel) m = tiny_unet ();
+  g_autoptr(DermModel) m = hardening_tiny_unet ();
   for (guint v = known->len + 1;; v++)
     {
       g_autofree char *version = g_strdup_printf ("%u", v);

@@ -15,8 +15,6 @@
 #include "derm-store.h"
 #include "hardening-util.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermModel, derm_model_free)
-
 /* ---- Pixel budget -------------------------------------------------------- */
 
 /* A JPEG of at most 1 KB whose frame header declares @side x @side pixels. */
@@ -372,16 +370,6 @@ test_weights_gigabytes (void)
 
 /* ---- Paths with spaces, quotes and non-ASCII ----------------------------- */
 
-static DermModel *
-tiny_unet (void)
-{
-  DermModelConfig cfg = { DERM_ARCH_UNET, 1, 4, 32 };
-  g_autoptr(GError) error = NULL;
-  DermModel *m = derm_model_new (&cfg, "cpu", &error);
-  g_assert_no_error (error);
-  return m;
-}
-
 static void
 test_odd_paths (void)
 {
@@ -403,7 +391,7 @@ test_odd_paths (void)
   g_assert_cmpmem (back->data, 40 * 30 * 3, img->data, 40 * 30 * 3);
 
   /* A model file. */
-  g_autoptr(DermModel) m = tiny_unet ();
+  g_autoptr(DermModel) m = hardening_tiny_unet ();
   g_autofree char *weights = g_build_filename (dir, "modèle 'v1' \"best\".safetensors", NULL);
   g_assert_true (derm_model_save (m, weights, &error));
   g_assert_no_error (error);
@@ -559,7 +547,7 @@ static int
 child_full_disk_model (const char *dir)
 {
   g_autofree char *path = g_build_filename (dir, "modèle \"actif\".safetensors", NULL);
-  g_autoptr(DermModel) m = tiny_unet ();
+  g_autoptr(DermModel) m = hardening_tiny_unet ();
   derm_model_set_metadata (m, "version", "2");
   GStatBuf st;
   g_assert_cmpint (g_stat (path, &st), ==, 0);
@@ -577,7 +565,7 @@ test_full_disk_model (void)
   g_autofree char *path = g_build_filename (dir, "modèle \"actif\".safetensors", NULL);
   g_autoptr(GError) error = NULL;
   {
-    g_autoptr(DermModel) m = tiny_unet ();
+    g_autoptr(DermModel) m = hardening_tiny_unet ();
     derm_model_set_metadata (m, "version", "1");
     g_assert_true (derm_model_save (m, path, &error));
   }
@@ -635,7 +623,7 @@ static int
 child_full_disk_checkpoint (const char *dir)
 {
   g_autofree char *path = g_build_filename (dir, "job \"1\" ü.ckpt", NULL);
-  g_autoptr(DermModel) m = tiny_unet ();
+  g_autoptr(DermModel) m = hardening_tiny_unet ();
   DermTrainer *t = tiny_trainer (m);
   GStatBuf st;
   g_assert_cmpint (g_stat (path, &st), ==, 0);
@@ -654,7 +642,7 @@ test_full_disk_checkpoint (void)
   g_autofree char *path = g_build_filename (dir, "job \"1\" ü.ckpt", NULL);
   g_autoptr(GError) error = NULL;
   {
-    g_autoptr(DermModel) m = tiny_unet ();
+    g_autoptr(DermModel) m = hardening_tiny_unet ();
     DermTrainer *t = tiny_trainer (m);
     g_assert_true (derm_trainer_save_checkpoint (t, path, &error));
     g_assert_no_error (error);
@@ -669,7 +657,7 @@ test_full_disk_checkpoint (void)
   g_assert_true (g_bytes_equal (before, after));
   g_assert_cmpuint (hardening_count_files (dir, NULL), ==, 1);
   /* The old checkpoint still resumes. */
-  g_autoptr(DermModel) m = tiny_unet ();
+  g_autoptr(DermModel) m = hardening_tiny_unet ();
   DermTrainConfig c = { 0 };
   c.optimizer = DERM_OPTIMIZER_ADAMW;
   c.loss = DERM_LOSS_BCE_DICE;
