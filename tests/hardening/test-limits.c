@@ -599,8 +599,10 @@ one_batch (gpointer user_data, DermBatch *batch, GError **error)
   return TRUE;
 }
 
-static DermTrainer *
-tiny_trainer (DermModel *m)
+/* The training settings of the checkpoint tests: a resumed trainer must be
+ * configured as the one that saved. */
+static DermTrainConfig
+tiny_train_config (void)
 {
   DermTrainConfig c = { 0 };
   c.optimizer = DERM_OPTIMIZER_ADAMW;
@@ -608,6 +610,13 @@ tiny_trainer (DermModel *m)
   c.lr = 1e-3;
   c.total_steps = 10;
   c.seed = 1;
+  return c;
+}
+
+static DermTrainer *
+tiny_trainer (DermModel *m)
+{
+  DermTrainConfig c = tiny_train_config ();
   g_autoptr(GError) error = NULL;
   DermTrainer *t = derm_trainer_new (m, &c, &error);
   g_assert_no_error (error);
@@ -658,13 +667,9 @@ test_full_disk_checkpoint (void)
   g_assert_cmpuint (hardening_count_files (dir, NULL), ==, 1);
   /* The old checkpoint still resumes. */
   g_autoptr(DermModel) m = hardening_tiny_unet ();
-  DermTrainConfig c = { 0 };
-  c.optimizer = DERM_OPTIMIZER_ADAMW;
-  c.loss = DERM_LOSS_BCE_DICE;
-  c.lr = 1e-3;
-  c.total_steps = 10;
-  c.seed = 1;
+  DermTrainConfig c = tiny_train_config ();
   DermTrainer *t = derm_trainer_new (m, &c, &error);
+  g_assert_no_error (error);
   g_assert_true (derm_trainer_load_checkpoint (t, path, &error));
   g_assert_no_error (error);
   g_assert_cmpint (derm_trainer_get_global_step (t), ==, 1);
