@@ -84,6 +84,30 @@ last_reported (char **lines, const char *prefix)
   return n;
 }
 
+/* Four rounds in one new folder DIR, with the store DIR/store: starts
+ * `--child MODE DIR`, kills it after @first_wait + round lines starting with
+ * @prefix plus round * @delay_step ms, then @check (DIR, the highest number
+ * the children reported so far). */
+static void
+kill_in_rounds (const char *mode, const char *prefix, guint first_wait, guint delay_step,
+                void (*check) (const char *dir, gint64 at_least))
+{
+  g_autofree char *dir = hardening_tmpdir ();
+  g_autofree char *db = g_build_filename (dir, "store", NULL);
+  g_assert_cmpint (g_mkdir (db, 0700), ==, 0);
+  gint64 reported = 0;
+  for (guint round = 0; round < 4; round++)
+    {
+      const char *args[] = { mode, dir, NULL };
+      g_auto(GStrv) lines = run_and_kill (args, prefix, first_wait + round, round * delay_step);
+      gint64 n = last_reported (lines, prefix);
+      g_test_message ("round %u: killed after “%s%" G_GINT64_FORMAT "”", round, prefix, n);
+      reported = MAX (reported, n);
+      check (dir, reported);
+    }
+  hardening_rm_rf (dir);
+}
+
 static char *
 sha256_of_file (const char *path)
 {
@@ -143,8 +167,9 @@ child_save_cases (const char *dir)
 }
 
 static void
-assert_store_consistent (const char *db, gint64 at_least)
+assert_store_consistent (const char *dir, gint64 at_least)
 {
+  g_autofree char *db = g_build_filename (dir, "store", NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(DermStore) store = derm_store_open (db, &error);
   g_assert_no_error (error);
@@ -209,20 +234,7 @@ assert_store_consistent (const char *db, gint64 at_least)
 static void
 test_kill_mid_case_save (void)
 {
-  g_autofree char *dir = hardening_tmpdir ();
-  g_autofree char *db = g_build_filename (dir, "store", NULL);
-  g_assert_cmpint (g_mkdir (db, 0700), ==, 0);
-  gint64 reported = 0;
-  for (guint round = 0; round < 4; round++)
-    {
-      const char *args[] = { "save-cases", dir, NULL };
-      g_auto(GStrv) lines = run_and_kill (args, "saved ", 2 + round, round * 7);
-      gint64 n = last_reported (lines, "saved ");
-      g_test_message ("round %u: killed after %" G_GINT64_FORMAT " reported cases", round, n);
-      reported = MAX (reported, n);
-      assert_store_consistent (db, reported);
-    }
-  hardening_rm_rf (dir);
+  kill_in_rounds ("save-cases", "saved ", 2, 7, assert_store_consistent);
 }
 
 /* What a kill in the middle of an image copy leaves: a temporary file. It is
@@ -323,20 +335,7 @@ assert_registry_consistent (const char *dir, gint64 at_least)
 static void
 test_kill_mid_model_save (void)
 {
-  g_autofree char *dir = hardening_tmpdir ();
-  g_autofree char *db = g_build_filename (dir, "store", NULL);
-  g_assert_cmpint (g_mkdir (db, 0700), ==, 0);
-  gint64 reported = 0;
-  for (guint round = 0; round < 4; round++)
-    {
-      const char *args[] = { "save-models", dir, NULL };
-      g_auto(GStrv) lines = run_and_kill (args, "active ", 1 + round, round * 3);
-      gint64 n = last_reported (lines, "active ");
-      g_test_message ("round %u: killed after version %" G_GINT64_FORMAT " was active", round, n);
-      reported = MAX (reported, n);
-      assert_registry_consistent (dir, reported);
-    }
-  hardening_rm_rf (dir);
+  kill_in_rounds ("save-models", "active ", 1, 3, assert_registry_consistent);
 }
 
 /* ---- A training job -------------------------------------------------------- */
