@@ -166,6 +166,14 @@ child_save_cases (const char *dir)
   return 0;
 }
 
+/* Sets @path's times two hours back: a temporary copy that old is stale. */
+static void
+age_two_hours (const char *path)
+{
+  struct utimbuf old = { time (NULL) - 7200, time (NULL) - 7200 };
+  g_assert_cmpint (g_utime (path, &old), ==, 0);
+}
+
 static void
 assert_store_consistent (const char *dir, gint64 at_least)
 {
@@ -221,9 +229,8 @@ assert_store_consistent (const char *dir, gint64 at_least)
       if (g_str_has_prefix (name, ".incoming-"))
         {
           g_autofree char *path = g_build_filename (images, name, NULL);
-          struct utimbuf old = { time (NULL) - 7200, time (NULL) - 7200 };
           g_test_message ("a temporary copy was left: %s", name);
-          g_assert_cmpint (g_utime (path, &old), ==, 0);
+          age_two_hours (path);
         }
   }
   g_assert_cmpint (derm_store_remove_orphan_images (store, &error), >=, 0);
@@ -252,8 +259,7 @@ test_stale_temporary_copies (void)
   g_autofree char *fresh = g_build_filename (images, ".incoming-XyZ789", NULL);
   g_assert_true (g_file_set_contents (stale, "half a JPEG", -1, NULL));
   g_assert_true (g_file_set_contents (fresh, "a JPEG being copied", -1, NULL));
-  struct utimbuf old = { time (NULL) - 7200, time (NULL) - 7200 };
-  g_assert_cmpint (g_utime (stale, &old), ==, 0);
+  age_two_hours (stale);
   g_assert_cmpint (derm_store_remove_orphan_images (store, &error), ==, 1);
   g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
