@@ -157,6 +157,18 @@ def main():
         if cuda:
             torch.cuda.synchronize()
 
+    def timed(once):
+        """Milliseconds of a.runs calls of once() after warm-up, sorted."""
+        for _ in range(a.warmup * 2):
+            once()
+        t = []
+        for _ in range(a.runs):
+            s = time.perf_counter()
+            once()
+            t.append((time.perf_counter() - s) * 1000)
+        t.sort()
+        return t
+
     def infer(bf16):
         torch.manual_seed(0)
         model = torchvision.models.resnet50(num_classes=7).to(dev).eval()
@@ -169,14 +181,7 @@ def main():
                 p = torch.softmax(model(normalise(img)).float(), 1).cpu()
             return p
 
-        for _ in range(a.warmup * 2):
-            once()
-        t = []
-        for _ in range(a.runs):
-            s = time.perf_counter()
-            once()
-            t.append((time.perf_counter() - s) * 1000)
-        t.sort()
+        t = timed(once)
         print("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s)" % (
             "infer_bf16_ms" if bf16 else "infer_fp32_ms", statistics.median(t), a.runs,
             t[a.runs // 10], t[a.runs * 9 // 10], dev), flush=True)
@@ -287,17 +292,6 @@ def main():
         m = torch.sigmoid(seg(((xs - mean) / std).contiguous(memory_format=fmt)))
         m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
         return m.mul(255).round().clamp(0, 255).to(torch.uint8).cpu()[0, 0]
-
-    def timed(once):
-        for _ in range(a.warmup * 2):
-            once()
-        t = []
-        for _ in range(a.runs):
-            s = time.perf_counter()
-            once()
-            t.append((time.perf_counter() - s) * 1000)
-        t.sort()
-        return t
 
     def seg_only():
         _, seg = analysis_models(want_cls=False)
