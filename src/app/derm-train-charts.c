@@ -36,6 +36,17 @@ foreground (GtkWidget *widget, GdkRGBA *rgba)
   G_GNUC_END_IGNORE_DEPRECATIONS
 }
 
+/* A layout for the charts' labels, in their small font. Returns: (transfer full). */
+static PangoLayout *
+small_layout (GtkWidget *widget)
+{
+  PangoLayout *layout = gtk_widget_create_pango_layout (widget, NULL);
+  PangoFontDescription *font = pango_font_description_from_string ("Sans 8");
+  pango_layout_set_font_description (layout, font);
+  pango_font_description_free (font);
+  return layout;
+}
+
 static void
 draw_series (cairo_t *cr, GArray *pts, double x0, double y0, double w, double h,
              double xmax, double ymin, double ymax)
@@ -81,10 +92,7 @@ curve_draw (DermCurve *self, cairo_t *cr, int width, int height)
     lmax = MAX (lmax, g_array_index (self->loss, Point, i).y);
   lmax = lmax > 0 ? lmax * 1.1 : 1;
 
-  PangoLayout *layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
-  PangoFontDescription *font = pango_font_description_from_string ("Sans 8");
-  pango_layout_set_font_description (layout, font);
-  pango_font_description_free (font);
+  PangoLayout *layout = small_layout (GTK_WIDGET (self));
 
   /* Frame and grid */
   cairo_set_line_width (cr, 1);
@@ -302,10 +310,7 @@ confusion_draw (DermConfusion *self, cairo_t *cr, int width, int height)
                      (height - top - 8) / (double) DERM_N_CLASSES);
   if (cell < 8)
     return;
-  PangoLayout *layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
-  PangoFontDescription *font = pango_font_description_from_string ("Sans 8");
-  pango_layout_set_font_description (layout, font);
-  pango_font_description_free (font);
+  PangoLayout *layout = small_layout (GTK_WIDGET (self));
   int tw, th;
 
   cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 1);
