@@ -223,6 +223,9 @@ void
 derm_curve_set_epochs (DermCurve *self, int epochs)
 {
   g_return_if_fail (DERM_IS_CURVE (self));
+  /* Called on every training step: redraw only when it changes. */
+  if (self->epochs == MAX (epochs, 1))
+    return;
   self->epochs = MAX (epochs, 1);
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
@@ -253,6 +256,9 @@ void
 derm_curve_set_metric_name (DermCurve *self, const char *name)
 {
   g_return_if_fail (DERM_IS_CURVE (self));
+  /* Called on every training step: redraw only when it changes. */
+  if (g_strcmp0 (self->metric_name, name) == 0)
+    return;
   g_free (self->metric_name);
   self->metric_name = g_strdup (name);
   gtk_widget_queue_draw (GTK_WIDGET (self));
