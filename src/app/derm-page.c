@@ -651,9 +651,10 @@ change_pending (DermPage *self, int delta)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
-/* Why the analysis cannot be used yet, or NULL when it can. */
+/* Why what depends on the analysis cannot be used yet, or NULL when it
+ * can; @failed: the reason once the analysis has failed. */
 static const char *
-analysis_unavailable_reason (DermPage *self)
+unavailable_reason (DermPage *self, const char *failed)
 {
   switch (self->analysis_state)
     {
@@ -662,12 +663,19 @@ analysis_unavailable_reason (DermPage *self)
     case DERM_ANALYSIS_NO_MODEL:
       return _("No classification model is installed: import weights first.");
     case DERM_ANALYSIS_FAILED:
-      return _("The analysis failed, so there is nothing to store or report.");
+      return failed;
     case DERM_ANALYSIS_NONE:
     case DERM_ANALYSIS_RUNNING:
     default:
       return _("Available once the analysis has finished.");
     }
+}
+
+/* Why the analysis cannot be used yet, or NULL when it can. */
+static const char *
+analysis_unavailable_reason (DermPage *self)
+{
+  return unavailable_reason (self, _("The analysis failed, so there is nothing to store or report."));
 }
 
 static void
@@ -713,19 +721,7 @@ update_actions (DermPage *self)
 static const char *
 overlay_unavailable_reason (DermPage *self)
 {
-  switch (self->analysis_state)
-    {
-    case DERM_ANALYSIS_DONE:
-      return NULL;
-    case DERM_ANALYSIS_NO_MODEL:
-      return _("No classification model is installed: import weights first.");
-    case DERM_ANALYSIS_FAILED:
-      return _("The analysis failed, so there is no overlay to show.");
-    case DERM_ANALYSIS_NONE:
-    case DERM_ANALYSIS_RUNNING:
-    default:
-      return _("Available once the analysis has finished.");
-    }
+  return unavailable_reason (self, _("The analysis failed, so there is no overlay to show."));
 }
 
 static void
