@@ -173,29 +173,10 @@ format_date (gint64 t)
   return dt != NULL ? g_date_time_format (dt, "%Y-%m-%d") : g_strdup ("?");
 }
 
-static void
-append_row (GString *out, const char *name, const char *value)
+void
+derm_report_measurement_rows (const DermLesionMeasurements *m, double ppmm,
+                              DermMeasurementRowFunc row, gpointer user_data)
 {
-  g_autofree char *n = g_markup_escape_text (name, -1);
-  g_autofree char *v = g_markup_escape_text (value, -1);
-  g_string_append_printf (out, "<b>%s:</b> %s\n", n, v);
-}
-
-static char *
-measurements_markup (const DermReport *report)
-{
-  const DermAnalysisResult *result = report->result;
-  g_autoptr(GString) out = g_string_new (NULL);
-  if (!result->has_measurements)
-    {
-      g_autofree char *reason = g_markup_escape_text (result->measurement_error != NULL
-                                                        ? result->measurement_error
-                                                        : _("No measurements."), -1);
-      g_string_append (out, reason);
-      return g_string_free (g_steal_pointer (&out), FALSE);
-    }
-  const DermLesionMeasurements *m = &result->measurements;
-  double ppmm = report->pixels_per_mm;
   g_autofree char *area = NULL, *diameter = NULL;
   if (ppmm > 0)
     {
@@ -205,19 +186,21 @@ measurements_markup (const DermReport *report)
     }
   else
     {
+      /* G_GINT64_FORMAT inside a msgid would hide it from xgettext. */
       g_autofree char *count = g_strdup_printf ("%" G_GINT64_FORMAT, m->area_px);
       area = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s pixel (%.1f %% of the image)",
-                                           "%s pixels (%.1f %% of the image)", (gulong) m->area_px),
+                                           "%s pixels (%.1f %% of the image)",
+                                           (gulong) m->area_px),
                               count, 100 * m->area_fraction);
       diameter = g_strdup_printf (_("%.0f pixels"), m->diameter_px);
     }
-  append_row (out, _("Area"), area);
-  append_row (out, _("Diameter"), diameter);
+  row (_("Area"), area, user_data);
+  row (_("Diameter"), diameter, user_data);
   g_autofree char *asym = g_strdup_printf (_("%.2f and %.2f (0 = symmetric)"),
                                            m->asymmetry[0], m->asymmetry[1]);
-  append_row (out, _("Asymmetry"), asym);
+  row (_("Asymmetry"), asym, user_data);
   g_autofree char *border = g_strdup_printf (_("%.2f (1 = smooth circle)"), m->compactness);
-  append_row (out, _("Border irregularity"), border);
+  row (_("Border irregularity"), border, user_data);
   g_autoptr(GString) colours = g_string_new (NULL);
   for (int c = 0; c < DERM_N_COLORS; c++)
     if (m->color_fraction[c] >= DERM_LESION_COLOR_MIN_FRACTION)
@@ -226,7 +209,33 @@ measurements_markup (const DermReport *report)
   g_autofree char *colour_count = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d colour: %s",
                                                                 "%d colours: %s", m->n_colors),
                                                    m->n_colors, colours->str);
-  append_row (out, _("Colours"), colour_count);
+  row (_("Colours"), colour_count, user_data);
+}
+
+static void
+append_row (GString *out, const char *name, const char *value)
+{
+  g_autofree char *n = g_markup_escape_text (name, -1);
+  g_autofree char *v = g_markup_escape_text (value, -1);
+  g_string_append_printf (out, "<b>%s:</b> %s\n", n, v);
+}
+
+static void
+append_measurement_cb (const char *name, const char *value, gpointer out)
+{
+  append_row (out, name, value);
+}
+
+static char *
+measurements_markup (const DermReport *report)
+{
+  const DermAnalysisResult *result = report->result;
+  if (!result->has_measurements)
+    return g_markup_escape_text (result->measurement_error != NULL ? result->measurement_error
+                                                                   : _("No measurements."), -1);
+  g_autoptr(GString) out = g_string_new (NULL);
+  derm_report_measurement_rows (&result->measurements, report->pixels_per_mm,
+                                append_measurement_cb, out);
   g_string_truncate (out, out->len - 1);
   return g_string_free (g_steal_pointer (&out), FALSE);
 }

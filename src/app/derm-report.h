@@ -29,6 +29,15 @@ typedef struct {
   double pixels_per_mm;         /* > 0: sizes in millimetres */
 } DermReport;
 
+/* Called once per measurement row: a translated label and its value. */
+typedef void (*DermMeasurementRowFunc) (const char *label, const char *value, gpointer user_data);
+
+/* Formats @m as the rows the results panel and the report show, in order:
+ * area, diameter, asymmetry, border irregularity, colours. Sizes are in
+ * millimetres when @pixels_per_mm > 0, otherwise in pixels. */
+void derm_report_measurement_rows (const DermLesionMeasurements *m, double pixels_per_mm,
+                                   DermMeasurementRowFunc row, gpointer user_data);
+
 void derm_report_free (DermReport *report);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermReport, derm_report_free)
 

@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-report.h"
 #include "derm-results.h"
 
 struct _DermResults
@@ -95,6 +96,18 @@ add_measurement (GtkGrid *grid, int row, const char *name, const char *value)
   gtk_grid_attach (grid, v, 1, row, 1, 1);
 }
 
+typedef struct {
+  GtkGrid *grid;
+  int next;       /* the row the next measurement goes in */
+} MeasurementRows;
+
+static void
+add_measurement_cb (const char *name, const char *value, gpointer data)
+{
+  MeasurementRows *rows = data;
+  add_measurement (rows->grid, rows->next++, name, value);
+}
+
 static void
 show_measurements (DermResults *self, const DermAnalysisResult *result, double ppmm)
 {
@@ -108,44 +121,10 @@ show_measurements (DermResults *self, const DermAnalysisResult *result, double p
         add_measurement (self->measurements_grid, 1, "", _("Measured on the corrected mask."));
       return;
     }
-  const DermLesionMeasurements *m = &result->measurements;
-  int row = 0;
-  g_autofree char *area = NULL, *diameter = NULL;
-  if (ppmm > 0)
-    {
-      area = g_strdup_printf (_("%.1f mm² (%.1f %% of the image)"),
-                              m->area_px / (ppmm * ppmm), 100 * m->area_fraction);
-      diameter = g_strdup_printf (_("%.1f mm"), m->diameter_px / ppmm);
-    }
-  else
-    {
-      /* G_GINT64_FORMAT inside a msgid would hide it from xgettext. */
-      g_autofree char *count = g_strdup_printf ("%" G_GINT64_FORMAT, m->area_px);
-      area = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s pixel (%.1f %% of the image)",
-                                           "%s pixels (%.1f %% of the image)",
-                                           (gulong) m->area_px),
-                              count, 100 * m->area_fraction);
-      diameter = g_strdup_printf (_("%.0f pixels"), m->diameter_px);
-    }
-  add_measurement (self->measurements_grid, row++, _("Area"), area);
-  add_measurement (self->measurements_grid, row++, _("Diameter"), diameter);
-  g_autofree char *asym = g_strdup_printf (_("%.2f and %.2f (0 = symmetric)"),
-                                           m->asymmetry[0], m->asymmetry[1]);
-  add_measurement (self->measurements_grid, row++, _("Asymmetry"), asym);
-  g_autofree char *border = g_strdup_printf (_("%.2f (1 = smooth circle)"), m->compactness);
-  add_measurement (self->measurements_grid, row++, _("Border irregularity"), border);
-
-  g_autoptr(GString) colours = g_string_new (NULL);
-  for (int c = 0; c < DERM_N_COLORS; c++)
-    if (m->color_fraction[c] >= DERM_LESION_COLOR_MIN_FRACTION)
-      g_string_append_printf (colours, "%s%s %.0f %%", colours->len > 0 ? ", " : "",
-                              derm_color_name (c), 100 * m->color_fraction[c]);
-  g_autofree char *colour_count = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d colour: %s",
-                                                                "%d colours: %s", m->n_colors),
-                                                   m->n_colors, colours->str);
-  add_measurement (self->measurements_grid, row++, _("Colours"), colour_count);
+  MeasurementRows rows = { self->measurements_grid, 0 };
+  derm_report_measurement_rows (&result->measurements, ppmm, add_measurement_cb, &rows);
   if (result->measurements_corrected)
-    add_measurement (self->measurements_grid, row++, "", _("Measured on the corrected mask."));
+    add_measurement (self->measurements_grid, rows.next, "", _("Measured on the corrected mask."));
 }
 
 void
