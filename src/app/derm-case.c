@@ -221,6 +221,22 @@ find_or_add_lesion (DermStore *store, gint64 patient_id, const char *site, const
   return derm_store_add_lesion (store, patient_id, site, label, error);
 }
 
+/* @mask as PNG bytes in *@png (transfer full), or NULL in *@png when
+ * there is no mask. Returns FALSE with @error when it cannot be encoded. */
+static gboolean
+encode_mask (const DermImage *mask, GBytes **png, GError **error)
+{
+  *png = NULL;
+  if (mask == NULL)
+    return TRUE;
+  gsize len;
+  guint8 *bytes = derm_image_encode_png (mask, &len, error);
+  if (bytes == NULL)
+    return FALSE;
+  *png = g_bytes_new_take (bytes, len);
+  return TRUE;
+}
+
 gpointer
 derm_case_save_job (DermStore *store, gpointer data, GError **error)
 {
@@ -244,14 +260,8 @@ derm_case_save_job (DermStore *store, gpointer data, GError **error)
   analysis.predicted = request->predicted;
   analysis.measurements_json = request->measurements_json;
   g_autoptr(GBytes) png = NULL;
-  if (request->mask != NULL)
-    {
-      gsize len;
-      guint8 *bytes = derm_image_encode_png (request->mask, &len, error);
-      if (bytes == NULL)
-        return NULL;
-      png = g_bytes_new_take (bytes, len);
-    }
+  if (!encode_mask (request->mask, &png, error))
+    return NULL;
   analysis.mask_png = png;
   if (derm_store_add_analysis (store, &analysis, error) == 0)
     return NULL;
@@ -312,14 +322,8 @@ derm_case_annotate_job (DermStore *store, gpointer data, GError **error)
   annotation.dx_type = request->dx_type;
   annotation.notes = request->notes != NULL ? request->notes : "";
   g_autoptr(GBytes) png = NULL;
-  if (request->mask != NULL)
-    {
-      gsize len;
-      guint8 *bytes = derm_image_encode_png (request->mask, &len, error);
-      if (bytes == NULL)
-        return NULL;
-      png = g_bytes_new_take (bytes, len);
-    }
+  if (!encode_mask (request->mask, &png, error))
+    return NULL;
   annotation.mask_png = png;
   if (derm_store_add_annotation (store, &annotation, error) == 0)
     return NULL;
