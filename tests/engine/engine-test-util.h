@@ -84,3 +84,69 @@ test_draw_shape (GRand *rand, int size, int shape, guint8 *rgb, guint8 *mask)
           mask[(gsize) y * size + x] = in ? 255 : 0;
       }
 }
+
+/* @n generated images of @size x @size with their masks and labels: label
+ * i % 2 (0 a disc, 1 a square), or 0 (discs) for all with @discs_only. It is
+ * also a DermBatchFunc source (test_shapes_next_batch): @batch images at a
+ * time (16 unless changed), in order. */
+typedef struct {
+  int n;
+  int size;
+  guint8 *images;   /* n x size x size x 3 */
+  guint8 *masks;    /* n x size x size */
+  gint32 *labels;
+  int batch;
+  int pos;
+} TestShapes;
+
+/* Returns: (transfer full); free with test_shapes_free (). */
+static inline TestShapes *
+test_shapes_new (int n, int size, guint32 seed, gboolean discs_only)
+{
+  TestShapes *d = g_new0 (TestShapes, 1);
+  d->n = n;
+  d->batch = 16;
+  d->size = size;
+  d->images = g_malloc ((gsize) n * size * size * 3);
+  d->masks = g_malloc ((gsize) n * size * size);
+  d->labels = g_new (gint32, n);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  for (int i = 0; i < n; i++)
+    {
+      d->labels[i] = discs_only ? 0 : i % 2;
+      test_draw_shape (rand, size, d->labels[i], d->images + (gsize) i * size * size * 3,
+                       d->masks + (gsize) i * size * size);
+    }
+  return d;
+}
+
+static inline void
+test_shapes_free (TestShapes *d)
+{
+  g_free (d->images);
+  g_free (d->masks);
+  g_free (d->labels);
+  g_free (d);
+}
+
+/* The next batch of a TestShapes (@user_data); FALSE, and back to the start,
+ * after the last. */
+static inline gboolean
+test_shapes_next_batch (gpointer user_data, DermBatch *batch, GError **error)
+{
+  TestShapes *d = user_data;
+  if (d->pos >= d->n)
+    {
+      d->pos = 0;
+      return FALSE;
+    }
+  int m = MIN (d->batch, d->n - d->pos);
+  gsize px = (gsize) d->size * d->size;
+  batch->images = d->images + d->pos * px * 3;
+  batch->masks = d->masks + d->pos * px;
+  batch->labels = d->labels + d->pos;
+  batch->n = m;
+  batch->height = batch->width = d->size;
+  d->pos += m;
+  return TRUE;
+}

@@ -9,40 +9,6 @@
 
 #define SIZE 64
 
-typedef struct {
-  int n;
-  guint8 *images;   /* n x SIZE x SIZE x 3 */
-  guint8 *masks;    /* n x SIZE x SIZE */
-  gint32 *labels;
-} Set;
-
-static Set *
-set_new (int n, guint32 seed)
-{
-  Set *s = g_new0 (Set, 1);
-  s->n = n;
-  s->images = g_malloc ((gsize) n * SIZE * SIZE * 3);
-  s->masks = g_malloc ((gsize) n * SIZE * SIZE);
-  s->labels = g_new (gint32, n);
-  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
-  for (int i = 0; i < n; i++)
-    {
-      s->labels[i] = i % 2;
-      test_draw_shape (rand, SIZE, s->labels[i], s->images + (gsize) i * SIZE * SIZE * 3,
-                       s->masks + (gsize) i * SIZE * SIZE);
-    }
-  return s;
-}
-
-static void
-set_free (Set *s)
-{
-  g_free (s->images);
-  g_free (s->masks);
-  g_free (s->labels);
-  g_free (s);
-}
-
 static DermModel *
 new_model (DermArch arch, int classes)
 {
@@ -54,7 +20,7 @@ new_model (DermArch arch, int classes)
 }
 
 static DermDeviceCache *
-new_cache (DermModel *m, Set *s)
+new_cache (DermModel *m, TestShapes *s)
 {
   g_autoptr(GError) error = NULL;
   DermDeviceCache *c = derm_device_cache_new (m, s->images, s->labels, s->masks, s->n, SIZE, &error);
@@ -67,7 +33,7 @@ new_cache (DermModel *m, Set *s)
 static void
 test_identity (void)
 {
-  Set *s = set_new (6, 1);
+  TestShapes *s = test_shapes_new (6, SIZE, 1, FALSE);
   DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
   DermDeviceCache *c = new_cache (m, s);
   DermAugmentConfig none = { FALSE, FALSE, 0, 1, 1, 1, 1, 0, 0, 0 };
@@ -93,7 +59,7 @@ test_identity (void)
     }
   derm_device_cache_free (c);
   derm_model_free (m);
-  set_free (s);
+  test_shapes_free (s);
 }
 
 /* The shapes are dark on light: after flips, rotations and crops a pixel is
@@ -102,7 +68,7 @@ test_identity (void)
 static void
 test_aligned (void)
 {
-  Set *s = set_new (16, 2);
+  TestShapes *s = test_shapes_new (16, SIZE, 2, FALSE);
   DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
   DermDeviceCache *c = new_cache (m, s);
   DermAugmentConfig geo;
@@ -135,7 +101,7 @@ test_aligned (void)
   g_assert_cmpfloat ((double) lesion / (16 * px), >, 0.03);
   derm_device_cache_free (c);
   derm_model_free (m);
-  set_free (s);
+  test_shapes_free (s);
 }
 
 /* Seeded like the CPU loader, the device makes the CPU's geometry and
@@ -143,7 +109,7 @@ test_aligned (void)
 static void
 test_matches_cpu (void)
 {
-  Set *s = set_new (8, 3);
+  TestShapes *s = test_shapes_new (8, SIZE, 3, FALSE);
   DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
   DermDeviceCache *c = new_cache (m, s);
   DermAugmentConfig aug;
@@ -183,13 +149,13 @@ test_matches_cpu (void)
   g_assert_cmpfloat ((double) mask_agree / (4 * px), >, 0.98);
   derm_device_cache_free (c);
   derm_model_free (m);
-  set_free (s);
+  test_shapes_free (s);
 }
 
 static void
 test_refusals (void)
 {
-  Set *s = set_new (4, 4);
+  TestShapes *s = test_shapes_new (4, SIZE, 4, FALSE);
   DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
   g_autoptr(GError) error = NULL;
   s->labels[2] = 7;
@@ -228,7 +194,7 @@ test_refusals (void)
   derm_model_free (u);
   derm_device_cache_free (c);
   derm_model_free (m);
-  set_free (s);
+  test_shapes_free (s);
 }
 
 static void
@@ -243,8 +209,8 @@ static void
 test_classifier_learns (void)
 {
   const int epochs = 4, n = 192, batch = 16;
-  Set *train = set_new (n, 5);
-  Set *test = set_new (48, 6);
+  TestShapes *train = test_shapes_new (n, SIZE, 5, FALSE);
+  TestShapes *test = test_shapes_new (48, SIZE, 6, FALSE);
   derm_engine_manual_seed (11);
   DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
   DermDeviceCache *c = new_cache (m, train);
@@ -321,8 +287,8 @@ test_classifier_learns (void)
   derm_device_cache_free (tc);
   derm_device_cache_free (c);
   derm_model_free (m);
-  set_free (train);
-  set_free (test);
+  test_shapes_free (train);
+  test_shapes_free (test);
 }
 
 int

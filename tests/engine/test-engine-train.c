@@ -8,67 +8,8 @@
 
 #define SIZE 64
 
-typedef struct {
-  int n;
-  int batch;
-  int size;
-  guint8 *images;   /* n x size x size x 3 */
-  guint8 *masks;    /* n x size x size */
-  gint32 *labels;
-  int pos;
-} Data;
-
-static Data *
-data_new (int n, int size, guint32 seed, gboolean discs_only)
-{
-  Data *d = g_new0 (Data, 1);
-  d->n = n;
-  d->batch = 16;
-  d->size = size;
-  d->images = g_malloc ((gsize) n * size * size * 3);
-  d->masks = g_malloc ((gsize) n * size * size);
-  d->labels = g_new (gint32, n);
-  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
-  for (int i = 0; i < n; i++)
-    {
-      d->labels[i] = discs_only ? 0 : i % 2;
-      test_draw_shape (rand, size, d->labels[i], d->images + (gsize) i * size * size * 3,
-                       d->masks + (gsize) i * size * size);
-    }
-  return d;
-}
-
-static void
-data_free (Data *d)
-{
-  g_free (d->images);
-  g_free (d->masks);
-  g_free (d->labels);
-  g_free (d);
-}
-
-static gboolean
-next_batch (gpointer user_data, DermBatch *batch, GError **error)
-{
-  Data *d = user_data;
-  if (d->pos >= d->n)
-    {
-      d->pos = 0;
-      return FALSE;
-    }
-  int m = MIN (d->batch, d->n - d->pos);
-  gsize px = (gsize) d->size * d->size;
-  batch->images = d->images + d->pos * px * 3;
-  batch->masks = d->masks + d->pos * px;
-  batch->labels = d->labels + d->pos;
-  batch->n = m;
-  batch->height = batch->width = d->size;
-  d->pos += m;
-  return TRUE;
-}
-
 static DermImage *
-data_image (Data *d, int i)
+data_image (TestShapes *d, int i)
 {
   DermImage *img = derm_image_new (d->size, d->size, 3, NULL);
   memcpy (img->data, d->images + (gsize) i * d->size * d->size * 3, (gsize) d->size * d->size * 3);
@@ -102,12 +43,12 @@ classify_config (int total_steps)
 }
 
 static double
-run_epoch (DermTrainer *tr, int epoch, Data *d)
+run_epoch (DermTrainer *tr, int epoch, TestShapes *d)
 {
   g_autoptr(GError) error = NULL;
   double loss = -1;
-  g_assert_true (derm_trainer_run_epoch (tr, epoch, (d->n + d->batch - 1) / d->batch, next_batch, d,
-                                         NULL, NULL, NULL, &loss, &error));
+  g_assert_true (derm_trainer_run_epoch (tr, epoch, (d->n + d->batch - 1) / d->batch,
+                                         test_shapes_next_batch, d, NULL, NULL, NULL, &loss, &error));
   g_assert_no_error (error);
   return loss;
 }
@@ -116,11 +57,11 @@ static void
 test_classifier_learns (void)
 {
   const int epochs = 6;
-  Data *train = data_new (64, SIZE, 1, FALSE);
+  TestShapes *train = test_shapes_new (64, SIZE, 1, FALSE);
   /* Small batches: more steps, so BatchNorm's running statistics (used in
    * eval mode) catch up with the weights. */
   train->batch = 8;
-  Data *test = data_new (64, SIZE, 2, FALSE);
+  TestShapes *test = test_shapes_new (64, SIZE, 2, FALSE);
   derm_engine_manual_seed (11);
   DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, SIZE);
   DermTrainConfig c = classify_config (epochs * 8);
@@ -158,16 +99,16 @@ test_classifier_learns (void)
   g_free (probs);
   derm_trainer_free (tr);
   derm_model_free (m);
-  data_free (train);
-  data_free (test);
+  test_shapes_free (train);
+  test_shapes_free (test);
 }
 
 static void
 test_unet_learns (void)
 {
-  Data *train = data_new (32, SIZE, 3, TRUE);
+  TestShapes *train = test_shapes_new (32, SIZE, 3, TRUE);
   train->batch = 8;
-  Data *test = data_new (12, SIZE, 4, TRUE);
+  TestShapes *test = test_shapes_new (12, SIZE, 4, TRUE);
   derm_engine_manual_seed (12);
   DermModel *m = new_model (DERM_ARCH_UNET, 1, 8, SIZE);
   const int epochs = 8;
@@ -211,8 +152,8 @@ test_unet_learns (void)
   g_assert_cmpfloat (dice, >, 0.8);
   derm_trainer_free (tr);
   derm_model_free (m);
-  data_free (train);
-  data_free (test);
+  test_shapes_free (train);
+  test_shapes_free (test);
 }
 
 typedef struct {
@@ -237,7 +178,7 @@ progress_cb (const DermTrainProgress *p, gpointer user_data)
 static void
 test_cancel (void)
 {
-  Data *d = data_new (64, 32, 5, FALSE);
+  TestShapes *d = test_shapes_new (64, 32, 5, FALSE);
   d->batch = 8;
   DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
   DermTrainConfig c = classify_config (100);
@@ -246,7 +187,8 @@ test_cancel (void)
   volatile gint cancel = 0;
   ProgressState s = { &cancel, 2, 0, 0 };
   double loss = -1;
-  g_assert_false (derm_trainer_run_epoch (tr, 0, 8, next_batch, d, progress_cb, &s, &cancel, &loss, &error));
+  g_assert_false (derm_trainer_run_epoch (tr, 0, 8, test_shapes_next_batch, d, progress_cb, &s,
+                                          &cancel, &loss, &error));
   g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
   /* Cancelled during step 2: no step 3 was taken. */
   g_assert_cmpint (derm_trainer_get_global_step (tr), ==, 2);
@@ -254,7 +196,7 @@ test_cancel (void)
   g_assert_cmpfloat (loss, >, 0);
   derm_trainer_free (tr);
   derm_model_free (m);
-  data_free (d);
+  test_shapes_free (d);
 }
 
 static void
@@ -262,7 +204,7 @@ test_resume (void)
 {
   g_autofree char *dir = test_tmpdir ();
   g_autofree char *ckpt = g_build_filename (dir, "ckpt.safetensors", NULL);
-  Data *d = data_new (32, 32, 6, FALSE);
+  TestShapes *d = test_shapes_new (32, 32, 6, FALSE);
   d->batch = 8;
   g_autoptr(GError) error = NULL;
   for (int opt = 0; opt < 2; opt++)
@@ -293,7 +235,8 @@ test_resume (void)
 
       ProgressState s = { NULL, 0, 0, 0 };
       double la = run_epoch (ta, 1, d), lb = -1;
-      g_assert_true (derm_trainer_run_epoch (tb, 1, 4, next_batch, d, progress_cb, &s, NULL, &lb, &error));
+      g_assert_true (derm_trainer_run_epoch (tb, 1, 4, test_shapes_next_batch, d, progress_cb, &s,
+                                             NULL, &lb, &error));
       g_assert_no_error (error);
       g_assert_cmpint (s.first_global_step, ==, 5);
       g_printerr ("# resume (%s): continued %.6f, resumed %.6f\n", opt ? "sgd" : "adamw", la, lb);
@@ -327,7 +270,7 @@ test_resume (void)
   g_assert_error (error, DERM_ERROR, DERM_ERROR_FORMAT);
   derm_trainer_free (t);
   derm_model_free (m);
-  data_free (d);
+  test_shapes_free (d);
   test_rmdir (dir);
 }
 
@@ -339,7 +282,7 @@ test_seed_repeats (void)
       g_test_skip ("exact repeats are promised on the CPU only");
       return;
     }
-  Data *d = data_new (16, 32, 8, FALSE);
+  TestShapes *d = test_shapes_new (16, 32, 8, FALSE);
   d->batch = 8;
   double loss[2];
   for (int run = 0; run < 2; run++)
@@ -354,7 +297,7 @@ test_seed_repeats (void)
       derm_model_free (m);
     }
   g_assert_cmpfloat (loss[0], ==, loss[1]);
-  data_free (d);
+  test_shapes_free (d);
 }
 
 static void
@@ -378,7 +321,7 @@ test_unet_odd_sizes (void)
   g_autofree char *before = g_build_filename (dir, "before.safetensors", NULL);
   g_autofree char *after = g_build_filename (dir, "after.safetensors", NULL);
   g_assert_true (derm_model_save (m, before, &error));
-  Data *d = data_new (4, 45, 9, TRUE);
+  TestShapes *d = test_shapes_new (4, 45, 9, TRUE);
   DermTrainConfig c = { 0 };
   c.loss = DERM_LOSS_BCE_DICE;
   c.lr = 1e-3;
@@ -403,7 +346,7 @@ test_unet_odd_sizes (void)
   rc.finetune = DERM_FINETUNE_HEAD;
   DermTrainer *rt = derm_trainer_new (r, &rc, &error);
   g_assert_no_error (error);
-  Data *rd = data_new (8, 32, 10, FALSE);
+  TestShapes *rd = test_shapes_new (8, 32, 10, FALSE);
   run_epoch (rt, 0, rd);
   g_assert_true (derm_model_save (r, after, &error));
   g_autoptr(DermSafetensors) ra = derm_safetensors_open (before, &error);
@@ -420,11 +363,11 @@ test_unet_odd_sizes (void)
     }
   derm_trainer_free (rt);
   derm_model_free (r);
-  data_free (rd);
+  test_shapes_free (rd);
 
   derm_trainer_free (tr);
   derm_model_free (m);
-  data_free (d);
+  test_shapes_free (d);
   test_rmdir (dir);
 }
 
