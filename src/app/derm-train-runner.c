@@ -620,15 +620,25 @@ job_state_clear (JobState *st)
   g_clear_pointer (&st->provenance, g_free);
 }
 
+/* Adds the member @name holding the JSON document @json; adds nothing
+ * when @json is NULL or does not parse. */
+static void
+add_json_member (JsonBuilder *b, const char *name, const char *json)
+{
+  g_autoptr(JsonParser) p = json_parser_new ();
+  if (json == NULL || !json_parser_load_from_data (p, json, -1, NULL)
+      || json_parser_get_root (p) == NULL)
+    return;
+  json_builder_set_member_name (b, name);
+  json_builder_add_value (b, json_node_copy (json_parser_get_root (p)));
+}
+
 static gboolean
 job_state_save (const char *job_dir, const JobState *st, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "settings");
-  g_autoptr(JsonParser) p = json_parser_new ();
-  json_parser_load_from_data (p, st->settings_json, -1, NULL);
-  json_builder_add_value (b, json_node_copy (json_parser_get_root (p)));
+  add_json_member (b, "settings", st->settings_json);
   json_builder_set_member_name (b, "provenance");
   json_builder_add_string_value (b, st->provenance != NULL ? st->provenance : "");
   json_builder_set_member_name (b, "tasks_done");
@@ -749,16 +759,8 @@ register_model (JobContext *job, DermTask task, const char *path, const JobState
   {
     g_autoptr(JsonBuilder) b = json_builder_new ();
     json_builder_begin_object (b);
-    json_builder_set_member_name (b, "panel");
-    g_autoptr(JsonParser) p1 = json_parser_new ();
-    json_parser_load_from_data (p1, st->settings_json, -1, NULL);
-    json_builder_add_value (b, json_node_copy (json_parser_get_root (p1)));
-    g_autoptr(JsonParser) p2 = json_parser_new ();
-    if (training != NULL && json_parser_load_from_data (p2, training, -1, NULL))
-      {
-        json_builder_set_member_name (b, "training");
-        json_builder_add_value (b, json_node_copy (json_parser_get_root (p2)));
-      }
+    add_json_member (b, "panel", st->settings_json);
+    add_json_member (b, "training", training);
     json_builder_end_object (b);
     g_autoptr(JsonNode) root = json_builder_get_root (b);
     settings_json = json_to_string (root, FALSE);
