@@ -797,18 +797,14 @@ import_model (const char *path, int *model_kind, GError **error)
                                      : g_strdup_printf ("imported-%d-%s", i, base);
       dest = g_build_filename (dir, name, NULL);
     }
-  g_autofree char *contents = NULL;
-  gsize len = 0;
+  g_autofree char *sha = NULL;
   g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents (path, &contents, &len, &local)
-      || !g_file_set_contents_full (dest, contents, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT
-                                    | G_FILE_SET_CONTENTS_DURABLE, 0600, &local))
+  if (!derm_train_copy_file (path, dest, &sha, &local))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("Cannot copy the model into %s: %s"), dir,
                    local->message);
       return 0;
     }
-  g_autofree char *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
   g_autoptr(DermStore) store = derm_store_open (NULL, error);
   if (store == NULL)
     {

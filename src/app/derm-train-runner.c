@@ -227,6 +227,20 @@ derm_train_models_dir (void)
   return data_subdir ("models");
 }
 
+gboolean
+derm_train_copy_file (const char *src, const char *dst, char **sha256, GError **error)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (src, &contents, &len, error)
+      || !g_file_set_contents_full (dst, contents, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT
+                                    | G_FILE_SET_CONTENTS_DURABLE, 0600, error))
+    return FALSE;
+  if (sha256 != NULL)
+    *sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
+  return TRUE;
+}
+
 /* Not created here: it exists only while a job is running or resumable. */
 static char *
 training_dir (void)
@@ -724,12 +738,8 @@ install_model_file (const char *src, const char *stem, GError **error)
   if (g_rename (src, dst) == 0)
     return dst;
   /* Another file system: copy through a temporary file. */
-  g_autofree char *contents = NULL;
-  gsize len = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents (src, &contents, &len, &local)
-      || !g_file_set_contents_full (dst, contents, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT
-                                    | G_FILE_SET_CONTENTS_DURABLE, 0600, &local))
+  if (!derm_train_copy_file (src, dst, NULL, &local))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_IO,
                    _("The new model could not be saved in %s (%s)"), dir, local->message);
