@@ -24,6 +24,35 @@ test_on_cuda (void)
   return g_str_has_prefix (test_device (), "cuda");
 }
 
+/* A new model on the test device. Returns: (transfer full). */
+static inline DermModel *
+test_new_model (DermArch arch, int classes, int base, int size)
+{
+  g_autoptr(GError) error = NULL;
+  DermModelConfig cfg = { arch, classes, base, size };
+  DermModel *m = derm_model_new (&cfg, test_device (), &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+/* The classifier training settings the engine tests learn discs vs squares
+ * with: AdamW, cross-entropy, a short warmup, mixed precision, seed 7. */
+static inline DermTrainConfig
+test_classify_config (int total_steps)
+{
+  DermTrainConfig c = { 0 };
+  c.optimizer = DERM_OPTIMIZER_ADAMW;
+  c.loss = DERM_LOSS_CROSS_ENTROPY;
+  c.lr = 2e-3;
+  c.weight_decay = 1e-4;
+  c.total_steps = total_steps;
+  c.warmup_steps = 2;
+  c.grad_clip = 5.0;
+  c.seed = 7;
+  c.mixed_precision = TRUE;
+  return c;
+}
+
 /* A new temporary folder; removed by test_rmdir. */
 static inline char *
 test_tmpdir (void)

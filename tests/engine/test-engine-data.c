@@ -9,16 +9,6 @@
 
 #define SIZE 64
 
-static DermModel *
-new_model (DermArch arch, int classes)
-{
-  g_autoptr(GError) error = NULL;
-  DermModelConfig cfg = { arch, classes, 8, SIZE };
-  DermModel *m = derm_model_new (&cfg, test_device (), &error);
-  g_assert_no_error (error);
-  return m;
-}
-
 static DermDeviceCache *
 new_cache (DermModel *m, TestShapes *s)
 {
@@ -34,7 +24,7 @@ static void
 test_identity (void)
 {
   TestShapes *s = test_shapes_new (6, SIZE, 1, FALSE);
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 8, SIZE);
   DermDeviceCache *c = new_cache (m, s);
   DermAugmentConfig none = { FALSE, FALSE, 0, 1, 1, 1, 1, 0, 0, 0 };
   const guint idx[] = { 4, 1, 5 };
@@ -69,7 +59,7 @@ static void
 test_aligned (void)
 {
   TestShapes *s = test_shapes_new (16, SIZE, 2, FALSE);
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 8, SIZE);
   DermDeviceCache *c = new_cache (m, s);
   DermAugmentConfig geo;
   derm_augment_config_default (&geo);
@@ -110,7 +100,7 @@ static void
 test_matches_cpu (void)
 {
   TestShapes *s = test_shapes_new (8, SIZE, 3, FALSE);
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 8, SIZE);
   DermDeviceCache *c = new_cache (m, s);
   DermAugmentConfig aug;
   derm_augment_config_default (&aug);
@@ -156,7 +146,7 @@ static void
 test_refusals (void)
 {
   TestShapes *s = test_shapes_new (4, SIZE, 4, FALSE);
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 8, SIZE);
   g_autoptr(GError) error = NULL;
   s->labels[2] = 7;
   g_assert_null (derm_device_cache_new (m, s->images, s->labels, NULL, s->n, SIZE, &error));
@@ -176,7 +166,7 @@ test_refusals (void)
   g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
   g_clear_error (&error);
   /* a U-Net trainer refuses a cache without masks */
-  DermModel *u = new_model (DERM_ARCH_UNET, 1);
+  DermModel *u = test_new_model (DERM_ARCH_UNET, 1, 8, SIZE);
   DermDeviceCache *uc = derm_device_cache_new (u, s->images, NULL, NULL, s->n, SIZE, &error);
   g_assert_no_error (error);
   DermTrainConfig tc = { 0 };
@@ -212,7 +202,7 @@ test_classifier_learns (void)
   TestShapes *train = test_shapes_new (n, SIZE, 5, FALSE);
   TestShapes *test = test_shapes_new (48, SIZE, 6, FALSE);
   derm_engine_manual_seed (11);
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 8, SIZE);
   DermDeviceCache *c = new_cache (m, train);
   DermDeviceCache *tc = new_cache (m, test);
   DermAugmentConfig aug;
@@ -224,16 +214,7 @@ test_classifier_learns (void)
   aug.aspect_min = aug.aspect_max = 1.0;
   aug.brightness = aug.contrast = aug.saturation = 0.05;
 
-  DermTrainConfig cfg = { 0 };
-  cfg.optimizer = DERM_OPTIMIZER_ADAMW;
-  cfg.loss = DERM_LOSS_CROSS_ENTROPY;
-  cfg.lr = 2e-3;
-  cfg.weight_decay = 1e-4;
-  cfg.total_steps = epochs * (n / batch);
-  cfg.warmup_steps = 2;
-  cfg.grad_clip = 5.0;
-  cfg.seed = 7;
-  cfg.mixed_precision = TRUE;
+  DermTrainConfig cfg = test_classify_config (epochs * (n / batch));
   g_autoptr(GError) error = NULL;
   DermTrainer *tr = derm_trainer_new (m, &cfg, &error);
   g_assert_no_error (error);

@@ -16,32 +16,6 @@ data_image (TestShapes *d, int i)
   return img;
 }
 
-static DermModel *
-new_model (DermArch arch, int classes, int base, int size)
-{
-  g_autoptr(GError) error = NULL;
-  DermModelConfig cfg = { arch, classes, base, size };
-  DermModel *m = derm_model_new (&cfg, test_device (), &error);
-  g_assert_no_error (error);
-  return m;
-}
-
-static DermTrainConfig
-classify_config (int total_steps)
-{
-  DermTrainConfig c = { 0 };
-  c.optimizer = DERM_OPTIMIZER_ADAMW;
-  c.loss = DERM_LOSS_CROSS_ENTROPY;
-  c.lr = 2e-3;
-  c.weight_decay = 1e-4;
-  c.total_steps = total_steps;
-  c.warmup_steps = 2;
-  c.grad_clip = 5.0;
-  c.seed = 7;
-  c.mixed_precision = TRUE;
-  return c;
-}
-
 static double
 run_epoch (DermTrainer *tr, int epoch, TestShapes *d)
 {
@@ -63,8 +37,8 @@ test_classifier_learns (void)
   train->batch = 8;
   TestShapes *test = test_shapes_new (64, SIZE, 2, FALSE);
   derm_engine_manual_seed (11);
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, SIZE);
-  DermTrainConfig c = classify_config (epochs * 8);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, SIZE);
+  DermTrainConfig c = test_classify_config (epochs * 8);
   g_autoptr(GError) error = NULL;
   DermTrainer *tr = derm_trainer_new (m, &c, &error);
   g_assert_no_error (error);
@@ -110,7 +84,7 @@ test_unet_learns (void)
   train->batch = 8;
   TestShapes *test = test_shapes_new (12, SIZE, 4, TRUE);
   derm_engine_manual_seed (12);
-  DermModel *m = new_model (DERM_ARCH_UNET, 1, 8, SIZE);
+  DermModel *m = test_new_model (DERM_ARCH_UNET, 1, 8, SIZE);
   const int epochs = 8;
   DermTrainConfig c = { 0 };
   c.optimizer = DERM_OPTIMIZER_ADAMW;
@@ -180,8 +154,8 @@ test_cancel (void)
 {
   TestShapes *d = test_shapes_new (64, 32, 5, FALSE);
   d->batch = 8;
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
-  DermTrainConfig c = classify_config (100);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+  DermTrainConfig c = test_classify_config (100);
   g_autoptr(GError) error = NULL;
   DermTrainer *tr = derm_trainer_new (m, &c, &error);
   volatile gint cancel = 0;
@@ -209,7 +183,7 @@ test_resume (void)
   g_autoptr(GError) error = NULL;
   for (int opt = 0; opt < 2; opt++)
     {
-      DermTrainConfig c = classify_config (40);
+      DermTrainConfig c = test_classify_config (40);
       c.optimizer = opt == 0 ? DERM_OPTIMIZER_ADAMW : DERM_OPTIMIZER_SGD;
       c.momentum = 0.9;
       c.loss = opt == 0 ? DERM_LOSS_CROSS_ENTROPY : DERM_LOSS_FOCAL;
@@ -217,7 +191,7 @@ test_resume (void)
       c.class_weights = weights;
       c.label_smoothing = opt == 0 ? 0.1 : 0.0;
       c.finetune = opt == 0 ? DERM_FINETUNE_ALL : DERM_FINETUNE_LAST;
-      DermModel *a = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+      DermModel *a = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
       DermTrainer *ta = derm_trainer_new (a, &c, &error);
       g_assert_no_error (error);
       run_epoch (ta, 0, d);
@@ -225,7 +199,7 @@ test_resume (void)
       g_assert_no_error (error);
 
       /* A fresh model and trainer (other random weights) resume from it. */
-      DermModel *b = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+      DermModel *b = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
       DermTrainer *tb = derm_trainer_new (b, &c, &error);
       g_assert_no_error (error);
       g_assert_true (derm_trainer_load_checkpoint (tb, ckpt, &error));
@@ -262,9 +236,9 @@ test_resume (void)
       derm_model_free (a);
     }
   /* A model file is not a checkpoint. */
-  DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
   g_assert_true (derm_model_save (m, ckpt, &error));
-  DermTrainConfig c = classify_config (10);
+  DermTrainConfig c = test_classify_config (10);
   DermTrainer *t = derm_trainer_new (m, &c, &error);
   g_assert_false (derm_trainer_load_checkpoint (t, ckpt, &error));
   g_assert_error (error, DERM_ERROR, DERM_ERROR_FORMAT);
@@ -288,8 +262,8 @@ test_seed_repeats (void)
   for (int run = 0; run < 2; run++)
     {
       derm_engine_manual_seed (99);
-      DermModel *m = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
-      DermTrainConfig c = classify_config (2);
+      DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+      DermTrainConfig c = test_classify_config (2);
       g_autoptr(GError) error = NULL;
       DermTrainer *tr = derm_trainer_new (m, &c, &error);
       loss[run] = run_epoch (tr, 0, d);
@@ -306,7 +280,7 @@ test_unet_odd_sizes (void)
   g_autofree char *dir = test_tmpdir ();
   g_autoptr(GError) error = NULL;
   /* An input size that is no multiple of 16. */
-  DermModel *m = new_model (DERM_ARCH_UNET, 1, 4, 37);
+  DermModel *m = test_new_model (DERM_ARCH_UNET, 1, 4, 37);
   g_autoptr(GRand) rand = g_rand_new_with_seed (1);
   g_autoptr(DermImage) img = derm_image_new (53, 41, 3, &error);
   test_draw_shape (rand, 41, 0, img->data, NULL);
@@ -340,9 +314,9 @@ test_unet_odd_sizes (void)
   g_assert_true (memcmp (wa->data, wb->data, wa->nbytes) != 0);
 
   /* Fine-tuning the head of a ResNet leaves the backbone as it was. */
-  DermModel *r = new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+  DermModel *r = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
   g_assert_true (derm_model_save (r, before, &error));
-  DermTrainConfig rc = classify_config (4);
+  DermTrainConfig rc = test_classify_config (4);
   rc.finetune = DERM_FINETUNE_HEAD;
   DermTrainer *rt = derm_trainer_new (r, &rc, &error);
   g_assert_no_error (error);
