@@ -138,6 +138,29 @@ describe_model (DermModel *model, const char *path)
                           derm_model_get_device (model));
 }
 
+/* Loads @path on @device. A GPU that fails to start is no reason to refuse
+ * the analysis: the model is then loaded on the CPU, and *@notice (when
+ * still NULL) tells the user why it is slower. Returns: (transfer full), or
+ * NULL with @error. */
+static DermModel *
+load_model (const char *path, const char *device, char **notice, GError **error)
+{
+  GError *local = NULL;
+  DermModel *model = derm_model_load (path, device, &local);
+  if (model == NULL && g_strcmp0 (device, "cpu") != 0)
+    {
+      g_autofree char *reason = g_strdup (local->message);
+      g_clear_error (&local);
+      model = derm_model_load (path, "cpu", &local);
+      if (model != NULL && *notice == NULL)
+        *notice = g_strdup_printf (_("The device “%s” could not be used (%s); the "
+                                     "analysis runs on the CPU."), device, reason);
+    }
+  if (model == NULL)
+    g_propagate_error (error, local);
+  return model;
+}
+
 static void
 ensure_models (WorkerState *state)
 {
@@ -168,18 +191,7 @@ ensure_models (WorkerState *state)
       state->load_error = error;
       return;
     }
-  state->classifier = derm_model_load (cpath, device, &error);
-  if (state->classifier == NULL && device != NULL && g_strcmp0 (device, "cpu") != 0)
-    {
-      /* A GPU that fails to start is no reason to refuse the analysis; the
-       * user is told, as the analysis is slower. */
-      g_autofree char *reason = g_strdup (error->message);
-      g_clear_error (&error);
-      state->classifier = derm_model_load (cpath, "cpu", &error);
-      if (state->classifier != NULL)
-        state->device_notice = g_strdup_printf (_("The device “%s” could not be used (%s); the "
-                                                  "analysis runs on the CPU."), device, reason);
-    }
+  state->classifier = load_model (cpath, device, &state->device_notice, &error);
   if (state->classifier == NULL)
     {
       state->load_error = error;
@@ -201,16 +213,7 @@ ensure_models (WorkerState *state)
   g_autofree char *spath = resolve_model_path (&store, segmenter_path, DERM_MODEL_KIND_SEGMENTER, &seg_error);
   if (spath != NULL)
     {
-      state->segmenter = derm_model_load (spath, device, &seg_error);
-      if (state->segmenter == NULL && g_strcmp0 (device, "cpu") != 0)
-        {
-          g_autofree char *reason = g_strdup (seg_error->message);
-          g_clear_error (&seg_error);
-          state->segmenter = derm_model_load (spath, "cpu", &seg_error);
-          if (state->segmenter != NULL && state->device_notice == NULL)
-            state->device_notice = g_strdup_printf (_("The device “%s” could not be used (%s); the "
-                                                      "analysis runs on the CPU."), device, reason);
-        }
+      state->segmenter = load_model (spath, device, &state->device_notice, &seg_error);
       if (state->segmenter != NULL
           && derm_arch_task (derm_model_get_arch (state->segmenter)) != DERM_TASK_SEGMENT)
         g_clear_pointer (&state->segmenter, derm_model_free);
