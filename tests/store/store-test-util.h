@@ -10,6 +10,20 @@
 #include "derm-error.h"
 #include "derm-image.h"
 #include "derm-store.h"
+#include "derm-store-private.h"
+
+/* The integer in the first column of the one row @sql returns ("SELECT
+ * count(*) ...", "PRAGMA user_version"). */
+static inline gint64
+query_int (DermStore *s, const char *sql)
+{
+  sqlite3_stmt *st = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (s->db, sql, -1, &st, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+  gint64 v = sqlite3_column_int64 (st, 0);
+  sqlite3_finalize (st);
+  return v;
+}
 
 /* A fresh private directory, removed by tmp_dir_free. */
 static inline char *

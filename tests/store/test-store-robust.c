@@ -93,17 +93,6 @@ child_main (int argc, char **argv)
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-static gint64
-count (DermStore *s, const char *sql)
-{
-  sqlite3_stmt *st = NULL;
-  g_assert_cmpint (sqlite3_prepare_v2 (s->db, sql, -1, &st, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
-  gint64 v = sqlite3_column_int64 (st, 0);
-  sqlite3_finalize (st);
-  return v;
-}
-
 static GBytes *
 read_bytes (const char *path)
 {
@@ -196,10 +185,10 @@ test_kill_mid_import (void)
   g_assert_true (derm_store_check_integrity (s, &error));
   g_assert_no_error (error);
   /* Exactly the committed prefix: two whole batches, each row complete. */
-  g_assert_cmpint (count (s, "SELECT count(*) FROM images"), ==, 2 * batch);
-  g_assert_cmpint (count (s, "SELECT count(*) FROM annotations"), ==, 2 * batch);
-  g_assert_cmpint (count (s, "SELECT count(*) FROM images WHERE annotation_id IS NULL"), ==, 0);
-  g_assert_cmpint (count (s, "SELECT max(CAST(substr(original_name, 6, 7) AS INTEGER)) FROM images"),
+  g_assert_cmpint (query_int (s, "SELECT count(*) FROM images"), ==, 2 * batch);
+  g_assert_cmpint (query_int (s, "SELECT count(*) FROM annotations"), ==, 2 * batch);
+  g_assert_cmpint (query_int (s, "SELECT count(*) FROM images WHERE annotation_id IS NULL"), ==, 0);
+  g_assert_cmpint (query_int (s, "SELECT max(CAST(substr(original_name, 6, 7) AS INTEGER)) FROM images"),
                    ==, 2 * batch - 1);
 
   /* The copies of the uncommitted rows are orphans and are collected;
@@ -208,7 +197,7 @@ test_kill_mid_import (void)
   g_assert_cmpuint (count_files (derm_store_get_images_dir (s)), ==, 2 * batch);
   g_assert_cmpint (derm_store_import_ham10000 (s, ham, batch, NULL, NULL, &error), ==, rows - 2 * batch);
   g_assert_no_error (error);
-  g_assert_cmpint (count (s, "SELECT count(*) FROM images"), ==, rows);
+  g_assert_cmpint (query_int (s, "SELECT count(*) FROM images"), ==, rows);
   derm_store_close (g_steal_pointer (&s));
   rm_rf (dir);
 }
@@ -411,17 +400,17 @@ test_migrations (void)
         {
           g_autoptr(DermStore) old = _derm_store_open_at_version (dir, v, &error);
           g_assert_no_error (error);
-          g_assert_cmpint (count (old, "PRAGMA user_version"), ==, v);
+          g_assert_cmpint (query_int (old, "PRAGMA user_version"), ==, v);
           fill_version (old, v);
         }
       g_autoptr(DermStore) s = derm_store_open (dir, &error);
       g_assert_no_error (error);
-      g_assert_cmpint (count (s, "PRAGMA user_version"), ==, derm_store_schema_version ());
+      g_assert_cmpint (query_int (s, "PRAGMA user_version"), ==, derm_store_schema_version ());
       g_assert_true (derm_store_check_integrity (s, &error));
-      g_assert_cmpint (count (s, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
+      g_assert_cmpint (query_int (s, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
       if (v == 0)
         {
-          g_assert_cmpint (count (s, "SELECT count(*) FROM images"), ==, 0);
+          g_assert_cmpint (query_int (s, "SELECT count(*) FROM images"), ==, 0);
           rm_rf (dir);
           continue;
         }
@@ -440,12 +429,12 @@ test_migrations (void)
       g_autoptr(GPtrArray) l = derm_store_list_cases (s, &q, &total, &error);
       g_assert_cmpint (total, ==, 1);
       /* Schema 4's copies on images were filled from the old rows. */
-      g_assert_cmpint (count (s, "SELECT count(*) FROM images WHERE id = 1 AND body_site = 'back'"
-                                 " AND analysis_id = 2 AND predicted = 0 AND risk = 0.8"
-                                 " AND confirmed = 1 AND diagnosis = 0"), ==, 1);
-      g_assert_cmpint (count (s, "SELECT count(*) FROM images WHERE id = 2 AND body_site = 'face'"
-                                 " AND analysis_id IS NULL AND predicted IS NULL AND risk IS NULL"
-                                 " AND confirmed = 0 AND diagnosis IS NULL"), ==, 1);
+      g_assert_cmpint (query_int (s, "SELECT count(*) FROM images WHERE id = 1 AND body_site = 'back'"
+                                     " AND analysis_id = 2 AND predicted = 0 AND risk = 0.8"
+                                     " AND confirmed = 1 AND diagnosis = 0"), ==, 1);
+      g_assert_cmpint (query_int (s, "SELECT count(*) FROM images WHERE id = 2 AND body_site = 'face'"
+                                     " AND analysis_id IS NULL AND predicted IS NULL AND risk IS NULL"
+                                     " AND confirmed = 0 AND diagnosis IS NULL"), ==, 1);
       derm_case_query_init (&q);
       q.predicted = DERM_CLASS_MEL;
       q.sort = DERM_CASE_SORT_RISK_DESC;

@@ -83,6 +83,8 @@ add_annotation (Fixture *f, gint64 image, DermClass dx, const char *notes, GByte
   return id;
 }
 
+/* A PRAGMA's value: its integer, or for a text value (journal_mode) 1 when
+ * it is "wal". */
 static int
 pragma (DermStore *store, const char *sql)
 {
@@ -509,7 +511,7 @@ test_list_text_search (Fixture *f, gconstpointer data)
 static int
 stale_images (DermStore *store)
 {
-  return pragma (store,
+  return query_int (store,
     "SELECT count(*) FROM images i JOIN lesions l ON l.id = i.lesion_id WHERE"
     " i.body_site IS NOT l.body_site"
     " OR i.analysis_id IS NOT (SELECT max(id) FROM analyses WHERE image_id = i.id)"
@@ -675,7 +677,7 @@ static guint
 count_rows (DermStore *store, const char *table)
 {
   g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", table);
-  return pragma (store, sql);
+  return query_int (store, sql);
 }
 
 static void
@@ -953,7 +955,8 @@ test_import_ham10000 (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_rows (f->store, "images"), ==, 40);
   g_assert_cmpuint (count_rows (f->store, "lesions"), ==, 20);
   g_assert_cmpuint (count_rows (f->store, "annotations"), ==, 40);
-  g_assert_cmpuint (pragma (f->store, "SELECT count(*) FROM annotations WHERE mask_png IS NOT NULL"), ==, 20);
+  g_assert_cmpuint (query_int (f->store, "SELECT count(*) FROM annotations WHERE mask_png IS NOT NULL"),
+                    ==, 20);
   g_assert_cmpuint (count_files (derm_store_get_images_dir (f->store)), ==, 40);
 
   DermCaseQuery q;
@@ -1036,7 +1039,8 @@ test_import_real_ham10000 (Fixture *f, gconstpointer data)
   gint64 n = derm_store_import_ham10000 (f->store, sub, 50, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 120);
-  g_assert_cmpuint (pragma (f->store, "SELECT count(*) FROM annotations WHERE mask_png IS NOT NULL"), >, 100);
+  g_assert_cmpuint (query_int (f->store, "SELECT count(*) FROM annotations WHERE mask_png IS NOT NULL"),
+                    >, 100);
   DermCaseQuery q;
   derm_case_query_init (&q);
   q.confirmed = DERM_CONFIRMED_YES;
