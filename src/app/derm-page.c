@@ -153,15 +153,33 @@ show_error (DermPage *self, const char *message)
   set_state (self, DERM_PAGE_ERROR);
 }
 
+/* A GWeakRef to @object for an async callback's user data. Returns: (transfer full). */
+static GWeakRef *
+weak_ref_new (gpointer object)
+{
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, object);
+  return ref;
+}
+
+/* Frees the GWeakRef @user_data. Returns: (transfer full) the page, or NULL
+ * when it has been closed. */
+static DermPage *
+weak_ref_steal (gpointer user_data)
+{
+  GWeakRef *ref = user_data;
+  DermPage *self = g_weak_ref_get (ref);
+  g_weak_ref_clear (ref);
+  g_free (ref);
+  return self;
+}
+
 /* Runs on the main thread. @user_data is a GWeakRef to the page: a page
  * closed while its image decoded is gone, and the result is dropped. */
 static void
 image_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  GWeakRef *page_ref = user_data;
-  g_autoptr(DermPage) self = g_weak_ref_get (page_ref);
-  g_weak_ref_clear (page_ref);
-  g_free (page_ref);
+  g_autoptr(DermPage) self = weak_ref_steal (user_data);
 
   GTask *task = G_TASK (result);
   g_autoptr(GError) error = NULL;
@@ -212,10 +230,7 @@ show_result (DermPage *self)
 static void
 analysis_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  GWeakRef *page_ref = user_data;
-  g_autoptr(DermPage) self = g_weak_ref_get (page_ref);
-  g_weak_ref_clear (page_ref);
-  g_free (page_ref);
+  g_autoptr(DermPage) self = weak_ref_steal (user_data);
 
   g_autoptr(GError) error = NULL;
   g_autoptr(DermAnalysisResult) result = derm_worker_analyze_finish (DERM_WORKER (source), res, &error);
@@ -270,22 +285,17 @@ derm_page_analyze (DermPage *self)
   g_clear_object (&self->analysis_cancellable);
   self->analysis_cancellable = g_cancellable_new ();
 
-  GWeakRef *page_ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (page_ref, self);
   derm_results_show_analysing (self->results);
   set_analysis_state (self, DERM_ANALYSIS_RUNNING);
   derm_worker_analyze_async (self->worker, self->image,
                              g_settings_get_boolean (self->settings, "test-time-augmentation"),
-                             self->analysis_cancellable, analysis_done_cb, page_ref);
+                             self->analysis_cancellable, analysis_done_cb, weak_ref_new (self));
 }
 
 static void
 gradcam_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  GWeakRef *page_ref = user_data;
-  g_autoptr(DermPage) self = g_weak_ref_get (page_ref);
-  g_weak_ref_clear (page_ref);
-  g_free (page_ref);
+  g_autoptr(DermPage) self = weak_ref_steal (user_data);
 
   g_autoptr(GError) error = NULL;
   g_autoptr(DermImage) heatmap = derm_worker_gradcam_finish (DERM_WORKER (source), res, &error);
@@ -321,10 +331,8 @@ start_gradcam (DermPage *self, int class_index)
   self->heatmap_on_demand = self->stored != NULL && self->stored->analysis != NULL;
   if (self->heatmap_on_demand)
     set_status (self, _("Computing the heatmap with the current classifier…"), FALSE);
-  GWeakRef *page_ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (page_ref, self);
   derm_worker_gradcam_async (self->worker, self->image, class_index, self->gradcam_cancellable,
-                             gradcam_done_cb, page_ref);
+                             gradcam_done_cb, weak_ref_new (self));
 }
 
 /* A reopened case shows the heatmap only when asked for: it is computed on
@@ -414,10 +422,7 @@ measure_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *
 static void
 measured_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  GWeakRef *page_ref = user_data;
-  g_autoptr(DermPage) self = g_weak_ref_get (page_ref);
-  g_weak_ref_clear (page_ref);
-  g_free (page_ref);
+  g_autoptr(DermPage) self = weak_ref_steal (user_data);
 
   MeasureResult *measured = g_task_propagate_pointer (G_TASK (res), NULL);
   if (self == NULL || g_task_get_cancellable (G_TASK (res)) != self->measure_cancellable
@@ -461,9 +466,7 @@ measure_timeout_cb (gpointer user_data)
 
   self->measure_cancellable = g_cancellable_new ();
   self->measurements_started++;
-  GWeakRef *page_ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (page_ref, self);
-  g_autoptr(GTask) task = g_task_new (NULL, self->measure_cancellable, measured_cb, page_ref);
+  g_autoptr(GTask) task = g_task_new (NULL, self->measure_cancellable, measured_cb, weak_ref_new (self));
   g_task_set_source_tag (task, measure_timeout_cb);
   g_task_set_task_data (task, request, (GDestroyNotify) measure_request_free);
   g_task_run_in_thread (task, measure_worker);
@@ -598,11 +601,8 @@ start_loading (DermPage *self)
   LoadRequest *request = g_new0 (LoadRequest, 1);
   request->path = g_steal_pointer (&path);
 
-  GWeakRef *page_ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (page_ref, self);
-
   self->load_cancellable = g_cancellable_new ();
-  g_autoptr(GTask) task = g_task_new (NULL, self->load_cancellable, image_loaded_cb, page_ref);
+  g_autoptr(GTask) task = g_task_new (NULL, self->load_cancellable, image_loaded_cb, weak_ref_new (self));
   g_task_set_source_tag (task, start_loading);
   g_task_set_task_data (task, request, (GDestroyNotify) load_request_free);
   g_task_run_in_thread (task, load_image_worker);
@@ -859,24 +859,6 @@ show_stored (DermPage *self)
   if (corrected != NULL)
     schedule_measure (self);
   request_stored_heatmap (self);
-}
-
-static GWeakRef *
-weak_ref_new (gpointer object)
-{
-  GWeakRef *ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (ref, object);
-  return ref;
-}
-
-static DermPage *
-weak_ref_steal (gpointer user_data)
-{
-  GWeakRef *ref = user_data;
-  DermPage *self = g_weak_ref_get (ref);
-  g_weak_ref_clear (ref);
-  g_free (ref);
-  return self;
 }
 
 static void
