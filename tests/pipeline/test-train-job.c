@@ -79,7 +79,7 @@ expect_refusal (DermTrainJobConfig *cfg, int code, const char *fragment)
 static void
 test_refusals (void)
 {
-  g_autofree char *tmp = g_dir_make_tmp ("derm-job-XXXXXX", NULL);
+  g_autofree char *tmp = make_temp_dir ();
   g_autofree char *out = g_build_filename (tmp, "m.safetensors", NULL);
   DermTrainJobConfig cfg;
   derm_train_job_config_init (&cfg);
@@ -100,7 +100,7 @@ test_refusals (void)
   /* an empty folder: no metadata */
   expect_refusal (&cfg, DERM_ERROR_NOT_FOUND, "HAM10000_metadata.csv");
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
-  g_rmdir (tmp);
+  rm_rf (tmp);
 }
 
 /* 7 classes x 3 lesions, one 32 x 24 image each: a disc whose colour is the
