@@ -158,6 +158,14 @@ parse_measurements (const char *json, DermAnalysisResult *result, char **notes)
   result->has_measurements = TRUE;
 }
 
+DermImage *
+derm_case_decode_mask (GBytes *png, const char *name, GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (png, &len);
+  return derm_image_load_from_memory (data, len, name, 1, 0, 0, error);
+}
+
 /* model_info is "classifier\nsegmenter" (see derm_case_save_job's caller). */
 DermAnalysisResult *
 derm_case_result_from_analysis (const DermAnalysis *analysis, char **notes, GError **error)
@@ -170,9 +178,7 @@ derm_case_result_from_analysis (const DermAnalysis *analysis, char **notes, GErr
   result->heatmap_class = analysis->predicted;
   if (analysis->mask_png != NULL)
     {
-      gsize len;
-      const guint8 *data = g_bytes_get_data (analysis->mask_png, &len);
-      result->mask = derm_image_load_from_memory (data, len, _("the stored mask"), 1, 0, 0, error);
+      result->mask = derm_case_decode_mask (analysis->mask_png, _("the stored mask"), error);
       if (result->mask == NULL)
         return NULL;
     }

@@ -27,6 +27,11 @@ const char *derm_case_dx_type_label (DermDxType type);
  * have no measurements; @notes may be NULL. */
 char *derm_case_measurements_to_json (const DermAnalysisResult *result, const char *notes);
 
+/* Decodes a stored mask PNG (an analysis's or a correction's) as a gray
+ * image; @name says which in an error. Returns: (transfer full) or NULL
+ * with @error. */
+DermImage *derm_case_decode_mask (GBytes *png, const char *name, GError **error);
+
 /* Rebuilds what the window shows from a stored analysis: probabilities,
  * mask (decoded from PNG), measurements and notes from the JSON, model
  * versions. No heatmap (it is not stored). @notes receives the visit's notes

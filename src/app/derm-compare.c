@@ -39,14 +39,6 @@ timeline_free (Timeline *t)
   g_free (t);
 }
 
-static DermImage *
-decode_png (GBytes *png, const char *name, GError **error)
-{
-  gsize len;
-  const guint8 *data = g_bytes_get_data (png, &len);
-  return derm_image_load_from_memory (data, len, name, 1, 0, 0, error);
-}
-
 static gboolean
 load_visit (Visit *v, DermCase *c, GError **error)
 {
@@ -61,7 +53,7 @@ load_visit (Visit *v, DermCase *c, GError **error)
         return FALSE;
     }
   if (c->annotation != NULL && c->annotation->mask_png != NULL)
-    v->mask = decode_png (c->annotation->mask_png, _("the corrected mask"), NULL);
+    v->mask = derm_case_decode_mask (c->annotation->mask_png, _("the corrected mask"), NULL);
   if (v->mask == NULL && v->result != NULL && v->result->mask != NULL)
     v->mask = derm_image_copy (v->result->mask);
   /* Measure the mask that is shown: a clinician's correction replaces the

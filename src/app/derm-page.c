@@ -836,9 +836,7 @@ show_stored (DermPage *self)
   const DermAnnotation *annotation = self->stored->annotation;
   if (annotation != NULL && annotation->mask_png != NULL)
     {
-      gsize len;
-      const guint8 *data = g_bytes_get_data (annotation->mask_png, &len);
-      corrected = derm_image_load_from_memory (data, len, _("the corrected mask"), 1, 0, 0, &error);
+      corrected = derm_case_decode_mask (annotation->mask_png, _("the corrected mask"), &error);
       if (corrected == NULL)
         g_warning ("Corrected mask of case %" G_GINT64_FORMAT ": %s", self->stored->image->id, error->message);
     }
