@@ -30,8 +30,7 @@ static char *self_exe;
 
 /* Starts `self --child MODE ARG...`, reads its stdout lines until one starts
  * with @wait_for (a prefix) @wait_count times, waits @delay_ms, SIGKILLs it.
- * Returns: (transfer full) every line read, the last one first is not
- * guaranteed: in order. NULL-terminated. */
+ * Returns: (transfer full) every line it printed, in order, NULL-terminated. */
 static char **
 run_and_kill (const char *const *args, const char *wait_for, guint wait_count, guint delay_ms)
 {
