@@ -155,20 +155,6 @@ train_event_cb (const DermTrainEvent *e, gpointer data)
     }
 }
 
-static gboolean
-parse_finetune (const char *s, DermFinetune *f)
-{
-  if (g_strcmp0 (s, "all") == 0)
-    *f = DERM_FINETUNE_ALL;
-  else if (g_strcmp0 (s, "last") == 0)
-    *f = DERM_FINETUNE_LAST;
-  else if (g_strcmp0 (s, "head") == 0)
-    *f = DERM_FINETUNE_HEAD;
-  else
-    return FALSE;
-  return TRUE;
-}
-
 int
 derm_cli_train (int argc, char **argv)
 {
@@ -249,7 +235,7 @@ derm_cli_train (int argc, char **argv)
       cfg.arch = cfg.task == DERM_TASK_SEGMENT ? DERM_ARCH_UNET : DERM_ARCH_RESNET50;
       if (arch != NULL && !derm_arch_from_name (arch, &cfg.arch))
         usage = _("unknown --arch (resnet18, resnet34, resnet50, unet)");
-      else if (finetune != NULL && !parse_finetune (finetune, &cfg.finetune))
+      else if (finetune != NULL && !derm_finetune_from_name (finetune, &cfg.finetune))
         usage = _("--finetune must be head, last or all");
       else if (balance != NULL && !derm_balance_from_name (balance, &cfg.balance))
         usage = _("--balance must be sampling, loss or none");

@@ -21,6 +21,17 @@
 
 static const char *const balance_names[] = { "none", "loss", "sampling" };
 static const char *const gpu_augment_names[] = { "auto", "on", "off" };
+static const char *const finetune_names[] = { "all", "last", "head" };
+
+/* The index of @name in @names, or -1. */
+static int
+name_index (const char *const *names, gsize n, const char *name)
+{
+  for (gsize i = 0; i < n; i++)
+    if (g_strcmp0 (name, names[i]) == 0)
+      return (int) i;
+  return -1;
+}
 
 const char *
 derm_gpu_augment_name (DermGpuAugment mode)
@@ -32,13 +43,11 @@ derm_gpu_augment_name (DermGpuAugment mode)
 gboolean
 derm_gpu_augment_from_name (const char *name, DermGpuAugment *mode)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (gpu_augment_names); i++)
-    if (g_strcmp0 (name, gpu_augment_names[i]) == 0)
-      {
-        *mode = (DermGpuAugment) i;
-        return TRUE;
-      }
-  return FALSE;
+  int i = name_index (gpu_augment_names, G_N_ELEMENTS (gpu_augment_names), name);
+  if (i < 0)
+    return FALSE;
+  *mode = (DermGpuAugment) i;
+  return TRUE;
 }
 
 const char *
@@ -51,13 +60,28 @@ derm_balance_name (DermBalance balance)
 gboolean
 derm_balance_from_name (const char *name, DermBalance *balance)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (balance_names); i++)
-    if (g_strcmp0 (name, balance_names[i]) == 0)
-      {
-        *balance = (DermBalance) i;
-        return TRUE;
-      }
-  return FALSE;
+  int i = name_index (balance_names, G_N_ELEMENTS (balance_names), name);
+  if (i < 0)
+    return FALSE;
+  *balance = (DermBalance) i;
+  return TRUE;
+}
+
+const char *
+derm_finetune_name (DermFinetune finetune)
+{
+  g_return_val_if_fail (finetune <= DERM_FINETUNE_HEAD, NULL);
+  return finetune_names[finetune];
+}
+
+gboolean
+derm_finetune_from_name (const char *name, DermFinetune *finetune)
+{
+  int i = name_index (finetune_names, G_N_ELEMENTS (finetune_names), name);
+  if (i < 0)
+    return FALSE;
+  *finetune = (DermFinetune) i;
+  return TRUE;
 }
 
 void
@@ -373,8 +397,7 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   json_builder_set_member_name (b, "balance");
   json_builder_add_string_value (b, derm_balance_name (cfg->balance));
   json_builder_set_member_name (b, "finetune");
-  json_builder_add_string_value (b, cfg->finetune == DERM_FINETUNE_HEAD ? "head"
-                                    : cfg->finetune == DERM_FINETUNE_LAST ? "last" : "all");
+  json_builder_add_string_value (b, derm_finetune_name (cfg->finetune));
   json_builder_set_member_name (b, "init");
   json_builder_add_string_value (b, cfg->init_weights ? cfg->init_weights : "");
   json_builder_set_member_name (b, "device");

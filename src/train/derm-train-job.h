@@ -41,6 +41,10 @@ gboolean    derm_gpu_augment_from_name (const char *name, DermGpuAugment *mode);
 const char *derm_balance_name (DermBalance balance);
 gboolean    derm_balance_from_name (const char *name, DermBalance *balance);
 
+/* "all", "last", "head" (DermFinetune is the engine's). Borrowed, static. */
+const char *derm_finetune_name (DermFinetune finetune);
+gboolean    derm_finetune_from_name (const char *name, DermFinetune *finetune);
+
 typedef struct {
   DermTask task;
   DermArch arch;
