@@ -286,6 +286,18 @@ eval_progress (guint done, guint total, gpointer data)
   emit (job, &e);
 }
 
+/* @m as one JSON object. Returns: (transfer full) the text. */
+static char *
+class_metrics_json (const DermClassMetrics *m)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  derm_class_metrics_add_json (m, b);
+  json_builder_end_object (b);
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
 /* The validation metric on cached images: balanced accuracy or mean Dice. */
 static gboolean
 validate (Job *job, DermModel *model, DermCache *cache, DermDeviceCache *dcache,
@@ -321,12 +333,7 @@ validate (Job *job, DermModel *model, DermCache *cache, DermDeviceCache *dcache,
       derm_class_metrics_compute (probs, labels, n, k, &m);
       *metric = m.balanced_accuracy;
       /* Per-class recall each epoch, for the training panel. */
-      g_autoptr(JsonBuilder) jb = json_builder_new ();
-      json_builder_begin_object (jb);
-      derm_class_metrics_add_json (&m, jb);
-      json_builder_end_object (jb);
-      g_autoptr(JsonNode) root = json_builder_get_root (jb);
-      *metrics_json = json_to_string (root, FALSE);
+      *metrics_json = class_metrics_json (&m);
       return TRUE;
     }
   DermSegMetrics seg;
@@ -830,12 +837,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       derm_softmax (logits, val_idx->len, DERM_N_CLASSES, t, probs);
       DermClassMetrics vm;
       derm_class_metrics_compute (probs, labels, val_idx->len, DERM_N_CLASSES, &vm);
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
-      derm_class_metrics_add_json (&vm, b);
-      json_builder_end_object (b);
-      g_autoptr(JsonNode) root = json_builder_get_root (b);
-      g_autofree char *vj = json_to_string (root, FALSE);
+      g_autofree char *vj = class_metrics_json (&vm);
       derm_model_set_metadata (model, "val_metrics", vj);
       DermTrainEvent e = { .type = DERM_TRAIN_EVENT_CALIBRATED, .temperature = t,
                            .val_metric = NAN };
