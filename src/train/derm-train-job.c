@@ -707,7 +707,6 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
         }
     }
 
-  gboolean stopped_early = FALSE;
   gint64 last_ckpt = g_get_monotonic_time ();
   for (epoch = start_epoch; ok && epoch < cfg->epochs; epoch++)
     {
@@ -781,7 +780,6 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
           DermTrainEvent se = { .type = DERM_TRAIN_EVENT_EARLY_STOP, .epoch = epoch,
                                 .val_metric = NAN };
           emit (&job, &se);
-          stopped_early = TRUE;
           epoch++;
           break;
         }
@@ -809,7 +807,6 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   derm_model_free (model);
   if (!ok)
     return FALSE;
-  (void) stopped_early;
   g_clear_pointer (&cache, derm_cache_free);
   derm_engine_empty_cache ();
 
