@@ -16,10 +16,8 @@ derm_cli_info (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx, _("Show the libtorch version, devices and threads."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, NULL, _("Show the libtorch version, devices and threads."),
+                               &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
   if (argc > 1)
     {

@@ -103,10 +103,8 @@ derm_cli_classify (int argc, char **argv)
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N (default auto)"), N_("DEVICE") },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("IMAGE..."));
-  g_option_context_set_summary (ctx, _("Classify lesion images into the model's classes."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, _("IMAGE..."),
+                               _("Classify lesion images into the model's classes."), &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
   if (argc < 2 || weights == NULL)
     {
@@ -200,11 +198,9 @@ derm_cli_segment (int argc, char **argv)
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N (default auto)"), N_("DEVICE") },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("IMAGE"));
-  g_option_context_set_summary (ctx, _("Segment the lesion of an image; writes a binary mask "
-                                       "(255 = lesion) at the image's size."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, _("IMAGE"),
+                               _("Segment the lesion of an image; writes a binary mask "
+                                 "(255 = lesion) at the image's size."), &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
   if (argc != 2 || weights == NULL || out == NULL)
     {
@@ -268,10 +264,9 @@ derm_cli_weights_info (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("FILE"));
-  g_option_context_set_summary (ctx, _("Show a weight file's architecture, classes, tensors and metadata."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, _("FILE"),
+                               _("Show a weight file's architecture, classes, tensors and metadata."),
+                               &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
   if (argc != 2)
     {
@@ -378,10 +373,7 @@ derm_cli_init_weights (int argc, char **argv)
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Random seed for the fresh weights"), N_("N") },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx, _("Write a freshly initialised model file."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, NULL, _("Write a freshly initialised model file."), &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
   DermArch arch;
   if (argc != 1 || arch_name == NULL || out == NULL)

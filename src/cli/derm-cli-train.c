@@ -214,12 +214,11 @@ derm_cli_train (int argc, char **argv)
       "MODE" },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx, _("Train a classifier or segmenter on a HAM10000 folder: "
-                                       "lesion-grouped split, per-epoch validation, best "
-                                       "checkpoint, calibration and test metrics in the model."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, NULL,
+                               _("Train a classifier or segmenter on a HAM10000 folder: "
+                                 "lesion-grouped split, per-epoch validation, best "
+                                 "checkpoint, calibration and test metrics in the model."),
+                               &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
 
   const char *usage = NULL;
@@ -359,11 +358,9 @@ derm_cli_evaluate (int argc, char **argv)
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Images per batch (default 32)"), "N" },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx, _("Evaluate a model on a split of a HAM10000 folder (the "
-                                       "split is rebuilt from the model's metadata)."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, NULL,
+                               _("Evaluate a model on a split of a HAM10000 folder (the "
+                                 "split is rebuilt from the model's metadata)."), &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
   if (argc > 1 || weights == NULL || data == NULL || batch < 1)
     {
@@ -608,12 +605,10 @@ derm_cli_analyze (int argc, char **argv)
     { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new (_("IMAGE..."));
-  g_option_context_set_summary (ctx, _("Classify and segment dermoscopy images and measure "
-                                       "the lesion (area, asymmetry, border, colours, "
-                                       "diameter)."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!derm_cli_parse (ctx, &argc, &argv))
+  if (!derm_cli_parse_options (entries, _("IMAGE..."),
+                               _("Classify and segment dermoscopy images and measure "
+                                 "the lesion (area, asymmetry, border, colours, "
+                                 "diameter)."), &argc, &argv))
     return DERM_CLI_EXIT_USAGE;
   if (argc < 2 || (cls_path == NULL && seg_path == NULL))
     {

@@ -56,6 +56,16 @@ derm_cli_parse (GOptionContext *context, int *argc, char ***argv)
   return TRUE;
 }
 
+gboolean
+derm_cli_parse_options (const GOptionEntry *entries, const char *parameter_string,
+                        const char *summary, int *argc, char ***argv)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (parameter_string);
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  return derm_cli_parse (context, argc, argv);
+}
+
 int
 derm_cli_main (int argc, char **argv)
 {

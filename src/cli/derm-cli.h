@@ -25,6 +25,11 @@ int derm_cli_main (int argc, char **argv);
 /* Parses @argv with @context; on a bad option prints the message and the
  * usage on stderr and returns FALSE (the command then exits 2). */
 gboolean derm_cli_parse (GOptionContext *context, int *argc, char ***argv);
+/* The common case of derm_cli_parse(): a context with @parameter_string
+ * (the arguments after the options in the usage line, or NULL), @summary
+ * and @entries (translated with GETTEXT_PACKAGE). */
+gboolean derm_cli_parse_options (const GOptionEntry *entries, const char *parameter_string,
+                                 const char *summary, int *argc, char ***argv);
 /* Prints "dermalens-cli: MESSAGE" on stderr. */
 void derm_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
