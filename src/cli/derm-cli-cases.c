@@ -191,14 +191,6 @@ add_case_json (JsonBuilder *b, const DermCase *c)
 }
 
 static void
-print_json (JsonBuilder *b)
-{
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-  g_autofree char *text = json_to_string (root, TRUE);
-  printf ("%s\n", text);
-}
-
-static void
 print_case_line (const DermCase *c)
 {
   g_autofree char *when = format_time (c->image->captured);
@@ -347,7 +339,7 @@ run_list (const DermCaseQuery *q)
         add_case_json (b, cases->pdata[k]);
       json_builder_end_array (b);
       json_builder_end_object (b);
-      print_json (b);
+      derm_cli_print_json (b);
       return DERM_CLI_EXIT_OK;
     }
   printf ("%-7s %-16s %-18s %-16s %-12s %s\n", _("CASE"), _("CAPTURED"), _("PATIENT"),
@@ -421,7 +413,7 @@ cases_show (int argc, char **argv)
         }
       else
         add_case_json (b, c);
-      print_json (b);
+      derm_cli_print_json (b);
       return DERM_CLI_EXIT_OK;
     }
   GPtrArray *show = tl;
@@ -544,7 +536,7 @@ run_export (const DermCaseQuery *q, gboolean ham, const char *path)
       json_builder_set_member_name (b, "path");
       json_builder_add_string_value (b, path);
       json_builder_end_object (b);
-      print_json (b);
+      derm_cli_print_json (b);
     }
   else
     printf (_("Exported %lld cases to %s\n"), (long long) n, path);

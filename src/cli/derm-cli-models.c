@@ -16,16 +16,6 @@
 #include "derm-safetensors.h"
 
 static void
-print_json (JsonNode *root)
-{
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  printf ("%s\n", text);
-}
-
-static void
 add_model_metadata (JsonBuilder *b, DermModel *model, const char *weights)
 {
   json_builder_set_member_name (b, "model");
@@ -174,11 +164,7 @@ derm_cli_classify (int argc, char **argv)
   if (n_images > 1)
     json_builder_end_array (b);
   if (json)
-    {
-      g_autoptr(JsonNode) root = json_builder_get_root (b);
-      if (root != NULL)
-        print_json (root);
-    }
+    derm_cli_print_json (b);
   derm_model_free (model);
   return status;
 }
@@ -247,8 +233,7 @@ derm_cli_segment (int argc, char **argv)
       json_builder_add_double_value (b, (double) lesion / npx);
       add_model_metadata (b, model, weights);
       json_builder_end_object (b);
-      g_autoptr(JsonNode) root = json_builder_get_root (b);
-      print_json (root);
+      derm_cli_print_json (b);
     }
   else
     printf (_("%s: mask written to %s (%.1f%% lesion)\n"), argv[1], out, 100.0 * lesion / npx);
@@ -340,8 +325,7 @@ derm_cli_weights_info (int argc, char **argv)
         }
       json_builder_end_object (b);
       json_builder_end_object (b);
-      g_autoptr(JsonNode) root = json_builder_get_root (b);
-      print_json (root);
+      derm_cli_print_json (b);
       return DERM_CLI_EXIT_OK;
     }
   printf (_("File:          %s\n"), argv[1]);

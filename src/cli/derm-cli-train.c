@@ -434,14 +434,7 @@ derm_cli_evaluate (int argc, char **argv)
     }
   json_builder_end_object (b);
   if (json)
-    {
-      g_autoptr(JsonNode) root = json_builder_get_root (b);
-      g_autoptr(JsonGenerator) gen = json_generator_new ();
-      json_generator_set_root (gen, root);
-      json_generator_set_pretty (gen, TRUE);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
-      printf ("%s\n", text);
-    }
+    derm_cli_print_json (b);
   rc = DERM_CLI_EXIT_OK;
 
 out:
@@ -668,14 +661,7 @@ derm_cli_analyze (int argc, char **argv)
     }
   json_builder_end_array (b);
   if (json)
-    {
-      g_autoptr(JsonNode) root = json_builder_get_root (b);
-      g_autoptr(JsonGenerator) gen = json_generator_new ();
-      json_generator_set_root (gen, root);
-      json_generator_set_pretty (gen, TRUE);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
-      printf ("%s\n", text);
-    }
+    derm_cli_print_json (b);
   derm_model_free (classifier);
   derm_model_free (segmenter);
   return rc;

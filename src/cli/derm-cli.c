@@ -42,6 +42,16 @@ derm_cli_error (const char *format, ...)
   fprintf (stderr, "dermalens-cli: %s\n", msg);
 }
 
+void
+derm_cli_print_json (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  if (root == NULL)
+    return;
+  g_autofree char *text = json_to_string (root, TRUE);
+  printf ("%s\n", text);
+}
+
 gboolean
 derm_cli_parse (GOptionContext *context, int *argc, char ***argv)
 {

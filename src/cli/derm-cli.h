@@ -4,6 +4,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,9 @@ gboolean derm_cli_parse (GOptionContext *context, int *argc, char ***argv);
  * and @entries (translated with GETTEXT_PACKAGE). */
 gboolean derm_cli_parse_options (const GOptionEntry *entries, const char *parameter_string,
                                  const char *summary, int *argc, char ***argv);
+/* Prints what @builder built as indented JSON on stdout; nothing when it
+ * built nothing. */
+void derm_cli_print_json (JsonBuilder *builder);
 /* Prints "dermalens-cli: MESSAGE" on stderr. */
 void derm_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
