@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "dermalens-cli"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -241,6 +242,12 @@ derm_cli_segment (int argc, char **argv)
   return DERM_CLI_EXIT_OK;
 }
 
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 int
 derm_cli_weights_info (int argc, char **argv)
 {
@@ -282,14 +289,7 @@ derm_cli_weights_info (int argc, char **argv)
   const char *classes = g_hash_table_lookup (md, "classes");
   g_autofree gpointer *keys = g_hash_table_get_keys_as_array (md, NULL);
   guint nk = g_hash_table_size (md);
-  for (guint i = 0; i < nk; i++)   /* sorted for stable output */
-    for (guint j = i + 1; j < nk; j++)
-      if (strcmp (keys[i], keys[j]) > 0)
-        {
-          gpointer tmp = keys[i];
-          keys[i] = keys[j];
-          keys[j] = tmp;
-        }
+  qsort (keys, nk, sizeof *keys, compare_strings);   /* sorted for stable output */
   if (json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -423,6 +424,12 @@ remove_stale_temporaries (const char *path)
     }
 }
 
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 gboolean
 derm_safetensors_write (const char *path, const DermStTensor *tensors, guint n,
                         GHashTable *metadata, GError **error)
@@ -437,14 +444,7 @@ derm_safetensors_write (const char *path, const DermStTensor *tensors, guint n,
       /* Sorted keys: the same model writes the same bytes. */
       g_autofree gpointer *keys = g_hash_table_get_keys_as_array (metadata, NULL);
       guint nk = g_hash_table_size (metadata);
-      for (guint i = 0; i < nk; i++)
-        for (guint j = i + 1; j < nk; j++)
-          if (g_strcmp0 (keys[i], keys[j]) > 0)
-            {
-              gpointer tmp = keys[i];
-              keys[i] = keys[j];
-              keys[j] = tmp;
-            }
+      qsort (keys, nk, sizeof *keys, compare_strings);
       for (guint i = 0; i < nk; i++)
         {
           /* Text from elsewhere (a file path, say) may not be UTF-8: written
