@@ -128,18 +128,8 @@ run_net (DermModel *model, const torch::Tensor &x)
     }
   if (model->inference_bf16 && model->device.is_cuda ())
     {
-      cuda_set_autocast (true);
-      try
-        {
-          auto y = model->net->forward (x).to (torch::kFloat);
-          cuda_set_autocast (false);
-          return y;
-        }
-      catch (...)
-        {
-          cuda_set_autocast (false);
-          throw;
-        }
+      CudaAutocast autocast (true);
+      return model->net->forward (x).to (torch::kFloat);
     }
   return model->net->forward (x);
 }

@@ -20,6 +20,25 @@ char *cuda_device_name (int index);
 void cuda_empty_cache (void);
 // bf16 autocast on CUDA for the calling thread only.
 void cuda_set_autocast (bool enabled);
+
+// bf16 autocast on CUDA while in scope, when @enabled; off again on leaving,
+// by return or exception.
+struct CudaAutocast
+{
+  bool enabled;
+  explicit CudaAutocast (bool e) : enabled (e)
+  {
+    if (enabled)
+      cuda_set_autocast (true);
+  }
+  ~CudaAutocast ()
+  {
+    if (enabled)
+      cuda_set_autocast (false);
+  }
+  CudaAutocast (const CudaAutocast &) = delete;
+  CudaAutocast &operator= (const CudaAutocast &) = delete;
+};
 // cuDNN benchmark mode.
 void cuda_configure (void);
 

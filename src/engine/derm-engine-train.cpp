@@ -207,22 +207,11 @@ train_step_tensors (DermTrainer *tr, const torch::Tensor &x, const torch::Tensor
 {
   DermModel *m = tr->model;
   set_lr (tr, lr_at (tr->config, tr->global_step));
-  const bool autocast = tr->config.mixed_precision && m->device.is_cuda ();
   torch::Tensor out;
-  if (autocast)
-    cuda_set_autocast (true);
-  try
-    {
-      out = m->net->forward (x);
-    }
-  catch (...)
-    {
-      if (autocast)
-        cuda_set_autocast (false);
-      throw;
-    }
-  if (autocast)
-    cuda_set_autocast (false);
+  {
+    CudaAutocast autocast (tr->config.mixed_precision && m->device.is_cuda ());
+    out = m->net->forward (x);
+  }
 
   auto loss = compute_loss (tr, out.to (torch::kFloat), target);
   tr->optimizer->zero_grad ();
