@@ -20,7 +20,7 @@ namespace derm {
 // brightness, contrast, saturation.
 static const int N_PARAMS = 9;
 
-static void
+void
 check_model_device (DermModel *model, DermDeviceCache *cache)
 {
   if (model->device != cache->device)

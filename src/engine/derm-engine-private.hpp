@@ -174,5 +174,7 @@ void device_batch (DermDeviceCache *cache, const torch::Tensor &idx, const DermA
 // Entries @idx (n of them) as an int64 tensor on the cache's device, each
 // checked against the cache size.
 torch::Tensor device_indices (DermDeviceCache *cache, const guint *idx, int n);
+// Throws DERM_ERROR_MISMATCH unless @model is on @cache's device.
+void check_model_device (DermModel *model, DermDeviceCache *cache);
 
 } // namespace derm

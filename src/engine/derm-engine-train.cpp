@@ -408,10 +408,7 @@ derm_trainer_run_epoch_cached (DermTrainer *tr, int epoch, DermDeviceCache *cach
       if (tr == nullptr || cache == nullptr || order == nullptr || n == 0 || n > G_MAXINT || batch < 1)
         derm::fail (DERM_ERROR_INVALID, _("No trainer, image cache or batch order was given"));
       DermModel *m = tr->model;
-      if (m->device != cache->device)
-        derm::fail (DERM_ERROR_MISMATCH, _("The image cache is on %s but the model is on %s; build the "
-                                           "cache after moving the model"),
-                    derm::device_string (cache->device).c_str (), m->device_name.c_str ());
+      derm::check_model_device (m, cache);
       const bool seg = m->arch == DERM_ARCH_UNET;
       if (seg ? !cache->masks.defined () : !cache->labels.defined ())
         derm::fail (DERM_ERROR_INVALID, seg ? _("A segmentation batch needs masks")
