@@ -107,12 +107,9 @@ device_batch (DermDeviceCache *cache, const torch::Tensor &idx, const DermAugmen
       auto bright = params.narrow (1, 6, 1).view ({ n, 1, 1, 1 });
       auto contrast = params.narrow (1, 7, 1).view ({ n, 1, 1, 1 });
       auto sat = params.narrow (1, 8, 1).view ({ n, 1, 1, 1 });
-      auto luma = torch::tensor ({ 77.0f / 256, 150.0f / 256, 29.0f / 256 })
-                    .to (x.device ())
-                    .view ({ 1, 3, 1, 1 });
-      auto grey = (x * luma).sum (1, /*keepdim=*/true);
+      auto grey = (x * cache->luma).sum (1, /*keepdim=*/true);
       x = ((grey + (x - grey) * sat) * bright).clamp (0.0, 1.0);
-      auto mean = (x * luma).sum (1, true).mean ({ 2, 3 }, true);
+      auto mean = (x * cache->luma).sum (1, true).mean ({ 2, 3 }, true);
       x = (mean + (x - mean) * contrast).clamp (0.0, 1.0);
     }
   *x01 = x;
@@ -188,6 +185,11 @@ derm_device_cache_new (DermModel *model, const guint8 *images, const gint32 *lab
       cache->images = to_dev (torch::from_blob ((void *) images, { (int64_t) n, size, size, 3 }, torch::kByte));
       if (masks != nullptr)
         cache->masks = to_dev (torch::from_blob ((void *) masks, { (int64_t) n, size, size }, torch::kByte));
+      // Made once: a blocking copy to CUDA in every batch would wait for
+      // the previous training step.
+      cache->luma = torch::tensor ({ 77.0f / 256, 150.0f / 256, 29.0f / 256 })
+                      .view ({ 1, 3, 1, 1 })
+                      .to (model->device);
       if (labels != nullptr)
         cache->labels = torch::from_blob ((void *) labels, { (int64_t) n }, torch::kInt)
                           .to (torch::kLong)

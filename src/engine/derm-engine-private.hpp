@@ -115,6 +115,7 @@ struct DermDeviceCache
   torch::Tensor images;   // n x size x size x 3 uint8
   torch::Tensor masks;    // n x size x size uint8 (0 / 255), or undefined
   torch::Tensor labels;   // n int64, or undefined
+  torch::Tensor luma;     // 1 x 3 x 1 x 1 float: derm_augment's grey weights
 };
 
 namespace derm {
