@@ -79,10 +79,14 @@ normalize_batch (DermModel *model, const torch::Tensor &uint8_nhwc)
 torch::Tensor
 normalize_unit (DermModel *model, const torch::Tensor &x01)
 {
-  auto opts = torch::TensorOptions ().dtype (torch::kFloat).device (model->device);
-  auto mean = torch::tensor ({ model->mean[0], model->mean[1], model->mean[2] }).to (opts).view ({ 1, 3, 1, 1 });
-  auto std = torch::tensor ({ model->std[0], model->std[1], model->std[2] }).to (opts).view ({ 1, 3, 1, 1 });
-  auto x = x01.to (model->device).sub (mean).div (std);
+  // Made once, not per batch: a blocking copy to CUDA waits for the GPU.
+  if (!model->mean_t.defined () || !model->std_t.defined ())
+    {
+      auto opts = torch::TensorOptions ().dtype (torch::kFloat).device (model->device);
+      model->mean_t = torch::tensor ({ model->mean[0], model->mean[1], model->mean[2] }).to (opts).view ({ 1, 3, 1, 1 });
+      model->std_t = torch::tensor ({ model->std[0], model->std[1], model->std[2] }).to (opts).view ({ 1, 3, 1, 1 });
+    }
+  auto x = x01.to (model->device).sub (model->mean_t).div (model->std_t);
   // A permuted NHWC buffer already is channels_last: keep it so on CUDA.
   return model->device.is_cuda () ? x.contiguous (at::MemoryFormat::ChannelsLast) : x.contiguous ();
 }

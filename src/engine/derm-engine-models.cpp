@@ -265,6 +265,7 @@ refresh_from_metadata (DermModel *model)
     std::copy (v, v + 3, model->mean);
   if (md.count ("std") && parse_floats (md["std"], v) && v[0] > 0 && v[1] > 0 && v[2] > 0)
     std::copy (v, v + 3, model->std);
+  model->mean_t = model->std_t = torch::Tensor ();
   if (md.count ("temperature"))
     {
       double t = g_ascii_strtod (md["temperature"].c_str (), nullptr);
@@ -320,6 +321,7 @@ move_to (DermModel *model, const torch::Device &device)
   model->net->to (device);
   model->device = device;
   model->device_name = device_string (device);
+  model->mean_t = model->std_t = torch::Tensor ();
   if (device.is_cuda ())
     cuda_configure ();
   apply_memory_format (model);

@@ -98,6 +98,10 @@ struct DermModel
   // Parsed from metadata, refreshed by refresh_from_metadata().
   float mean[3] = { 0.485f, 0.456f, 0.406f };
   float std[3] = { 0.229f, 0.224f, 0.225f };
+  // mean and std as 1 x 3 x 1 x 1 tensors on the device, made by
+  // normalize_unit() when undefined; refresh_from_metadata() and a move to
+  // another device reset them.
+  torch::Tensor mean_t, std_t;
   double temperature = 1.0;
   bool shades_of_gray = false;
   // bf16 autocast for inference on CUDA.
