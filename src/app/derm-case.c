@@ -56,6 +56,17 @@ add_double (JsonBuilder *b, const char *name, double value)
   json_builder_add_double_value (b, value);
 }
 
+/* The counterpart of member_pair (): [v0, v1]. */
+static void
+add_pair (JsonBuilder *b, const char *name, const double v[2])
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  json_builder_add_double_value (b, v[0]);
+  json_builder_add_double_value (b, v[1]);
+  json_builder_end_array (b);
+}
+
 char *
 derm_case_measurements_to_json (const DermAnalysisResult *result, const char *notes)
 {
@@ -67,20 +78,12 @@ derm_case_measurements_to_json (const DermAnalysisResult *result, const char *no
       json_builder_set_member_name (b, "area_px");
       json_builder_add_int_value (b, m->area_px);
       add_double (b, "area_fraction", m->area_fraction);
-      json_builder_set_member_name (b, "asymmetry");
-      json_builder_begin_array (b);
-      json_builder_add_double_value (b, m->asymmetry[0]);
-      json_builder_add_double_value (b, m->asymmetry[1]);
-      json_builder_end_array (b);
+      add_pair (b, "asymmetry", m->asymmetry);
       add_double (b, "orientation", m->orientation);
       add_double (b, "perimeter_px", m->perimeter_px);
       add_double (b, "compactness", m->compactness);
       add_double (b, "diameter_px", m->diameter_px);
-      json_builder_set_member_name (b, "centroid");
-      json_builder_begin_array (b);
-      json_builder_add_double_value (b, m->centroid[0]);
-      json_builder_add_double_value (b, m->centroid[1]);
-      json_builder_end_array (b);
+      add_pair (b, "centroid", m->centroid);
       json_builder_set_member_name (b, "colors");
       json_builder_begin_object (b);
       for (int c = 0; c < DERM_N_COLORS; c++)
