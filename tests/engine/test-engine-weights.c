@@ -165,9 +165,7 @@ test_round_trip (void)
     {
       if (a == DERM_ARCH_RESNET34 || a == DERM_ARCH_RESNET50)
         continue;  /* same code as resnet18 with other block counts; parity covers resnet50 */
-      DermModelConfig cfg = { a, 7, 8, 48 };
-      DermModel *m = derm_model_new (&cfg, test_device (), &error);
-      g_assert_no_error (error);
+      DermModel *m = test_new_model (a, 7, 8, 48);
       derm_model_set_metadata (m, "split", "seed=3;train=100");
       /* A file name from a Latin-1 file system is not UTF-8: the file must
        * still read back, with the bad byte replaced. */
@@ -309,12 +307,8 @@ static void
 test_bad_input (void)
 {
   g_autoptr(GError) error = NULL;
-  DermModelConfig cfg = { DERM_ARCH_RESNET18, 7, 0, 32 };
-  DermModel *m = derm_model_new (&cfg, test_device (), &error);
-  g_assert_no_error (error);
-  DermModelConfig cu = { DERM_ARCH_UNET, 1, 4, 32 };
-  DermModel *u = derm_model_new (&cu, test_device (), &error);
-  g_assert_no_error (error);
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 7, 0, 32);
+  DermModel *u = test_new_model (DERM_ARCH_UNET, 1, 4, 32);
   float probs[7];
 
   /* Two channels. */
