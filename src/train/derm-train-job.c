@@ -312,7 +312,7 @@ validate (Job *job, DermModel *model, DermCache *cache, DermDeviceCache *dcache,
       g_autofree float *logits = g_new (float, (gsize) n * k);
       g_autofree float *probs = g_new (float, (gsize) n * k);
       g_autofree int *labels = g_new (int, n);
-      for (guint i = 0; dcache != NULL && i < n; i++)
+      for (guint i = 0; i < n; i++)
         labels[i] = derm_cache_label (cache, entries[i]);
       if (dcache != NULL && !derm_model_logits_cached (model, dcache, entries, (int) n, logits, error))
         return FALSE;
@@ -323,7 +323,6 @@ validate (Job *job, DermModel *model, DermCache *cache, DermDeviceCache *dcache,
             {
               derm_cache_view (cache, entries[s + i], &views[i], FALSE);
               ptrs[i] = &views[i];
-              labels[s + i] = derm_cache_label (cache, entries[s + i]);
             }
           if (!derm_model_logits_batch (model, ptrs, m, FALSE, logits + (gsize) s * k, error))
             return FALSE;
