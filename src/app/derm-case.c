@@ -10,6 +10,7 @@
 
 #include "derm-case.h"
 #include "derm-error.h"
+#include "derm-metrics.h"
 
 /* Stable JSON keys, in DermColor order (derm_color_name is translated). */
 static const char *const color_keys[DERM_N_COLORS] = {
@@ -49,13 +50,6 @@ derm_case_dx_type_label (DermDxType type)
 
 /* ---- Measurements JSON ------------------------------------------------------- */
 
-static void
-add_double (JsonBuilder *b, const char *name, double value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_double_value (b, value);
-}
-
 /* The counterpart of member_pair (): [v0, v1]. */
 static void
 add_pair (JsonBuilder *b, const char *name, const double v[2])
@@ -77,17 +71,17 @@ derm_case_measurements_to_json (const DermAnalysisResult *result, const char *no
       const DermLesionMeasurements *m = &result->measurements;
       json_builder_set_member_name (b, "area_px");
       json_builder_add_int_value (b, m->area_px);
-      add_double (b, "area_fraction", m->area_fraction);
+      derm_json_add_number (b, "area_fraction", m->area_fraction);
       add_pair (b, "asymmetry", m->asymmetry);
-      add_double (b, "orientation", m->orientation);
-      add_double (b, "perimeter_px", m->perimeter_px);
-      add_double (b, "compactness", m->compactness);
-      add_double (b, "diameter_px", m->diameter_px);
+      derm_json_add_number (b, "orientation", m->orientation);
+      derm_json_add_number (b, "perimeter_px", m->perimeter_px);
+      derm_json_add_number (b, "compactness", m->compactness);
+      derm_json_add_number (b, "diameter_px", m->diameter_px);
       add_pair (b, "centroid", m->centroid);
       json_builder_set_member_name (b, "colors");
       json_builder_begin_object (b);
       for (int c = 0; c < DERM_N_COLORS; c++)
-        add_double (b, color_keys[c], m->color_fraction[c]);
+        derm_json_add_number (b, color_keys[c], m->color_fraction[c]);
       json_builder_end_object (b);
       json_builder_set_member_name (b, "n_colors");
       json_builder_add_int_value (b, m->n_colors);

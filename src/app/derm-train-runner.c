@@ -60,7 +60,6 @@ settings_copy (DermTrainSettings *dst, const DermTrainSettings *src)
 
 static const char *const data_names[] = { "folder", "cases", "both" };
 static const char *const init_names[] = { "active", "file", "scratch" };
-static const char *const finetune_names[] = { "all", "last", "head" };
 
 static int
 name_index (const char *const *names, int n, const char *name)
@@ -88,7 +87,7 @@ derm_train_settings_to_json (const DermTrainSettings *s)
   STR ("architecture", derm_arch_name (s->arch));
   STR ("init", init_names[s->init]);
   STR ("init_file", s->init_file);
-  STR ("finetune", finetune_names[s->finetune]);
+  STR ("finetune", derm_finetune_name (s->finetune));
   INT ("epochs", s->epochs);
   INT ("batch", s->batch);
   INT ("image_size", s->image_size);
@@ -125,8 +124,8 @@ settings_from_object (DermTrainSettings *s, JsonObject *o, GError **error)
   g_autofree char *finetune = member_dup (o, "finetune");
   int d = name_index (data_names, G_N_ELEMENTS (data_names), data);
   int i = name_index (init_names, G_N_ELEMENTS (init_names), init);
-  int f = name_index (finetune_names, G_N_ELEMENTS (finetune_names), finetune);
-  if (d < 0 || i < 0 || f < 0 || !derm_arch_from_name (arch, &s->arch))
+  DermFinetune f;
+  if (d < 0 || i < 0 || !derm_finetune_from_name (finetune, &f) || !derm_arch_from_name (arch, &s->arch))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
                    _("The saved training settings are damaged; start a new job."));
