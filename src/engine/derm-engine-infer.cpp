@@ -87,8 +87,9 @@ normalize_unit (DermModel *model, const torch::Tensor &x01)
       model->std_t = torch::tensor ({ model->std[0], model->std[1], model->std[2] }).to (opts).view ({ 1, 3, 1, 1 });
     }
   auto x = x01.to (model->device).sub (model->mean_t).div (model->std_t);
-  // A permuted NHWC buffer already is channels_last: keep it so on CUDA.
-  return model->device.is_cuda () ? x.contiguous (at::MemoryFormat::ChannelsLast) : x.contiguous ();
+  // A permuted NHWC buffer already is channels_last: kept so where the
+  // device's format is channels_last.
+  return x.contiguous (memory_format (model->device));
 }
 
 torch::Tensor
@@ -124,18 +125,23 @@ dihedral_inverse (const torch::Tensor &y, int k)
 torch::Tensor
 run_net (DermModel *model, const torch::Tensor &x)
 {
-  if (x.size (0) == 1 && model->device.is_cuda () && !model->inference_bf16)
+  wait_for_foreground (model->device, nullptr);
+  if (model->device.is_cuda ())
     {
-      auto y = cuda_graph_forward (model, x);
-      if (y.defined ())
-        return y.clone ();
+      if (x.size (0) == 1 && !model->inference_bf16)
+        {
+          auto y = cuda_graph_forward (model, x);
+          if (y.defined ())
+            return y.clone ();
+        }
+      if (!model->inference_bf16)
+        return model->net->forward (x);
     }
-  if (model->inference_bf16 && model->device.is_cuda ())
-    {
-      CudaAutocast autocast (true);
-      return model->net->forward (x).to (torch::kFloat);
-    }
-  return model->net->forward (x);
+  // bf16 on CUDA when the model asks for it, on the CPU when the policy does.
+  Autocast autocast (model->device, true);
+  if (autocast.kind == 0)
+    return model->net->forward (x);
+  return model->net->forward (x.contiguous (memory_format (model->device))).to (torch::kFloat);
 }
 
 // Classifier outputs for @n images: logits (averaged over TTA) or
@@ -300,10 +306,18 @@ derm_model_gradcam (DermModel *model, const DermImage *image, int class_index, G
       torch::AutoGradMode grad (true);
       model->net->eval ();
       auto x = derm::preprocess (model, &image, 1);
-      auto feats = net->features (x).detach ().requires_grad_ (true);
+      torch::Tensor feats, grads;
+      {
+        // The backbone as inference runs it (bf16 where the policy says);
+        // the head and its gradient in fp32, as it is cheap.
+        torch::NoGradGuard no_grad;
+        derm::Autocast autocast (model->device, model->inference_bf16 || !model->device.is_cuda ());
+        feats = net->features (x);
+      }
+      feats = feats.to (torch::kFloat).detach ().requires_grad_ (true);
       auto logits = net->head (feats);
       auto score = logits.select (1, class_index).sum ();
-      auto grads = torch::autograd::grad ({ score }, { feats })[0];
+      grads = torch::autograd::grad ({ score }, { feats })[0];
       torch::NoGradGuard no_grad;
       auto weights = grads.mean ({ 2, 3 }, true);
       auto cam = torch::relu ((weights * feats).sum (1, true));

@@ -307,8 +307,7 @@ named_state (DermModel *model)
 void
 apply_memory_format (DermModel *model)
 {
-  // channels_last on CUDA (tensor cores); plain NCHW back on the CPU.
-  const auto format = model->device.is_cuda () ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  const auto format = memory_format (model->device);
   torch::NoGradGuard no_grad;
   for (auto &p : model->net->parameters (true))
     if (p.dim () == 4)

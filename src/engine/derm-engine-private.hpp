@@ -21,24 +21,25 @@ void cuda_empty_cache (void);
 // bf16 autocast on CUDA for the calling thread only.
 void cuda_set_autocast (bool enabled);
 
-// bf16 autocast on CUDA while in scope, when @enabled; off again on leaving,
-// by return or exception.
-struct CudaAutocast
+// bf16 autocast while in scope, when @enabled: on CUDA always, on the CPU
+// when the CPU precision policy says bf16; off again on leaving, by return
+// or exception. Weights and optimizer state stay fp32.
+struct Autocast
 {
-  bool enabled;
-  explicit CudaAutocast (bool e) : enabled (e)
-  {
-    if (enabled)
-      cuda_set_autocast (true);
-  }
-  ~CudaAutocast ()
-  {
-    if (enabled)
-      cuda_set_autocast (false);
-  }
-  CudaAutocast (const CudaAutocast &) = delete;
-  CudaAutocast &operator= (const CudaAutocast &) = delete;
+  int kind = 0;   // 0: off, 1: CUDA, 2: CPU
+  Autocast (const torch::Device &device, bool enabled);
+  ~Autocast ();
+  Autocast (const Autocast &) = delete;
+  Autocast &operator= (const Autocast &) = delete;
 };
+// The CPU precision policy (derm_engine_cpu_policy ()), for the engine.
+bool cpu_bf16 (void);
+bool cpu_channels_last (void);
+// The memory format of activations and 4-d weights on @device.
+at::MemoryFormat memory_format (const torch::Device &device);
+// On a background thread (derm_engine_set_background_thread) and the CPU:
+// waits while a foreground analysis is pending, or until *@cancel is set.
+void wait_for_foreground (const torch::Device &device, const volatile gint *cancel);
 // cuDNN benchmark mode.
 void cuda_configure (void);
 
@@ -104,7 +105,7 @@ struct DermModel
   torch::Tensor mean_t, std_t;
   double temperature = 1.0;
   bool shades_of_gray = false;
-  // bf16 autocast for inference on CUDA.
+  // bf16 autocast for inference on CUDA (the CPU follows the CPU policy).
   bool inference_bf16 = false;
   // A captured CUDA graph of the batch-1 forward pass (builds with
   // DERM_CUDA_GRAPHS only); opaque, see cuda_graph_forward ().
@@ -131,10 +132,10 @@ void refresh_from_metadata (DermModel *model);
 // new RGB image (gray input is replicated).
 DermImage *prepare_image (DermModel *model, const DermImage *image, int size);
 // The tensor half: uint8 NHWC (any device) -> float NCHW normalised on the
-// model's device (channels_last on CUDA).
+// model's device (in the device's memory_format ()).
 torch::Tensor normalize_batch (DermModel *model, const torch::Tensor &uint8_nhwc);
 // Its float half: NCHW in [0, 1] (any device) -> normalised on the model's
-// device (channels_last on CUDA). normalize_batch ends in it.
+// device (in memory_format ()). normalize_batch ends in it.
 torch::Tensor normalize_unit (DermModel *model, const torch::Tensor &x01);
 // The forward pass of inference (bf16 autocast when the model asks for it).
 torch::Tensor run_net (DermModel *model, const torch::Tensor &x);
@@ -157,7 +158,8 @@ void copy_weights (DermModel *model, DermSafetensors *st, const char *path,
 gboolean write_state (const char *path, const std::vector<std::pair<std::string, torch::Tensor>> &named,
                       const std::map<std::string, std::string> &metadata, GError **error);
 
-// Makes CUDA model parameters channels_last (no-op on CPU).
+// Gives 4-d parameters the device's memory format: channels_last on CUDA,
+// and on the CPU when the CPU policy says so.
 void apply_memory_format (DermModel *model);
 
 // The batch-1 inference forward pass replayed from a CUDA graph captured on

@@ -209,8 +209,8 @@ train_step_tensors (DermTrainer *tr, const torch::Tensor &x, const torch::Tensor
   set_lr (tr, lr_at (tr->config, tr->global_step));
   torch::Tensor out;
   {
-    CudaAutocast autocast (tr->config.mixed_precision && m->device.is_cuda ());
-    out = m->net->forward (x);
+    Autocast autocast (m->device, tr->config.mixed_precision);
+    out = m->net->forward (autocast.kind == 2 ? x.contiguous (memory_format (m->device)) : x);
   }
 
   auto loss = compute_loss (tr, out.to (torch::kFloat), target);
@@ -261,6 +261,7 @@ run_epoch_loop (DermTrainer *tr, int epoch, int steps_in_epoch, Next next, DermP
   int step = 0;
   while (true)
     {
+      wait_for_foreground (tr->model->device, cancel);
       if (cancel != nullptr && g_atomic_int_get (cancel))
         {
           if (step > 0)

@@ -29,6 +29,56 @@ char       *derm_engine_cuda_device_name (int index);
 int         derm_engine_set_threads (int threads);
 int         derm_engine_get_threads (void);
 
+/* ---- CPU precision policy ---------------------------------------------- */
+
+/* How the engine computes on the CPU: plain fp32, or bf16 autocast (the
+ * oneDNN kernels use the CPU's bfloat16 units) with weights, optimizer
+ * state and saved files in fp32. Decided once, at the first call, from what
+ * the CPU itself reports (cpuid: AMX-BF16 or AVX512-BF16, and the OS saving
+ * their registers) and $DERMALENS_CPU_PRECISION ("fp32" forces fp32, "bf16"
+ * forces bf16 even without the units, for tests and measurement; "auto" or
+ * unset: the CPU decides). It applies to inference (classify, segment,
+ * Grad-CAM, TTA) and to training when DermTrainConfig.mixed_precision is
+ * set. CUDA devices keep their own path (bf16 autocast for training). */
+typedef enum {
+  DERM_CPU_PRECISION_FP32,
+  DERM_CPU_PRECISION_BF16,
+} DermCpuPrecision;
+
+typedef struct {
+  DermCpuPrecision precision; /* what the engine uses now */
+  gboolean channels_last;     /* NHWC activations and weights on the CPU */
+  gboolean cpu_has_bf16;      /* the CPU has bfloat16 matrix units */
+  gboolean forced;            /* the environment or the setting chose, not the CPU */
+  const char *units;          /* "AMX-BF16", "AVX512-BF16" or "none". Static. */
+  const char *reason;         /* one translated sentence: why this path. Static. */
+} DermCpuPolicy;
+
+/* The policy in use. Returns: (transfer none) static; valid until the next
+ * derm_engine_set_cpu_fp32 (). Thread-safe. */
+const DermCpuPolicy *derm_engine_cpu_policy (void);
+/* The user's setting: TRUE forces fp32 whatever the CPU has; FALSE gives the
+ * decision back to the CPU (and the environment). Takes effect for the next
+ * forward pass or training step. */
+void                 derm_engine_set_cpu_fp32 (gboolean force);
+/* "fp32" or "bf16". Static. */
+const char          *derm_cpu_precision_name (DermCpuPrecision precision);
+
+/* ---- Analysis before training ------------------------------------------ */
+
+/* A foreground analysis is about to use the CPU (begin) or is done (end);
+ * calls nest and may come from any thread. While one is pending, CPU work on
+ * threads marked as background (training steps, validation and evaluation
+ * chunks) waits before its next step, so the two do not share the cores: an
+ * analysis waits for at most the step in progress. CUDA work does not wait. */
+void        derm_engine_foreground_begin (void);
+void        derm_engine_foreground_end (void);
+/* Marks the calling thread as background work (a training job in the app's
+ * process) or not. Default: not. */
+void        derm_engine_set_background_thread (gboolean background);
+/* Microseconds background work has waited for foreground work so far. */
+gint64      derm_engine_foreground_waited_us (void);
+
 /* Frees cached, unused GPU memory (after a training job). No-op on CPU. */
 void        derm_engine_empty_cache (void);
 /* Seeds libtorch's CPU and CUDA generators. */
@@ -291,6 +341,7 @@ gboolean     derm_model_segment_cached (DermModel *model, DermDeviceCache *cache
                                         int n, guint8 *probs, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermDeviceCache, derm_device_cache_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermModel, derm_model_free)
 
 gint64       derm_trainer_get_global_step (DermTrainer *trainer);
 int          derm_trainer_get_epoch (DermTrainer *trainer);   /* epochs completed */

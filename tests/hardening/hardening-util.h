@@ -14,7 +14,6 @@
 #include "derm-error.h"
 #include "derm-image.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermModel, derm_model_free)
 
 /* A folder name with spaces, both quotes, a comma and non-ASCII letters:
  * every path the tests write goes through one. */
