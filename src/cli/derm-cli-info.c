@@ -26,16 +26,47 @@ derm_cli_info (int argc, char **argv)
     }
 
   int n = derm_engine_cuda_device_count ();
+  const DermCpuPolicy *policy = derm_engine_cpu_policy ();
   if (json)
     {
-      printf ("{\"version\": \"%s\", \"libtorch\": \"%s\", \"libtorch_dir\": \"%s\", "
-              "\"cuda_built\": %s, \"cuda_available\": %s, \"threads\": %d, \"devices\": [\"cpu\"",
-              PACKAGE_VERSION, derm_engine_torch_version (), LIBTORCH_DIR,
-              LIBTORCH_HAS_CUDA ? "true" : "false", n > 0 ? "true" : "false",
-              derm_engine_get_threads ());
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "version");
+      json_builder_add_string_value (b, PACKAGE_VERSION);
+      json_builder_set_member_name (b, "libtorch");
+      json_builder_add_string_value (b, derm_engine_torch_version ());
+      json_builder_set_member_name (b, "libtorch_dir");
+      json_builder_add_string_value (b, LIBTORCH_DIR);
+      json_builder_set_member_name (b, "cuda_built");
+      json_builder_add_boolean_value (b, LIBTORCH_HAS_CUDA);
+      json_builder_set_member_name (b, "cuda_available");
+      json_builder_add_boolean_value (b, n > 0);
+      json_builder_set_member_name (b, "threads");
+      json_builder_add_int_value (b, derm_engine_get_threads ());
+      json_builder_set_member_name (b, "devices");
+      json_builder_begin_array (b);
+      json_builder_add_string_value (b, "cpu");
       for (int i = 0; i < n; i++)
-        printf (", \"cuda:%d\"", i);
-      printf ("]}\n");
+        {
+          g_autofree char *dev = g_strdup_printf ("cuda:%d", i);
+          json_builder_add_string_value (b, dev);
+        }
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "cpu");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "precision");
+      json_builder_add_string_value (b, derm_cpu_precision_name (policy->precision));
+      json_builder_set_member_name (b, "channels_last");
+      json_builder_add_boolean_value (b, policy->channels_last);
+      json_builder_set_member_name (b, "bf16_units");
+      json_builder_add_string_value (b, policy->units);
+      json_builder_set_member_name (b, "forced");
+      json_builder_add_boolean_value (b, policy->forced);
+      json_builder_set_member_name (b, "reason");
+      json_builder_add_string_value (b, policy->reason);
+      json_builder_end_object (b);
+      json_builder_end_object (b);
+      derm_cli_print_json (b);
       return DERM_CLI_EXIT_OK;
     }
 
@@ -44,6 +75,8 @@ derm_cli_info (int argc, char **argv)
   printf ("CUDA built:   %s\n", LIBTORCH_HAS_CUDA ? _("yes") : _("no"));
   printf ("CUDA usable:  %s\n", n > 0 ? _("yes") : _("no"));
   printf ("CPU threads:  %d (of %u cores)\n", derm_engine_get_threads (), g_get_num_processors ());
+  printf ("CPU path:     %s\n", policy->reason);
+  printf ("CPU bf16:     %s\n", policy->units);
   printf ("Devices:      cpu");
   for (int i = 0; i < n; i++)
     {

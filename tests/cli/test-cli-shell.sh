@@ -23,6 +23,18 @@ check "info uses every core" 'echo "$out" | grep -Eq "^CPU threads: +$cores "'
 
 out=$("$CLI" info --json); rc=$?
 check "info --json is one JSON object" '[ $rc -eq 0 ] && echo "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"threads\"]>=1 and \"cpu\" in d[\"devices\"]"'
+# The CPU precision policy: what the CPU has decides, unless forced.
+flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+has_bf16=false
+case " $flags " in *" amx_bf16 "*|*" avx512_bf16 "*) has_bf16=true ;; esac
+check "info --json: the CPU path follows the CPU's bfloat16 units ($has_bf16)" \
+  'echo "$out" | python3 -c "import json,sys; c=json.load(sys.stdin)[\"cpu\"]; has=sys.argv[1]==\"true\"; assert c[\"precision\"]==(\"bf16\" if has else \"fp32\"), c; assert (c[\"bf16_units\"]!=\"none\")==has and not c[\"forced\"] and c[\"reason\"], c" $has_bf16'
+out=$(DERMALENS_CPU_PRECISION=fp32 "$CLI" info)
+check "info: DERMALENS_CPU_PRECISION=fp32 forces fp32 and says why" \
+  'echo "$out" | grep -q "^CPU path: *fp32: DERMALENS_CPU_PRECISION=fp32 is set"'
+out=$(DERMALENS_CPU_PRECISION=bf16 "$CLI" info --json)
+check "info: DERMALENS_CPU_PRECISION=bf16 forces bf16 + channels_last" \
+  'echo "$out" | python3 -c "import json,sys; c=json.load(sys.stdin)[\"cpu\"]; assert c[\"precision\"]==\"bf16\" and c[\"channels_last\"] and c[\"forced\"], c"'
 
 err=$("$CLI" frobnicate 2>&1 >/dev/null); rc=$?
 check "unknown command exits 2" '[ $rc -eq 2 ]'
