@@ -9,6 +9,7 @@
 
 #include "derm-application.h"
 #include "derm-resources.h"
+#include "derm-engine.h"
 #include "derm-error.h"
 #include "derm-preferences.h"
 #include "derm-test-hook.h"
@@ -104,18 +105,43 @@ quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   g_application_quit (app);
 }
 
+/* A new string: how the engine computes on this machine, for About and
+ * Preferences. */
+char *
+derm_application_describe_compute (void)
+{
+  const DermCpuPolicy *policy = derm_engine_cpu_policy ();
+  g_autofree char *cuda = derm_engine_cuda_device_count () > 0 ? derm_engine_cuda_device_name (0) : NULL;
+  /* Translators: %s is a sentence such as "fp32: the CPU has no bfloat16 units" */
+  g_autofree char *cpu = g_strdup_printf (_("CPU: %s (libtorch %s, %d threads)."), policy->reason,
+                                          derm_engine_torch_version (), derm_engine_get_threads ());
+  if (cuda == NULL)
+    return g_steal_pointer (&cpu);
+  return g_strdup_printf (_("%s GPU: %s, bf16 autocast for training."), cpu, cuda);
+}
+
+static void
+settings_cpu_fp32_changed_cb (GSettings *settings, const char *key, DermApplication *self)
+{
+  derm_engine_set_cpu_fp32 (g_settings_get_boolean (settings, "cpu-fp32"));
+}
+
 static void
 about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   DermApplication *self = DERM_APPLICATION (user_data);
   static const char *const developers[] = { "The Dermalens developers", NULL };
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  g_autofree char *compute = derm_application_describe_compute ();
+  g_autofree char *comments = g_strdup_printf ("%s\n\n%s",
+                                               _("Decision support for dermoscopy. It does not make a diagnosis."),
+                                               compute);
 
   gtk_show_about_dialog (parent,
                          "program-name", _("Dermalens"),
                          "logo-icon-name", APP_ID,
                          "version", PACKAGE_VERSION,
-                         "comments", _("Decision support for dermoscopy. It does not make a diagnosis."),
+                         "comments", comments,
                          "license-type", GTK_LICENSE_GPL_3_0,
                          "authors", developers,
                          /* Translators: put your names here, one per line */
@@ -227,6 +253,9 @@ derm_application_startup (GApplication *app)
   follow_desktop_color_scheme (self);
 
   self->settings = g_settings_new (APP_ID);
+  /* Before any model runs: the CPU precision policy with the user's setting. */
+  settings_cpu_fp32_changed_cb (self->settings, "cpu-fp32", self);
+  g_signal_connect (self->settings, "changed::cpu-fp32", G_CALLBACK (settings_cpu_fp32_changed_cb), self);
   self->worker = derm_worker_new ();
   self->store_worker = derm_store_worker_new (NULL);
   derm_application_reload_models (self);

@@ -28,6 +28,10 @@ DermWorker      *derm_application_get_worker (DermApplication *self);
 /* Returns: (transfer none) the case store's thread, or NULL before startup. */
 DermStoreWorker *derm_application_get_store_worker (DermApplication *self);
 
+/* Returns: (transfer full) one or two sentences on how the engine computes
+ * here (the CPU precision policy and why; the GPU when there is one). */
+char            *derm_application_describe_compute (void);
+
 /* Points the worker at the configured models (command-line overrides
  * first, then settings) and analyses every open page again. */
 void             derm_application_reload_models (DermApplication *self);

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-application.h"
 #include "derm-preferences.h"
 
 struct _DermPreferences
@@ -21,6 +22,8 @@ struct _DermPreferences
   GtkButton *segmenter_choose_button;
   GtkButton *segmenter_clear_button;
   GtkSwitch *tta_switch;
+  GtkSwitch *cpu_fp32_switch;
+  GtkLabel *compute_label;
   GtkWidget *mask_color_button;
   GtkScale *mask_opacity_scale;
   GtkWidget *contour_color_button;
@@ -138,6 +141,20 @@ clear_model_clicked_cb (GtkButton *button, DermPreferences *self)
 
 /* ---- GObject --------------------------------------------------------------------- */
 
+/* The compute path now in use, after the setting's handler has applied it. */
+static void
+update_compute_label (DermPreferences *self)
+{
+  g_autofree char *text = derm_application_describe_compute ();
+  gtk_label_set_text (self->compute_label, text);
+}
+
+static void
+settings_cpu_fp32_changed_cb (GSettings *settings, const char *key, DermPreferences *self)
+{
+  update_compute_label (self);
+}
+
 /* Every control of the template is bound to its key. */
 static void
 bind_settings (DermPreferences *self)
@@ -149,6 +166,11 @@ bind_settings (DermPreferences *self)
   g_settings_bind (settings, "classifier-model", self->classifier_entry, "text", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "segmenter-model", self->segmenter_entry, "text", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "test-time-augmentation", self->tta_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "cpu-fp32", self->cpu_fp32_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  /* After the application's own handler (connected first) has applied it. */
+  g_signal_connect_object (settings, "changed::cpu-fp32", G_CALLBACK (settings_cpu_fp32_changed_cb), self,
+                           G_CONNECT_AFTER);
+  update_compute_label (self);
   g_settings_bind_with_mapping (settings, "mask-color", self->mask_color_button, "rgba",
                                 G_SETTINGS_BIND_DEFAULT, color_get, color_set, NULL, NULL);
   g_settings_bind_with_mapping (settings, "contour-color", self->contour_color_button, "rgba",
@@ -190,6 +212,8 @@ derm_preferences_class_init (DermPreferencesClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, segmenter_choose_button);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, segmenter_clear_button);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, tta_switch);
+  gtk_widget_class_bind_template_child (widget_class, DermPreferences, cpu_fp32_switch);
+  gtk_widget_class_bind_template_child (widget_class, DermPreferences, compute_label);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, mask_color_button);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, mask_opacity_scale);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, contour_color_button);

@@ -381,11 +381,16 @@ estimated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     {
       g_autofree char *d = format_duration (seconds);
-      /* Translators: an estimate before training; %s a duration, %u images, %.1f speed */
+      DermTrainSettings s;
+      read_settings (self, &s);
+      g_autofree char *path = derm_train_describe_path (&s);
+      derm_train_settings_clear (&s);
+      /* Translators: an estimate before training; %s a duration, %u images, %.1f speed, %s
+       * the compute path ("the CPU in fp32") */
       g_autofree char *msg = g_strdup_printf (_("Estimate: about %s for the training epochs on %u images "
-                                                "(measured %.1f images/s over a few steps on this "
-                                                "device; decoding and test evaluation come on top)."),
-                                              d, n, ips);
+                                                "(measured %.1f images/s over a few steps on %s; "
+                                                "decoding and test evaluation come on top)."),
+                                              d, n, ips, path);
       gtk_label_set_text (self->estimate_label, msg);
     }
   update_sensitivity (self);

@@ -953,6 +953,10 @@ job_thread (gpointer data)
   GError *error = NULL;
   /* Debian's libtorch starts with one intra-op thread. */
   derm_engine_set_threads (0);
+  /* On the CPU an analysis goes first: the job waits between steps while the
+   * model worker serves one (two thread teams on the same cores starve each
+   * other). */
+  derm_engine_set_background_thread (TRUE);
   run_tasks (job, &error);
   derm_engine_empty_cache ();
 
@@ -1235,6 +1239,21 @@ measure_speed (const DermTrainSettings *st, DermTask task, GCancellable *cancell
   g_free (s.labels);
   derm_engine_empty_cache ();
   return ips;
+}
+
+char *
+derm_train_describe_path (const DermTrainSettings *settings)
+{
+  const char *device = settings->device;
+  gboolean cpu = g_strcmp0 (device, "cpu") == 0
+                 || ((device == NULL || *device == '\0' || g_strcmp0 (device, "auto") == 0)
+                     && !derm_engine_cuda_available ());
+  if (!cpu)
+    return g_strdup (_("the GPU (bf16 autocast)"));
+  const DermCpuPolicy *policy = derm_engine_cpu_policy ();
+  if (policy->precision == DERM_CPU_PRECISION_BF16)
+    return g_strdup_printf (_("the CPU in bf16 (%s)"), policy->units);
+  return g_strdup (_("the CPU in fp32"));
 }
 
 static guint

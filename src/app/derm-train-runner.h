@@ -133,6 +133,10 @@ char      *derm_train_describe_error (const GError *error, const DermTrainSettin
  * images, on a thread. The result: images per second. */
 void       derm_train_estimate_async (const DermTrainSettings *settings, GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: (transfer full) where and how @settings would train, for the
+ * estimate: "the CPU in fp32", "the CPU in bf16 (AMX-BF16)", "the GPU
+ * (bf16 autocast)". */
+char      *derm_train_describe_path (const DermTrainSettings *settings);
 /* @n_images: images the job would train on; @seconds: the estimate of the
  * training epochs. Returns: images per second, or 0 with @error. */
 double     derm_train_estimate_finish (GAsyncResult *result, guint *n_images, double *seconds,

@@ -378,7 +378,10 @@ worker_thread (gpointer data)
           request_free (request);
           break;
         }
+      /* A training job in this process yields the CPU until it is served. */
+      derm_engine_foreground_begin ();
       serve (&state, request);
+      derm_engine_foreground_end ();
       request_free (request);
     }
 
