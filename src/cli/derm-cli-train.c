@@ -345,6 +345,7 @@ int
 derm_cli_evaluate (int argc, char **argv)
 {
   g_autofree char *weights = NULL, *data = NULL, *split = NULL, *device = NULL;
+  g_autofree char *predictions = NULL, *masks_out = NULL;
   gboolean tta = FALSE, json = FALSE;
   int batch = 32;
   GOptionEntry entries[] = {
@@ -356,6 +357,10 @@ derm_cli_evaluate (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Images per batch (default 32)"), "N" },
+    { "predictions", 0, 0, G_OPTION_ARG_FILENAME, &predictions,
+      N_("Classifier: write each image's probabilities to FILE (CSV)"), "FILE" },
+    { "masks-out", 0, 0, G_OPTION_ARG_FILENAME, &masks_out,
+      N_("Segmenter: write each predicted mask to DIR as IMAGE_ID.png"), "DIR" },
     { NULL }
   };
   if (!derm_cli_parse_options (entries, NULL,
@@ -384,6 +389,19 @@ derm_cli_evaluate (int argc, char **argv)
     }
   gboolean classify = derm_arch_task (derm_model_get_arch (model)) == DERM_TASK_CLASSIFY;
   int rc = DERM_CLI_EXIT_FAILURE;
+  if ((classify && masks_out != NULL) || (!classify && predictions != NULL))
+    {
+      derm_cli_error (classify ? _("--masks-out applies to segmentation models")
+                               : _("--predictions applies to classification models"));
+      derm_model_free (model);
+      return DERM_CLI_EXIT_USAGE;
+    }
+  if (masks_out != NULL && g_mkdir_with_parents (masks_out, 0755) != 0)
+    {
+      derm_cli_error (_("Could not create the folder “%s”: %s"), masks_out, g_strerror (errno));
+      derm_model_free (model);
+      return DERM_CLI_EXIT_FAILURE;
+    }
   g_autoptr(DermDataset) ds = derm_dataset_load (data, (classify ? 0 : DERM_DATASET_REQUIRE_MASKS)
                                                  | DERM_DATASET_LENIENT, &error);
   g_autoptr(GArray) idx = ds ? derm_evaluate_select (model, ds, part, &error) : NULL;
@@ -405,8 +423,13 @@ derm_cli_evaluate (int argc, char **argv)
   if (classify)
     {
       DermClassMetrics m;
+      g_autofree float *probs = NULL;
       if (!derm_evaluate_classifier (model, ds, (guint *) idx->data, idx->len, tta, batch, NULL,
-                                     NULL, NULL, &m, &error))
+                                     NULL, NULL, &m, predictions != NULL ? &probs : NULL, &error))
+        goto out;
+      if (predictions != NULL
+          && !derm_evaluate_write_predictions (predictions, ds, (guint *) idx->data, idx->len, probs,
+                                               &error))
         goto out;
       if (!json)
         {
@@ -419,7 +442,7 @@ derm_cli_evaluate (int argc, char **argv)
     {
       DermSegMetrics m;
       if (!derm_evaluate_segmenter (model, ds, (guint *) idx->data, idx->len, tta, batch, NULL,
-                                    NULL, NULL, &m, &error))
+                                    NULL, NULL, &m, masks_out, &error))
         goto out;
       if (!json)
         {

@@ -83,7 +83,7 @@ gboolean
 derm_evaluate_classifier (DermModel *model, const DermDataset *ds, const guint *indices,
                           guint n, gboolean tta, int batch, DermEvalProgressFunc progress,
                           gpointer progress_data, const volatile gint *cancel,
-                          DermClassMetrics *metrics, GError **error)
+                          DermClassMetrics *metrics, float **probs_out, GError **error)
 {
   int k = derm_model_get_num_classes (model);
   if (k != DERM_N_CLASSES)
@@ -102,14 +102,40 @@ derm_evaluate_classifier (DermModel *model, const DermDataset *ds, const guint *
   for (guint i = 0; i < n; i++)
     labels[i] = ((DermSample *) ds->samples->pdata[indices[i]])->label;
   derm_class_metrics_compute (probs, labels, n, k, metrics);
+  if (probs_out != NULL)
+    *probs_out = g_steal_pointer (&probs);
   return TRUE;
+}
+
+gboolean
+derm_evaluate_write_predictions (const char *path, const DermDataset *ds, const guint *indices,
+                                 guint n, const float *probs, GError **error)
+{
+  g_autoptr(GString) csv = g_string_new ("image_id,lesion_id,dx");
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    g_string_append_printf (csv, ",%s", derm_class_code (c));
+  g_string_append_c (csv, '\n');
+  for (guint i = 0; i < n; i++)
+    {
+      const DermSample *s = ds->samples->pdata[indices[i]];
+      g_autofree char *dx = g_ascii_strdown (derm_class_code (s->label), -1);
+      g_string_append_printf (csv, "%s,%s,%s", s->image_id, s->lesion_id, dx);
+      for (int c = 0; c < DERM_N_CLASSES; c++)
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+          g_string_append_c (csv, ',');
+          g_string_append (csv, g_ascii_formatd (buf, sizeof buf, "%.6f", probs[(gsize) i * DERM_N_CLASSES + c]));
+        }
+      g_string_append_c (csv, '\n');
+    }
+  return g_file_set_contents (path, csv->str, (gssize) csv->len, error);
 }
 
 gboolean
 derm_evaluate_segmenter (DermModel *model, const DermDataset *ds, const guint *indices,
                          guint n, gboolean tta, int batch, DermEvalProgressFunc progress,
                          gpointer progress_data, const volatile gint *cancel,
-                         DermSegMetrics *metrics, GError **error)
+                         DermSegMetrics *metrics, const char *masks_dir, GError **error)
 {
   derm_seg_metrics_init (metrics);
   batch = MAX (batch, 1);
@@ -140,6 +166,16 @@ derm_evaluate_segmenter (DermModel *model, const DermDataset *ds, const guint *i
             {
               ok = FALSE;
               break;
+            }
+          if (masks_dir != NULL)
+            {
+              g_autofree char *name = g_strdup_printf ("%s.png", s->image_id);
+              g_autofree char *out = g_build_filename (masks_dir, name, NULL);
+              if (!derm_image_save_png (pred[i], out, error))
+                {
+                  ok = FALSE;
+                  break;
+                }
             }
           gsize px = (gsize) sized->width * sized->height;
           for (gsize p = 0; p < px; p++)

@@ -22,21 +22,31 @@ float   *derm_evaluate_logits (DermModel *model, const DermDataset *dataset,
                                DermEvalProgressFunc progress, gpointer progress_data,
                                const volatile gint *cancel, GError **error);
 
-/* Metrics of a classifier with its temperature. @logits_out (transfer full,
- * may be NULL) receives the raw logits. */
+/* Metrics of a classifier with its temperature. @probs_out (may be NULL)
+ * receives the calibrated probabilities, n * DERM_N_CLASSES, image-major:
+ * (transfer full) g_free() them. */
 gboolean derm_evaluate_classifier (DermModel *model, const DermDataset *dataset,
                                    const guint *indices, guint n, gboolean tta, int batch,
                                    DermEvalProgressFunc progress, gpointer progress_data,
                                    const volatile gint *cancel, DermClassMetrics *metrics,
-                                   GError **error);
+                                   float **probs_out, GError **error);
+
+/* Writes @probs (n * DERM_N_CLASSES, of the samples @indices) as CSV:
+ * image_id, lesion_id, dx, then one probability column per class code;
+ * atomically. For bootstraps over lesions and comparisons of two runs. */
+gboolean derm_evaluate_write_predictions (const char *path, const DermDataset *dataset,
+                                          const guint *indices, guint n, const float *probs,
+                                          GError **error);
 
 /* Metrics of a segmenter: masks compared at the image's size (the truth is
- * resized nearest-neighbour; prediction thresholded at 128). */
+ * resized nearest-neighbour; prediction thresholded at 128). With @masks_dir
+ * (may be NULL), each predicted lesion-probability mask (0..255, before the
+ * threshold) is also written there as <image_id>.png. */
 gboolean derm_evaluate_segmenter (DermModel *model, const DermDataset *dataset,
                                   const guint *indices, guint n, gboolean tta, int batch,
                                   DermEvalProgressFunc progress, gpointer progress_data,
                                   const volatile gint *cancel, DermSegMetrics *metrics,
-                                  GError **error);
+                                  const char *masks_dir, GError **error);
 
 /* The samples of @part as the model's "split" metadata defines them on
  * @dataset: checks the dataset hash, applies the recorded --limit (in place)

@@ -384,6 +384,16 @@ validate (Job *job, DermModel *model, DermCache *cache, DermDeviceCache *dcache,
   return TRUE;
 }
 
+/* The arithmetic a training step uses on @device (mixed precision is on):
+ * bf16 autocast on CUDA, on the CPU what the CPU precision policy says. */
+static const char *
+training_precision (const char *device)
+{
+  if (g_str_has_prefix (device, "cuda"))
+    return "bf16";
+  return derm_cpu_precision_name (derm_engine_cpu_policy ()->precision);
+}
+
 static char *
 training_json (const DermTrainJobConfig *cfg, int size, const char *device, int best_epoch,
                int epochs_run, double best)
@@ -408,6 +418,8 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   json_builder_add_string_value (b, cfg->init_weights ? cfg->init_weights : "");
   json_builder_set_member_name (b, "device");
   json_builder_add_string_value (b, device);
+  json_builder_set_member_name (b, "precision");
+  json_builder_add_string_value (b, training_precision (device));
   derm_json_add_int (b, "seed", (gint64) cfg->seed);
   json_builder_end_object (b);
   g_autoptr(JsonNode) root = json_builder_get_root (b);
@@ -544,8 +556,12 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   if (model == NULL)
     return FALSE;
   g_autofree char *device = g_strdup (derm_model_get_device (model));
-  emit_message (&job, _("%s, %.1f M parameters, on %s"), derm_arch_name (cfg->arch),
-                derm_model_count_parameters (model) / 1e6, device);
+  if (g_str_has_prefix (device, "cuda"))
+    emit_message (&job, _("%s, %.1f M parameters, on %s (bf16 autocast)"), derm_arch_name (cfg->arch),
+                  derm_model_count_parameters (model) / 1e6, device);
+  else
+    emit_message (&job, _("%s, %.1f M parameters, on %s (%s)"), derm_arch_name (cfg->arch),
+                  derm_model_count_parameters (model) / 1e6, device, derm_engine_cpu_policy ()->reason);
   if (cfg->init_weights != NULL && cfg->resume == NULL
       && !derm_model_load_weights (model, cfg->init_weights, TRUE, error))
     {
@@ -852,7 +868,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
           DermClassMetrics tm;
           if (!derm_evaluate_classifier (model, ds, (guint *) test_idx->data, test_idx->len,
                                          cfg->tta, eval_batch, eval_progress, &job, cancel,
-                                         &tm, error))
+                                         &tm, NULL, error))
             goto fail;
           derm_class_metrics_add_json (&tm, b);
         }
@@ -861,7 +877,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
           DermSegMetrics sm;
           if (!derm_evaluate_segmenter (model, ds, (guint *) test_idx->data, test_idx->len,
                                         cfg->tta, eval_batch / 4, eval_progress, &job, cancel,
-                                        &sm, error))
+                                        &sm, NULL, error))
             goto fail;
           derm_seg_metrics_add_json (&sm, b);
         }

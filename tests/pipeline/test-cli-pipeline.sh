@@ -79,6 +79,22 @@ assert r["n"] == n_test, (r["n"], n_test)
 test = [e for e in log if e["event"] == "test"][0]["metrics"]
 assert abs(test["accuracy"] - r["accuracy"]) < 1e-9
 PYEOF'
+"$CLI" evaluate --weights "$M" --data "$DATA" --predictions "$TMP/pred.csv" >/dev/null 2>&1; rc=$?
+check "evaluate --predictions writes one row per test image, probabilities summing to 1" \
+  '[ $rc -eq 0 ] && $PY - "$TMP/pred.csv" "$TMP/eval.json" "$DATA/HAM10000_metadata.csv" <<PYEOF
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+r = json.load(open(sys.argv[2]))
+meta = {m["image_id"]: m for m in csv.DictReader(open(sys.argv[3]))}
+assert len(rows) == r["n"], (len(rows), r["n"])
+codes = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
+assert list(rows[0]) == ["image_id", "lesion_id", "dx"] + codes
+for row in rows:
+    assert meta[row["image_id"]]["lesion_id"] == row["lesion_id"] and meta[row["image_id"]]["dx"] == row["dx"]
+    assert abs(sum(float(row[c]) for c in codes) - 1) < 1e-4
+PYEOF'
+"$CLI" evaluate --weights "$M" --data "$DATA" --masks-out "$TMP/x" >/dev/null 2>&1; rc=$?
+check "evaluate --masks-out on a classifier is misuse (exit 2)" '[ $rc -eq 2 ]'
 out=$("$CLI" evaluate --weights "$M" --data "$DATA" --split val); rc=$?
 check "evaluate prints readable tables" '[ $rc -eq 0 ] && echo "$out" | grep -q "^balanced accuracy" && echo "$out" | grep -q "^MEL " && echo "$out" | grep -q "confusion"'
 
@@ -115,7 +131,7 @@ S="$TMP/seg.safetensors"
 check "segmentation training exits 0" '[ $rc -eq 0 ]'
 check "--gpu-augment on: batches augmented on the model's device" 'grep -q "augmented there" "$TMP/seg.err"'
 [ $rc -eq 0 ] || sed 's/^/# /' "$TMP/seg.err"
-"$CLI" evaluate --weights "$S" --data "$DATA" --json >"$TMP/seg.json" 2>/dev/null; rc=$?
+"$CLI" evaluate --weights "$S" --data "$DATA" --json --masks-out "$TMP/masks" >"$TMP/seg.json" 2>/dev/null; rc=$?
 check "segmentation evaluate JSON has dice, jaccard, thresholded_jaccard, failures" \
   '[ $rc -eq 0 ] && $PY -c "
 import json, math, sys
@@ -124,6 +140,8 @@ for k in (\"dice\", \"jaccard\", \"thresholded_jaccard\"):
     assert math.isfinite(r[k]) and 0 <= r[k] <= 1, k
 assert 0 <= r[\"failures\"] <= r[\"n\"] and r[\"thresholded_jaccard\"] <= r[\"jaccard\"] + 1e-12
 " "$TMP/seg.json"'
+check "evaluate --masks-out writes one mask PNG per test image" \
+  '[ "$(ls "$TMP/masks" | grep -c "^ISIC_.*\.png$")" -eq "$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))[\"n\"])" "$TMP/seg.json")" ]'
 
 IMG1=$(ls "$DATA"/images/*.jpg | head -1)
 IMG2=$(ls "$DATA"/images/*.jpg | sed -n 2p)
