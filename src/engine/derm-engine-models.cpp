@@ -143,12 +143,12 @@ struct ResNet : ResNetNet
   torch::Tensor
   features (torch::Tensor x) override
   {
-    x = torch::relu (bn1 (conv1 (x)));
+    x = yield_point (torch::relu (bn1 (conv1 (x))));
     x = torch::max_pool2d (x, 3, 2, 1);
-    x = layer1->forward (x);
-    x = layer2->forward (x);
-    x = layer3->forward (x);
-    return layer4->forward (x);
+    for (auto *layer : { &layer1, &layer2, &layer3, &layer4 })
+      for (auto &block : **layer)
+        x = yield_point (block.forward (x));
+    return x;
   }
 
   torch::Tensor
@@ -203,14 +203,14 @@ struct UNet : Net
     if (ph != 0 || pw != 0)
       x = torch::constant_pad_nd (x, { 0, pw, 0, ph }, 0.0);
     torch::Tensor skips[5];
-    skips[0] = inc->forward (x);
+    skips[0] = yield_point (inc->forward (x));
     for (int i = 0; i < 4; i++)
-      skips[i + 1] = down[i]->forward (torch::max_pool2d (skips[i], 2, 2));
+      skips[i + 1] = yield_point (down[i]->forward (torch::max_pool2d (skips[i], 2, 2)));
     auto y = skips[4];
     for (int i = 0; i < 4; i++)
       {
         y = up[i] (y);
-        y = upconv_block[i]->forward (torch::cat ({ skips[3 - i], y }, 1));
+        y = yield_point (upconv_block[i]->forward (torch::cat ({ skips[3 - i], y }, 1)));
       }
     y = outc (y);
     if (ph != 0 || pw != 0)

@@ -278,6 +278,19 @@ wait_for_foreground (const torch::Device &device, const volatile gint *cancel)
   g_mutex_unlock (&g.lock);
 }
 
+torch::Tensor
+yield_point (const torch::Tensor &x)
+{
+  if (!background_thread || x.is_cuda ())
+    return x;
+  wait_for_foreground (x.device (), nullptr);
+  // The same point on the way back: CPU autograd runs the hooks on this
+  // thread, between the stages' gradients.
+  if (x.requires_grad ())
+    x.register_hook ([] (const torch::Tensor &) { wait_for_foreground (torch::Device (torch::kCPU), nullptr); });
+  return x;
+}
+
 } // namespace derm
 
 extern "C" {

@@ -40,6 +40,11 @@ at::MemoryFormat memory_format (const torch::Device &device);
 // On a background thread (derm_engine_set_background_thread) and the CPU:
 // waits while a foreground analysis is pending, or until *@cancel is set.
 void wait_for_foreground (const torch::Device &device, const volatile gint *cancel);
+// Between the stages of a network: on a background thread and the CPU,
+// waits there (and at the same point of the backward pass) while a
+// foreground analysis is pending, so that it waits for a stage, not a whole
+// training step. Returns @x.
+torch::Tensor yield_point (const torch::Tensor &x);
 // cuDNN benchmark mode.
 void cuda_configure (void);
 
