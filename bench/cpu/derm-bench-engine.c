@@ -19,7 +19,16 @@
  *   train64-dev ResNet-50 training at batch 64 from the device-resident
  *               cache (512 images uploaded once), gathered and augmented on
  *               the device (derm_trainer_run_epoch_cached)
+ *   analysis    the app's whole analysis of the JPEG, batch 1: decode
+ *               (DCT-scaled), classify (ResNet-50), segment (U-Net base 32),
+ *               Grad-CAM of the top class, derm_lesion_measure; each part
+ *               timed too
+ *   train_rNN_PX  ResNet-NN (18, 34, 50) training images/s at PX px, batch
+ *               --train-batch (32), AdamW, cross-entropy, mixed precision
+ *               (on the CPU: the engine's CPU policy), e.g. train_r18_128
  *
+ * On the CPU everything runs under the engine's CPU precision policy
+ * ($DERMALENS_CPU_PRECISION, else the CPU decides); --policy prints it.
  * Every result is one line "RESULT name value unit" on stdout. */
 #include "config.h"
 
@@ -28,31 +37,24 @@
 #include <string.h>
 
 #include <glib.h>
-#include <glib/gstdio.h>
-#include <unistd.h>
 
+#include "derm-bench-analysis.h"
 #include "derm-engine.h"
 
 static char *device = NULL;
 static char *what = NULL;
 static int runs = 100, steps = 20, warmup = 5, threads = 0, unet_base = 64, train_size = 224,
-           unet_size = 256, unet_batch = 32;
+           unet_size = 256, unet_batch = 32, train_batch = 32;
 static char *train_batches = NULL;
 static char *jpeg_path = NULL;
 static char *check_dir = NULL;
-
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
+static char *weights_dir = NULL;
+static gboolean show_policy = FALSE;
 
 static void
 die (GError *error)
 {
-  g_printerr ("derm-bench-engine: %s\n", error->message);
-  exit (1);
+  bench_die ("derm-bench-engine", error);
 }
 
 static void
@@ -80,7 +82,7 @@ bench_infer (gboolean bf16)
         die (error);
       t[i] = (g_get_monotonic_time () - s) / 1000.0;
     }
-  qsort (t, runs, sizeof (double), compare_double);
+  qsort (t, runs, sizeof (double), bench_compare_double);
   printf ("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s)\n", bf16 ? "infer_bf16_ms" : "infer_fp32_ms",
           t[runs / 2], runs, t[runs / 10], t[runs * 9 / 10], derm_model_get_device (m));
   fflush (stdout);
@@ -165,83 +167,19 @@ bench_train (DermArch arch, int batch, int size, const char *name)
   derm_engine_empty_cache ();
 }
 
-static double
-median_ms (double *t, int n, double *p10, double *p90)
-{
-  qsort (t, n, sizeof (double), compare_double);
-  *p10 = t[n / 10];
-  *p90 = t[n * 9 / 10];
-  return t[n / 2];
-}
-
-/* A dermoscopy-like 600 x 450 JPEG (a dark, noisy disc on skin) or the
- * bytes of --jpeg. Returns: (transfer full). */
+/* The bytes of --jpeg, else a generated 600 x 450 one. Returns: (transfer full). */
 static GBytes *
 jpeg_bytes (void)
 {
-  GError *error = NULL;
-  char *data = NULL;
-  gsize len = 0;
-  if (jpeg_path != NULL)
-    {
-      if (!g_file_get_contents (jpeg_path, &data, &len, &error))
-        die (error);
-      return g_bytes_new_take (data, len);
-    }
-  DermImage *img = derm_image_new (600, 450, 3, &error);
-  GRand *rand = g_rand_new_with_seed (3);
-  for (int y = 0; y < 450; y++)
-    for (int x = 0; x < 600; x++)
-      {
-        gboolean in = (x - 300) * (x - 300) + (y - 225) * (y - 225) < 150 * 150;
-        guint8 *p = img->data + ((gsize) y * 600 + x) * 3;
-        p[0] = (guint8) ((in ? 110 : 210) + g_rand_int_range (rand, -15, 16));
-        p[1] = (guint8) ((in ? 70 : 160) + g_rand_int_range (rand, -15, 16));
-        p[2] = (guint8) ((in ? 50 : 140) + g_rand_int_range (rand, -15, 16));
-      }
-  char *tmp = NULL;
-  int fd = g_file_open_tmp ("derm-bench-XXXXXX.jpg", &tmp, &error);
-  if (fd < 0)
-    die (error);
-  close (fd);
-  if (!derm_image_save_jpeg (img, tmp, 90, &error) || !g_file_get_contents (tmp, &data, &len, &error))
-    die (error);
-  g_unlink (tmp);
-  g_free (tmp);
-  g_rand_free (rand);
-  derm_image_free (img);
-  return g_bytes_new_take (data, len);
+  return bench_jpeg_bytes (jpeg_path);
 }
 
-/* Decodes the benchmark's JPEG as the app's loader does for an analysis
- * (DCT-scaled towards 256 px). Returns: (transfer full). */
-static DermImage *
-decode_jpeg (GBytes *bytes)
-{
-  GError *error = NULL;
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-  DermImage *img = derm_image_load_from_memory (data, len, "bench", 3, 256, 256, &error);
-  if (img == NULL)
-    die (error);
-  return img;
-}
-
-/* The models of one analysis with the app's defaults: ResNet-50 (7
- * classes, 224 px) and the U-Net (base width 0 = 32, 256 px), with their
- * parameter counts on stdout. */
+/* The models of one analysis with the app's defaults (fresh, or those of
+ * --weights), with their parameter counts on stdout. */
 static DermModel *
 analysis_model (DermArch arch)
 {
-  GError *error = NULL;
-  DermModelConfig cfg = { arch, arch == DERM_ARCH_UNET ? 1 : 7, 0, 0 };
-  DermModel *m = derm_model_new (&cfg, device, &error);
-  if (m == NULL)
-    die (error);
-  printf ("# %s: %" G_GINT64_FORMAT " parameters, %d px input%s\n", derm_arch_name (arch),
-          derm_model_count_parameters (m), derm_model_get_input_size (m),
-          arch == DERM_ARCH_UNET ? ", base width 32" : "");
-  return m;
+  return bench_analysis_model (arch, device, weights_dir, TRUE);
 }
 
 /* Batch-1 classification + segmentation, from a decoded image (clsseg) or
@@ -255,13 +193,13 @@ bench_analysis (gboolean from_jpeg)
   DermModel *seg = analysis_model (DERM_ARCH_UNET);
   GBytes *bytes = jpeg_bytes ();
   gsize len = g_bytes_get_size (bytes);
-  DermImage *decoded = decode_jpeg (bytes);
+  DermImage *decoded = bench_decode_jpeg (bytes);
   float probs[7];
   double *t = g_new (double, runs);
   for (int i = -warmup * 2; i < runs; i++)
     {
       gint64 s = g_get_monotonic_time ();
-      DermImage *img = from_jpeg ? decode_jpeg (bytes) : decoded;
+      DermImage *img = from_jpeg ? bench_decode_jpeg (bytes) : decoded;
       if (!derm_model_classify (cls, img, FALSE, probs, &error))
         die (error);
       DermImage *mask = derm_model_segment (seg, img, FALSE, &error);
@@ -273,7 +211,7 @@ bench_analysis (gboolean from_jpeg)
       if (i >= 0)
         t[i] = (g_get_monotonic_time () - s) / 1000.0;
     }
-  double p10, p90, med = median_ms (t, runs, &p10, &p90);
+  double p10, p90, med = bench_median (t, runs, &p10, &p90);
   printf ("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s; %" G_GSIZE_FORMAT " byte JPEG, "
           "decoded %d x %d)\n", from_jpeg ? "e2e_jpeg_ms" : "cls_seg_ms", med, runs, p10, p90,
           derm_model_get_device (cls), len, decoded->width, decoded->height);
@@ -293,7 +231,7 @@ bench_seg (void)
   GError *error = NULL;
   DermModel *seg = analysis_model (DERM_ARCH_UNET);
   GBytes *bytes = jpeg_bytes ();
-  DermImage *img = decode_jpeg (bytes);
+  DermImage *img = bench_decode_jpeg (bytes);
   double *t = g_new (double, runs);
   int mw = 0, mh = 0;
   for (int i = -warmup * 2; i < runs; i++)
@@ -308,7 +246,7 @@ bench_seg (void)
       if (i >= 0)
         t[i] = (g_get_monotonic_time () - s) / 1000.0;
     }
-  double p10, p90, med = median_ms (t, runs, &p10, &p90);
+  double p10, p90, med = bench_median (t, runs, &p10, &p90);
   printf ("RESULT seg_fp32_ms %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s; image %d x %d, mask %d x %d)\n",
           med, runs, p10, p90, derm_model_get_device (seg), img->width, img->height, mw, mh);
   fflush (stdout);
@@ -330,10 +268,10 @@ write_check (void)
       g_printerr ("derm-bench-engine: cannot create %s\n", check_dir);
       exit (1);
     }
-  DermModel *cls = analysis_model (DERM_ARCH_RESNET50);
-  DermModel *seg = analysis_model (DERM_ARCH_UNET);
+  DermModel *cls = bench_analysis_model (DERM_ARCH_RESNET50, device, NULL, TRUE);
+  DermModel *seg = bench_analysis_model (DERM_ARCH_UNET, device, NULL, TRUE);
   GBytes *bytes = jpeg_bytes ();
-  DermImage *img = decode_jpeg (bytes);
+  DermImage *img = bench_decode_jpeg (bytes);
   /* A fresh U-Net's mask is almost flat (about 137 everywhere), which would
    * make a weak comparison: a few steps on this image, with its darker half
    * as the lesion, give it a mask with both sides of 128. */
@@ -480,6 +418,67 @@ bench_train_cached (int batch, int size, const char *name)
   derm_engine_empty_cache ();
 }
 
+/* The app's whole analysis of the JPEG (derm-worker.c's run_analysis, from
+ * the file's bytes): the total and each part, medians of --runs. */
+static void
+bench_whole_analysis (void)
+{
+  DermModel *cls = analysis_model (DERM_ARCH_RESNET50);
+  DermModel *seg = analysis_model (DERM_ARCH_UNET);
+  GBytes *bytes = jpeg_bytes ();
+  double *t = g_new (double, runs), *parts[5];
+  for (int k = 0; k < 5; k++)
+    parts[k] = g_new (double, runs);
+  BenchAnalysis r = { 0 };
+  for (int i = -warmup * 2; i < runs; i++)
+    {
+      bench_run_analysis (cls, seg, bytes, &r);
+      if (i < 0)
+        continue;
+      t[i] = r.total_ms;
+      parts[0][i] = r.decode_ms;
+      parts[1][i] = r.classify_ms;
+      parts[2][i] = r.segment_ms;
+      parts[3][i] = r.gradcam_ms;
+      parts[4][i] = r.measure_ms;
+    }
+  double p10, p90, med = bench_median (t, runs, &p10, &p90), pm[5];
+  for (int k = 0; k < 5; k++)
+    {
+      double a, b;
+      pm[k] = bench_median (parts[k], runs, &a, &b);
+      g_free (parts[k]);
+    }
+  g_autofree char *lesion = r.measured
+    ? g_strdup_printf ("lesion %" G_GINT64_FORMAT " px, perimeter %.0f, diameter %.0f, asymmetry %.2f/%.2f, "
+                       "%d colours", r.lesion.area_px, r.lesion.perimeter_px, r.lesion.diameter_px,
+                       r.lesion.asymmetry[0], r.lesion.asymmetry[1], r.lesion.n_colors)
+    : g_strdup ("no lesion in the mask");
+  printf ("RESULT analysis_ms %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s; %" G_GSIZE_FORMAT " byte JPEG, "
+          "%d x %d; parts decode %.1f classify %.1f segment %.1f gradcam %.1f measure %.1f; top class %d, "
+          "heat map %d x %d, %s)\n", med, runs, p10, p90, derm_model_get_device (cls), g_bytes_get_size (bytes),
+          r.width, r.height, pm[0], pm[1], pm[2], pm[3], pm[4], r.top_class, r.width, r.height, lesion);
+  fflush (stdout);
+  g_free (t);
+  g_bytes_unref (bytes);
+  derm_model_free (seg);
+  derm_model_free (cls);
+  derm_engine_empty_cache ();
+}
+
+/* "POLICY precision=bf16 channels_last=yes cpu_has_bf16=yes forced=no
+ * units=AMX-BF16 reason=..." */
+static void
+print_policy (void)
+{
+  const DermCpuPolicy *p = derm_engine_cpu_policy ();
+  printf ("POLICY precision=%s channels_last=%s cpu_has_bf16=%s forced=%s units=%s reason=%s\n",
+          derm_cpu_precision_name (p->precision), p->channels_last ? "yes" : "no",
+          p->cpu_has_bf16 ? "yes" : "no", p->forced ? "yes" : "no", p->units ? p->units : "none",
+          p->reason ? p->reason : "");
+  fflush (stdout);
+}
+
 static gboolean
 wants (const char *name)
 {
@@ -493,11 +492,14 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu, cuda, cuda:N", "D" },
     { "what", 0, 0, G_OPTION_ARG_STRING, &what,
-      "infer,infer-bf16,seg,clsseg,e2e,train64,train64-dev,train256,unet", "LIST" },
+      "infer,infer-bf16,seg,clsseg,e2e,analysis,train64,train64-dev,train256,unet,train_rNN_PX", "LIST" },
     { "jpeg", 0, 0, G_OPTION_ARG_FILENAME, &jpeg_path, "JPEG for seg, clsseg, e2e (default: a generated 600 x 450)",
       "FILE" },
     { "check", 0, 0, G_OPTION_ARG_FILENAME, &check_dir,
       "write weights, decoded image, probabilities and mask for bench-torch.py --check, then exit", "DIR" },
+    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights_dir,
+      "seg, clsseg, e2e, analysis: the weights a --check wrote to DIR (default: fresh)", "DIR" },
+    { "policy", 0, 0, G_OPTION_ARG_NONE, &show_policy, "print the engine's CPU precision policy and exit", NULL },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "inference runs (median)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "timed training steps", "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed warm-up steps/runs", "N" },
@@ -507,6 +509,7 @@ main (int argc, char **argv)
     { "train-batches", 0, 0, G_OPTION_ARG_STRING, &train_batches, "override: batch sizes for train64,train256", "A,B" },
     { "unet-size", 0, 0, G_OPTION_ARG_INT, &unet_size, "U-Net training image size", "PX" },
     { "unet-batch", 0, 0, G_OPTION_ARG_INT, &unet_batch, "U-Net batch size", "N" },
+    { "train-batch", 0, 0, G_OPTION_ARG_INT, &train_batch, "batch of the train_rNN_PX rows", "N" },
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new (NULL);
@@ -526,8 +529,15 @@ main (int argc, char **argv)
   if (train_batches != NULL && sscanf (train_batches, "%d,%d", &b1, &b2) != 2)
     return 2;
   derm_engine_set_threads (threads);
-  printf ("# libtorch %s, %d CPU threads, device %s\n", derm_engine_torch_version (), derm_engine_get_threads (),
-          device ? device : "auto");
+  if (show_policy)
+    {
+      print_policy ();
+      return 0;
+    }
+  const DermCpuPolicy *policy = derm_engine_cpu_policy ();
+  printf ("# libtorch %s, %d CPU threads, device %s, CPU policy %s%s\n", derm_engine_torch_version (),
+          derm_engine_get_threads (), device ? device : "auto", derm_cpu_precision_name (policy->precision),
+          policy->channels_last ? " channels_last" : "");
   gboolean cuda = derm_engine_cuda_available () && (device == NULL || !g_str_equal (device, "cpu"));
   if (check_dir != NULL)
     {
@@ -550,7 +560,23 @@ main (int argc, char **argv)
     bench_train_cached (b1, train_size, "train_r50_b64_devaug_ips");
   if (wants ("train256"))
     bench_train (DERM_ARCH_RESNET50, b2, train_size, "train_r50_b256_ips");
+  if (wants ("analysis"))
+    bench_whole_analysis ();
   if (wants ("unet"))
     bench_train (DERM_ARCH_UNET, unet_batch, unet_size, "train_unet_b32_ips");
+  g_auto(GStrv) parts = g_strsplit (what, ",", -1);
+  for (int i = 0; parts[i] != NULL; i++)
+    {
+      int depth, size;
+      char tail;
+      DermArch arch;
+      if (sscanf (parts[i], "train_r%d_%d%c", &depth, &size, &tail) != 2 || size < 32)
+        continue;
+      g_autofree char *arch_name = g_strdup_printf ("resnet%d", depth);
+      if (!derm_arch_from_name (arch_name, &arch))
+        continue;
+      g_autofree char *name = g_strdup_printf ("%s_ips", parts[i]);
+      bench_train (arch, train_batch, size, name);
+    }
   return 0;
 }
