@@ -7,17 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "derm-decision.h"
 #include "derm-metrics.h"
-
-static int
-argmax (const float *p, int k)
-{
-  int best = 0;
-  for (int c = 1; c < k; c++)
-    if (p[c] > p[best])
-      best = c;
-  return best;
-}
 
 typedef struct {
   float score;
@@ -70,6 +61,13 @@ void
 derm_class_metrics_compute (const float *probs, const int *labels, int n, int k,
                             DermClassMetrics *m)
 {
+  derm_class_metrics_compute_with_offsets (probs, labels, n, k, NULL, m);
+}
+
+void
+derm_class_metrics_compute_with_offsets (const float *probs, const int *labels, int n, int k,
+                                         const double *offsets, DermClassMetrics *m)
+{
   g_return_if_fail (k >= 1 && k <= DERM_N_CLASSES);
   memset (m, 0, sizeof *m);
   m->n = n;
@@ -82,7 +80,7 @@ derm_class_metrics_compute (const float *probs, const int *labels, int n, int k,
   for (int i = 0; i < n; i++)
     {
       const float *p = probs + (gsize) i * k;
-      int pred = argmax (p, k);
+      int pred = derm_decision_predict (p, k, offsets);
       int t = labels[i];
       g_return_if_fail (t >= 0 && t < k);
       m->confusion[t][pred]++;
@@ -90,11 +88,14 @@ derm_class_metrics_compute (const float *probs, const int *labels, int n, int k,
       m->predicted[pred]++;
       correct += pred == t;
       nll -= log (MAX (p[t], 1e-12));
-      double conf = p[pred];
+      /* The calibration of the probabilities, whatever the decision rule:
+       * the top class's confidence against its accuracy. */
+      int top = offsets != NULL ? derm_decision_predict (p, k, NULL) : pred;
+      double conf = p[top];
       int b = (int) ceil (conf * DERM_ECE_BINS) - 1;   /* (b/15, (b+1)/15] */
       b = CLAMP (b, 0, DERM_ECE_BINS - 1);
       bin_conf[b] += conf;
-      bin_acc[b] += pred == t;
+      bin_acc[b] += top == t;
       bin_n[b]++;
     }
   m->accuracy = n > 0 ? (double) correct / n : NAN;

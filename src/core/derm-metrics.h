@@ -43,6 +43,13 @@ typedef struct {
  * 0..num_classes-1. The prediction is the arg-max (first on ties). */
 void   derm_class_metrics_compute (const float *probs, const int *labels, int n,
                                    int num_classes, DermClassMetrics *metrics);
+/* The same with the prediction argmax_c (log p_c + offsets[c]) (a decision
+ * rule, derm-decision.h); @offsets NULL is the arg-max. Only the decisions
+ * change: the ECE stays that of the probabilities' top class, the NLL and
+ * AUCs do not depend on decisions. */
+void   derm_class_metrics_compute_with_offsets (const float *probs, const int *labels, int n,
+                                                int num_classes, const double *offsets,
+                                                DermClassMetrics *metrics);
 
 /* Writes the metrics as members of the object being built: n, accuracy,
  * balanced_accuracy, macro_f1, macro_auc, ece, nll, per_class (by code:
