@@ -4,6 +4,7 @@
 
 #define G_LOG_DOMAIN "dermalens-cli"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,9 @@
 
 #include "derm-classes.h"
 #include "derm-cli.h"
+#include "derm-decision.h"
 #include "derm-engine.h"
+#include "derm-metrics.h"
 #include "derm-safetensors.h"
 
 static void
@@ -52,6 +55,24 @@ model_class_codes (DermModel *model)
   for (int i = 0; i < n; i++)
     out[i] = g_strdup_printf ("%d", i);
   return out;
+}
+
+/* The decision rule of a classifier of the seven diagnoses with "decision"
+ * metadata; says so on stderr when it cannot be read, and goes on with the
+ * arg-max. */
+static gboolean
+model_decision (DermModel *model, DermDecision *decision)
+{
+  const char *json = derm_model_get_metadata (model, "decision");
+  if (json == NULL || derm_model_get_num_classes (model) != DERM_N_CLASSES)
+    return FALSE;
+  g_autoptr(GError) error = NULL;
+  if (derm_decision_from_json (json, decision, &error))
+    return TRUE;
+  derm_cli_error (_("%s: the decision rule is ignored, classes are decided by the highest "
+                    "probability and no lesion is flagged; retrain the model to fit a new "
+                    "rule"), error->message);
+  return FALSE;
 }
 
 static DermModel *
@@ -110,6 +131,8 @@ derm_cli_classify (int argc, char **argv)
   const int size = derm_model_get_input_size (model);
   g_auto(GStrv) codes = model_class_codes (model);
   g_autofree float *probs = g_new (float, n);
+  DermDecision decision;
+  gboolean has_decision = model_decision (model, &decision);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   const int n_images = argc - 1;
   if (n_images > 1)
@@ -125,10 +148,7 @@ derm_cli_classify (int argc, char **argv)
           status = DERM_CLI_EXIT_FAILURE;
           continue;
         }
-      int best = 0;
-      for (int c = 1; c < n; c++)
-        if (probs[c] > probs[best])
-          best = c;
+      int best = derm_decision_predict (probs, n, has_decision ? decision.class_offsets : NULL);
       if (json)
         {
           json_builder_begin_object (b);
@@ -149,6 +169,17 @@ derm_cli_classify (int argc, char **argv)
               json_builder_set_member_name (b, "malignant_risk");
               json_builder_add_double_value (b, derm_class_malignant_risk (probs));
             }
+          if (has_decision)
+            {
+              json_builder_set_member_name (b, "decision_rule");
+              json_builder_add_string_value (b, "class_offsets");
+              derm_json_add_number (b, "risk_threshold", decision.risk_threshold);
+              json_builder_set_member_name (b, "malignant_flag");
+              if (isnan (decision.risk_threshold))
+                json_builder_add_null_value (b);
+              else
+                json_builder_add_boolean_value (b, derm_decision_is_malignant (&decision, probs));
+            }
           json_builder_set_member_name (b, "tta");
           json_builder_add_boolean_value (b, tta);
           add_model_metadata (b, model, weights);
@@ -159,7 +190,17 @@ derm_cli_classify (int argc, char **argv)
           printf ("%s: %s %.3f (", argv[i], codes[best], probs[best]);
           for (int c = 0; c < n && c < 50; c++)
             printf ("%s%s %.3f", c ? ", " : "", codes[c], probs[c]);
-          printf ("%s)\n", n > 50 ? ", ..." : "");
+          printf ("%s)", n > 50 ? ", ..." : "");
+          if (has_decision && !isnan (decision.risk_threshold))
+            {
+              if (derm_decision_is_malignant (&decision, probs))
+                printf (_("; FLAGGED: malignant risk %.3f >= %.3f"),
+                        derm_class_malignant_risk (probs), decision.risk_threshold);
+              else
+                printf (_("; not flagged: malignant risk %.3f < %.3f"),
+                        derm_class_malignant_risk (probs), decision.risk_threshold);
+            }
+          printf ("\n");
         }
     }
   if (n_images > 1)
@@ -248,6 +289,46 @@ compare_strings (const void *a, const void *b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+static void
+print_rates (const char *split, double sensitivity, double specificity)
+{
+  if (isnan (sensitivity) && isnan (specificity))
+    return;
+  printf (_("    %-12s sensitivity %.3f, specificity %.3f\n"), split, sensitivity, specificity);
+}
+
+/* The "decision" metadata, readably. */
+static void
+print_decision (const char *json)
+{
+  DermDecision d;
+  g_autoptr(GError) error = NULL;
+  printf (_("Decision rule: "));
+  if (!derm_decision_from_json (json, &d, &error))
+    {
+      printf (_("unreadable (%s); classify and analyze use the highest probability\n"),
+              error->message);
+      return;
+    }
+  printf (_("argmax of log p + class offset, fitted on validation\n"));
+  printf (_("  class offsets"));
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    printf ("  %s %+.2f", derm_class_code (c), d.class_offsets[c]);
+  printf ("\n");
+  if (!isnan (d.val_balanced_accuracy))
+    printf (_("  balanced accuracy on validation %.3f (highest probability: %.3f)\n"),
+            d.val_balanced_accuracy, d.val_argmax_balanced_accuracy);
+  if (isnan (d.risk_threshold))
+    {
+      printf (_("  operating point: none (no malignant lesion in the validation split)\n"));
+      return;
+    }
+  printf (_("  operating point: malignant when MEL + BCC + AKIEC >= %.3f (for sensitivity "
+            "%.2f)\n"), d.risk_threshold, d.target_sensitivity);
+  print_rates (_("validation:"), d.val_sensitivity, d.val_specificity);
+  print_rates (_("test:"), d.test_sensitivity, d.test_specificity);
+}
+
 int
 derm_cli_weights_info (int argc, char **argv)
 {
@@ -287,6 +368,7 @@ derm_cli_weights_info (int argc, char **argv)
     }
   const char *arch = g_hash_table_lookup (md, "architecture");
   const char *classes = g_hash_table_lookup (md, "classes");
+  const char *decision_json = g_hash_table_lookup (md, "decision");
   g_autofree gpointer *keys = g_hash_table_get_keys_as_array (md, NULL);
   guint nk = g_hash_table_size (md);
   qsort (keys, nk, sizeof *keys, compare_strings);   /* sorted for stable output */
@@ -324,6 +406,18 @@ derm_cli_weights_info (int argc, char **argv)
           json_builder_add_string_value (b, g_hash_table_lookup (md, keys[i]));
         }
       json_builder_end_object (b);
+      DermDecision decision;
+      if (decision_json != NULL && derm_decision_from_json (decision_json, &decision, NULL))
+        {
+          /* The rule as an object, read back through the same parser. */
+          g_autofree char *clean = derm_decision_to_json (&decision);
+          g_autoptr(JsonParser) parser = json_parser_new ();
+          if (json_parser_load_from_data (parser, clean, -1, NULL))
+            {
+              json_builder_set_member_name (b, "decision");
+              json_builder_add_value (b, json_node_copy (json_parser_get_root (parser)));
+            }
+        }
       json_builder_end_object (b);
       derm_cli_print_json (b);
       return DERM_CLI_EXIT_OK;
@@ -335,6 +429,8 @@ derm_cli_weights_info (int argc, char **argv)
           bytes / (1024.0 * 1024.0));
   for (guint i = 0; i < nk; i++)
     printf ("  %-22s %s\n", (const char *) keys[i], (const char *) g_hash_table_lookup (md, keys[i]));
+  if (decision_json != NULL)
+    print_decision (decision_json);
   return DERM_CLI_EXIT_OK;
 }
 

@@ -16,6 +16,7 @@
 #include "derm-classes.h"
 #include "derm-cli.h"
 #include "derm-dataset.h"
+#include "derm-decision.h"
 #include "derm-engine.h"
 #include "derm-evaluate.h"
 #include "derm-lesion.h"
@@ -341,12 +342,43 @@ print_class_table (const DermClassMetrics *m)
     }
 }
 
+/* The model's decision rule, when it has a readable one; says so on stderr
+ * when it has one that cannot be read, and goes on with the arg-max. */
+static gboolean
+model_decision (DermModel *model, DermDecision *decision)
+{
+  g_autoptr(GError) error = NULL;
+  if (derm_evaluate_get_decision (model, decision, &error))
+    return TRUE;
+  if (error != NULL)
+    derm_cli_error (_("%s: the decision rule is ignored, classes are decided by the highest "
+                      "probability and no lesion is flagged; retrain the model to fit a new "
+                      "rule"), error->message);
+  return FALSE;
+}
+
+static void
+print_operating_point (const DermDecision *d, const float *probs, const int *labels, int n)
+{
+  if (isnan (d->risk_threshold))
+    {
+      printf (_("operating point     none (the validation split had no malignant lesion)\n"));
+      return;
+    }
+  double sensitivity, specificity;
+  derm_decision_risk_rates (probs, labels, n, d->risk_threshold, &sensitivity, &specificity);
+  printf (_("operating point     malignant risk >= %.3f (chosen for sensitivity %.2f on "
+            "validation)\n"), d->risk_threshold, d->target_sensitivity);
+  printf (_("  sensitivity       %.4f (malignant lesions flagged)\n"), sensitivity);
+  printf (_("  specificity       %.4f (benign lesions not flagged)\n"), specificity);
+}
+
 int
 derm_cli_evaluate (int argc, char **argv)
 {
   g_autofree char *weights = NULL, *data = NULL, *split = NULL, *device = NULL;
   g_autofree char *predictions = NULL, *masks_out = NULL;
-  gboolean tta = FALSE, json = FALSE;
+  gboolean tta = FALSE, json = FALSE, argmax = FALSE;
   int batch = 32;
   GOptionEntry entries[] = {
     { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("Model file"), "MODEL" },
@@ -361,6 +393,9 @@ derm_cli_evaluate (int argc, char **argv)
       N_("Classifier: write each image's probabilities to FILE (CSV)"), "FILE" },
     { "masks-out", 0, 0, G_OPTION_ARG_FILENAME, &masks_out,
       N_("Segmenter: write each predicted mask to DIR as IMAGE_ID.png"), "DIR" },
+    { "argmax", 0, 0, G_OPTION_ARG_NONE, &argmax,
+      N_("Classifier: decide by the highest probability, not by the model's decision rule "
+         "(for comparison)"), NULL },
     { NULL }
   };
   if (!derm_cli_parse_options (entries, NULL,
@@ -389,10 +424,10 @@ derm_cli_evaluate (int argc, char **argv)
     }
   gboolean classify = derm_arch_task (derm_model_get_arch (model)) == DERM_TASK_CLASSIFY;
   int rc = DERM_CLI_EXIT_FAILURE;
-  if ((classify && masks_out != NULL) || (!classify && predictions != NULL))
+  if ((classify && masks_out != NULL) || (!classify && (predictions != NULL || argmax)))
     {
       derm_cli_error (classify ? _("--masks-out applies to segmentation models")
-                               : _("--predictions applies to classification models"));
+                               : _("--predictions and --argmax apply to classification models"));
       derm_model_free (model);
       return DERM_CLI_EXIT_USAGE;
     }
@@ -422,21 +457,60 @@ derm_cli_evaluate (int argc, char **argv)
   json_builder_add_double_value (b, derm_model_get_temperature (model));
   if (classify)
     {
-      DermClassMetrics m;
+      DermClassMetrics m, ruled;
       g_autofree float *probs = NULL;
+      DermDecision decision;
+      gboolean has_decision = model_decision (model, &decision);
+      gboolean use_rule = has_decision && !argmax;
       if (!derm_evaluate_classifier (model, ds, (guint *) idx->data, idx->len, tta, batch, NULL,
-                                     NULL, NULL, &m, predictions != NULL ? &probs : NULL, &error))
+                                     NULL, NULL, &m, &probs, &error))
         goto out;
       if (predictions != NULL
           && !derm_evaluate_write_predictions (predictions, ds, (guint *) idx->data, idx->len, probs,
                                                &error))
         goto out;
+      g_autofree int *labels = g_new (int, MAX (idx->len, 1));
+      for (guint i = 0; i < idx->len; i++)
+        labels[i] = ((DermSample *) ds->samples->pdata[g_array_index (idx, guint, i)])->label;
+      if (use_rule)
+        derm_class_metrics_compute_with_offsets (probs, labels, idx->len, DERM_N_CLASSES,
+                                                 decision.class_offsets, &ruled);
+      const DermClassMetrics *shown = use_rule ? &ruled : &m;
       if (!json)
         {
           printf (_("%s on the %s split of %s\n\n"), weights, part, data);
-          print_class_table (&m);
+          if (use_rule)
+            printf (_("decision rule       the model's class offsets, fitted on validation "
+                      "(--argmax: the highest probability)\n"));
+          else if (has_decision)
+            printf (_("decision rule       the highest probability (--argmax; the model's "
+                      "class offsets are ignored)\n"));
+          if (use_rule && strcmp (part, "val") == 0)
+            printf (_("                    (fitted on this split: its metrics here are "
+                      "optimistic)\n"));
+          print_class_table (shown);
+          if (use_rule)
+            printf (_("\nwith the highest probability: balanced accuracy %.4f, accuracy %.4f, "
+                      "MEL recall %.4f\n"), m.balanced_accuracy, m.accuracy,
+                    m.recall[DERM_CLASS_MEL]);
+          if (has_decision)
+            {
+              printf ("\n");
+              print_operating_point (&decision, probs, labels, idx->len);
+            }
         }
-      derm_class_metrics_add_json (&m, b);
+      derm_class_metrics_add_json (shown, b);
+      if (has_decision)
+        {
+          json_builder_set_member_name (b, "decision_rule");
+          json_builder_add_string_value (b, use_rule ? "class_offsets" : "argmax");
+          if (use_rule)
+            derm_decision_add_argmax_json (&m, b);
+          json_builder_set_member_name (b, "operating_point");
+          json_builder_begin_object (b);
+          derm_decision_add_operating_point_json (&decision, probs, labels, idx->len, b);
+          json_builder_end_object (b);
+        }
     }
   else
     {
@@ -469,6 +543,33 @@ out:
 
 /* ---- analyze ------------------------------------------------------------------ */
 
+/* "decision_rule", "risk_threshold" and "malignant_flag" (null without an
+ * operating point) of one image. */
+static void
+add_decision_json (JsonBuilder *b, const DermDecision *d, const float *probs)
+{
+  json_builder_set_member_name (b, "decision_rule");
+  json_builder_add_string_value (b, "class_offsets");
+  derm_json_add_number (b, "risk_threshold", d->risk_threshold);
+  json_builder_set_member_name (b, "malignant_flag");
+  if (isnan (d->risk_threshold))
+    json_builder_add_null_value (b);
+  else
+    json_builder_add_boolean_value (b, derm_decision_is_malignant (d, probs));
+}
+
+static void
+print_flag (const DermDecision *d, const float *probs)
+{
+  if (isnan (d->risk_threshold))
+    printf (_("  malignant flag: none (the model has no operating point)\n"));
+  else if (derm_decision_is_malignant (d, probs))
+    printf (_("  FLAGGED as possibly malignant: risk at or over the model's threshold %.3f "
+              "(sensitivity %.2f on validation)\n"), d->risk_threshold, d->val_sensitivity);
+  else
+    printf (_("  not flagged: risk under the model's threshold %.3f\n"), d->risk_threshold);
+}
+
 static char *
 mask_path_for (const char *mask_out, const char *image, gboolean many)
 {
@@ -483,8 +584,9 @@ mask_path_for (const char *mask_out, const char *image, gboolean many)
 }
 
 static gboolean
-analyze_one (const char *path, DermModel *classifier, DermModel *segmenter, gboolean tta,
-             const char *mask_out, gboolean many, gboolean json, JsonBuilder *b, GError **error)
+analyze_one (const char *path, DermModel *classifier, const DermDecision *decision,
+             DermModel *segmenter, gboolean tta, const char *mask_out, gboolean many,
+             gboolean json, JsonBuilder *b, GError **error)
 {
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "image");
@@ -504,10 +606,9 @@ analyze_one (const char *path, DermModel *classifier, DermModel *segmenter, gboo
       float probs[DERM_N_CLASSES];
       if (!derm_model_classify (classifier, image, tta, probs, error))
         return FALSE;
-      int best = 0;
-      for (int c = 1; c < DERM_N_CLASSES; c++)
-        if (probs[c] > probs[best])
-          best = c;
+      int best = derm_decision_predict (probs, DERM_N_CLASSES,
+                                        decision != NULL ? decision->class_offsets : NULL);
+      double risk = derm_class_malignant_risk (probs);
       json_builder_set_member_name (b, "probabilities");
       json_builder_begin_object (b);
       for (int c = 0; c < DERM_N_CLASSES; c++)
@@ -519,12 +620,15 @@ analyze_one (const char *path, DermModel *classifier, DermModel *segmenter, gboo
       json_builder_set_member_name (b, "predicted");
       json_builder_add_string_value (b, derm_class_code (best));
       json_builder_set_member_name (b, "malignant_risk");
-      json_builder_add_double_value (b, derm_class_malignant_risk (probs));
+      json_builder_add_double_value (b, risk);
+      if (decision != NULL)
+        add_decision_json (b, decision, probs);
       if (!json)
         {
           printf (_("  predicted: %s (%s), p = %.3f; malignant risk %.3f\n"),
-                  derm_class_code (best), derm_class_name (best), probs[best],
-                  derm_class_malignant_risk (probs));
+                  derm_class_code (best), derm_class_name (best), probs[best], risk);
+          if (decision != NULL)
+            print_flag (decision, probs);
           for (int c = 0; c < DERM_N_CLASSES; c++)
             printf ("    %-6s %.4f  %s\n", derm_class_code (c), probs[c], derm_class_name (c));
         }
@@ -669,12 +773,15 @@ derm_cli_analyze (int argc, char **argv)
       return rc;
     }
 
+  DermDecision decision;
+  gboolean has_decision = classifier != NULL && model_decision (classifier, &decision);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_array (b);
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
-      if (!analyze_one (argv[i], classifier, segmenter, tta, mask_out, many, json, b, &local))
+      if (!analyze_one (argv[i], classifier, has_decision ? &decision : NULL, segmenter, tta,
+                        mask_out, many, json, b, &local))
         {
           derm_cli_error ("%s", local->message);
           rc = DERM_CLI_EXIT_FAILURE;

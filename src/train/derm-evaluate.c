@@ -108,6 +108,15 @@ derm_evaluate_classifier (DermModel *model, const DermDataset *ds, const guint *
 }
 
 gboolean
+derm_evaluate_get_decision (DermModel *model, DermDecision *decision, GError **error)
+{
+  const char *json = derm_model_get_metadata (model, "decision");
+  if (json == NULL || derm_model_get_num_classes (model) != DERM_N_CLASSES)
+    return FALSE;
+  return derm_decision_from_json (json, decision, error);
+}
+
+gboolean
 derm_evaluate_write_predictions (const char *path, const DermDataset *ds, const guint *indices,
                                  guint n, const float *probs, GError **error)
 {

@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "derm-dataset.h"
+#include "derm-decision.h"
 #include "derm-engine.h"
 #include "derm-metrics.h"
 #include "derm-split.h"
@@ -30,6 +31,13 @@ gboolean derm_evaluate_classifier (DermModel *model, const DermDataset *dataset,
                                    DermEvalProgressFunc progress, gpointer progress_data,
                                    const volatile gint *cancel, DermClassMetrics *metrics,
                                    float **probs_out, GError **error);
+
+/* The decision rule of @model's "decision" metadata (derm-decision.h), for a
+ * classifier of the seven diagnoses trained with a validation split. Returns
+ * TRUE with @decision filled; FALSE without @error when the model has none
+ * (the arg-max, no operating point: models from before the rule); FALSE
+ * with @error when it is unreadable. */
+gboolean derm_evaluate_get_decision (DermModel *model, DermDecision *decision, GError **error);
 
 /* Writes @probs (n * DERM_N_CLASSES, of the samples @indices) as CSV:
  * image_id, lesion_id, dx, then one probability column per class code;

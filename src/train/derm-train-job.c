@@ -12,6 +12,7 @@
 
 #include "derm-augment.h"
 #include "derm-dataset.h"
+#include "derm-decision.h"
 #include "derm-error.h"
 #include "derm-evaluate.h"
 #include "derm-metrics.h"
@@ -296,6 +297,61 @@ class_metrics_json (const DermClassMetrics *m)
   json_builder_end_object (b);
   g_autoptr(JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
+}
+
+/* Members of the metrics object for a classifier with a decision rule: the
+ * metrics with the rule's class offsets, "decision_rule", the arg-max's
+ * metrics (from @argmax, or computed when NULL) and the "operating_point"
+ * measured on these images. */
+static void
+add_decided_metrics (JsonBuilder *b, const float *probs, const int *labels, int n,
+                     const DermDecision *d, const DermClassMetrics *argmax)
+{
+  DermClassMetrics ruled, plain;
+  derm_class_metrics_compute_with_offsets (probs, labels, n, DERM_N_CLASSES, d->class_offsets,
+                                           &ruled);
+  if (argmax == NULL)
+    {
+      derm_class_metrics_compute (probs, labels, n, DERM_N_CLASSES, &plain);
+      argmax = &plain;
+    }
+  derm_class_metrics_add_json (&ruled, b);
+  json_builder_set_member_name (b, "decision_rule");
+  json_builder_add_string_value (b, "class_offsets");
+  derm_decision_add_argmax_json (argmax, b);
+  json_builder_set_member_name (b, "operating_point");
+  json_builder_begin_object (b);
+  derm_decision_add_operating_point_json (d, probs, labels, n, b);
+  json_builder_end_object (b);
+}
+
+/* add_decided_metrics() as one JSON object. Returns: (transfer full). */
+static char *
+decided_metrics_json (const float *probs, const int *labels, int n, const DermDecision *d,
+                      const DermClassMetrics *argmax)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  add_decided_metrics (b, probs, labels, n, d, argmax);
+  json_builder_end_object (b);
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* One message line: what the rule gives on validation. */
+static void
+report_decision (Job *job, const DermDecision *d)
+{
+  if (isnan (d->risk_threshold))
+    emit_message (job, _("decision rule: balanced accuracy %.3f -> %.3f on validation; no "
+                         "operating point (no malignant lesion in the validation split)"),
+                  d->val_argmax_balanced_accuracy, d->val_balanced_accuracy);
+  else
+    emit_message (job, _("decision rule: balanced accuracy %.3f -> %.3f on validation; "
+                         "operating point risk >= %.3f for sensitivity %.2f (validation: "
+                         "sensitivity %.3f, specificity %.3f)"),
+                  d->val_argmax_balanced_accuracy, d->val_balanced_accuracy, d->risk_threshold,
+                  d->target_sensitivity, d->val_sensitivity, d->val_specificity);
 }
 
 /* The validation metric on cached images: balanced accuracy or mean Dice. */
@@ -833,6 +889,11 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   g_autofree char *tj = training_json (cfg, job.size, device, best_epoch, epoch, best);
   derm_model_set_metadata (model, "training", tj);
   const int eval_batch = 64;
+  /* The decision rule, fitted on validation with the calibrated
+   * probabilities; a model without validation keeps the arg-max. */
+  DermDecision decision;
+  gboolean has_decision = FALSE;
+  derm_model_set_metadata (model, "decision", NULL);
   if (classify && val_idx->len > 0)
     {
       g_autofree float *logits = derm_evaluate_logits (model, ds, (guint *) val_idx->data,
@@ -847,13 +908,16 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       derm_model_set_temperature (model, t);
       g_autofree float *probs = g_new (float, (gsize) val_idx->len * DERM_N_CLASSES);
       derm_softmax (logits, val_idx->len, DERM_N_CLASSES, t, probs);
-      DermClassMetrics vm;
-      derm_class_metrics_compute (probs, labels, val_idx->len, DERM_N_CLASSES, &vm);
-      g_autofree char *vj = class_metrics_json (&vm);
-      derm_model_set_metadata (model, "val_metrics", vj);
       DermTrainEvent e = { .type = DERM_TRAIN_EVENT_CALIBRATED, .temperature = t,
                            .val_metric = NAN };
       emit (&job, &e);
+
+      derm_decision_fit (probs, labels, val_idx->len, DERM_DECISION_TARGET_SENSITIVITY,
+                         &decision);
+      has_decision = TRUE;
+      g_autofree char *vj = decided_metrics_json (probs, labels, val_idx->len, &decision, NULL);
+      derm_model_set_metadata (model, "val_metrics", vj);
+      report_decision (&job, &decision);
     }
   if (test_idx->len > 0)
     {
@@ -866,11 +930,22 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       if (classify)
         {
           DermClassMetrics tm;
+          g_autofree float *probs = NULL;
           if (!derm_evaluate_classifier (model, ds, (guint *) test_idx->data, test_idx->len,
                                          cfg->tta, eval_batch, eval_progress, &job, cancel,
-                                         &tm, NULL, error))
+                                         &tm, &probs, error))
             goto fail;
-          derm_class_metrics_add_json (&tm, b);
+          if (has_decision)
+            {
+              g_autofree int *labels = g_new (int, test_idx->len);
+              for (guint i = 0; i < test_idx->len; i++)
+                labels[i] = ((DermSample *) ds->samples->pdata[g_array_index (test_idx, guint,
+                                                                              i)])->label;
+              derm_decision_set_test (&decision, probs, labels, test_idx->len);
+              add_decided_metrics (b, probs, labels, test_idx->len, &decision, &tm);
+            }
+          else
+            derm_class_metrics_add_json (&tm, b);
         }
       else
         {
@@ -887,6 +962,11 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       derm_model_set_metadata (model, "metrics", mj);
       DermTrainEvent e = { .type = DERM_TRAIN_EVENT_TEST, .json = mj, .val_metric = NAN };
       emit (&job, &e);
+    }
+  if (has_decision)
+    {
+      g_autofree char *dj = derm_decision_to_json (&decision);
+      derm_model_set_metadata (model, "decision", dj);
     }
   if (!derm_model_save (model, cfg->out_path, error))
     goto fail;

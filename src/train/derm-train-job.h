@@ -1,7 +1,9 @@
 /* derm-train-job.h: one whole training job, reusable by the CLI and the
  * GUI's training panel: dataset, lesion-grouped split, uint8 cache, threaded
  * loader, epochs with validation, best model, early stopping, resumable
- * checkpoint, temperature fit, test evaluation and model metadata.
+ * checkpoint, temperature fit, decision rule (class offsets and the
+ * malignant-risk operating point, fitted on validation: the "decision"
+ * metadata, derm-decision.h), test evaluation and model metadata.
  *
  * Run it on one thread (it creates, uses and frees its models there); report
  * progress through the event callback (called on that thread, except the

@@ -98,6 +98,62 @@ check "evaluate --masks-out on a classifier is misuse (exit 2)" '[ $rc -eq 2 ]'
 out=$("$CLI" evaluate --weights "$M" --data "$DATA" --split val); rc=$?
 check "evaluate prints readable tables" '[ $rc -eq 0 ] && echo "$out" | grep -q "^balanced accuracy" && echo "$out" | grep -q "^MEL " && echo "$out" | grep -q "confusion"'
 
+# ---- the decision rule (issue 14): class offsets and an operating point,
+# fitted on validation, stored in the model, applied by evaluate and analyze
+"$CLI" weights-info --json "$M" >"$TMP/info.json" 2>/dev/null; rc=$?
+check "the model has a decision rule: 7 finite offsets of mean 0, a risk threshold in (0,1)" \
+  '[ $rc -eq 0 ] && $PY - "$TMP/info.json" <<PYEOF
+import json, sys, math
+d = json.loads(json.load(open(sys.argv[1]))["metadata"]["decision"])
+off = d["class_offsets"]
+assert list(off) == ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"], off
+assert all(math.isfinite(v) and abs(v) <= 8 for v in off.values()) and abs(sum(off.values())) < 1e-6
+assert 0 < d["risk_threshold"] < 1, d
+assert d["target_sensitivity"] == 0.9
+assert d["val_sensitivity"] >= 0.9 and 0 <= d["val_specificity"] <= 1, d
+assert 0 <= d["test_sensitivity"] <= 1 and 0 <= d["test_specificity"] <= 1, d
+assert d["val_balanced_accuracy"] >= d["val_argmax_balanced_accuracy"], d
+PYEOF'
+out=$("$CLI" weights-info "$M"); rc=$?
+check "weights-info prints the decision rule readably" \
+  '[ $rc -eq 0 ] && echo "$out" | grep -q "^Decision rule:" && echo "$out" | grep -Eq "class offsets +MEL [+-][0-9]" && echo "$out" | grep -q "operating point: malignant when MEL + BCC + AKIEC >= 0\.[0-9]"'
+check "the training log reports what the decision rule gave on validation" \
+  'grep "\"event\":\"message\"" "$TMP/log.jsonl" | grep -q "decision rule: balanced accuracy [0-9.]* -> [0-9.]* on validation; operating point risk >= 0\.[0-9]* for sensitivity 0\.90"'
+check "evaluate JSON: the rule decides, the operating point is measured, the arg-max is kept" \
+  '$PY - "$TMP/eval.json" "$TMP/info.json" "$TMP/log.jsonl" <<PYEOF
+import json, sys, math
+r = json.load(open(sys.argv[1]))
+d = json.loads(json.load(open(sys.argv[2]))["metadata"]["decision"])
+assert r["decision_rule"] == "class_offsets", r.get("decision_rule")
+op = r["operating_point"]
+assert op["risk_threshold"] == d["risk_threshold"] and op["target_sensitivity"] == 0.9, op
+assert abs(op["sensitivity"] - d["test_sensitivity"]) < 1e-9, (op, d)
+assert abs(op["specificity"] - d["test_specificity"]) < 1e-9, (op, d)
+for k in ("argmax_accuracy", "argmax_balanced_accuracy", "argmax_recall_MEL"):
+    assert k in r, k
+test = [e for e in (json.loads(l) for l in open(sys.argv[3])) if e["event"] == "test"][0]["metrics"]
+assert test["decision_rule"] == "class_offsets" and test["operating_point"] == op, test
+assert abs(test["argmax_balanced_accuracy"] - r["argmax_balanced_accuracy"]) < 1e-9
+PYEOF'
+"$CLI" evaluate --weights "$M" --data "$DATA" --json --argmax >"$TMP/argmax.json" 2>"$TMP/argmax.err"; rc=$?
+check "evaluate --argmax differs only in the decision" \
+  '[ $rc -eq 0 ] && $PY - "$TMP/eval.json" "$TMP/argmax.json" <<PYEOF
+import json, sys
+r = json.load(open(sys.argv[1]))
+a = json.load(open(sys.argv[2]))
+assert a["decision_rule"] == "argmax" and not any(k.startswith("argmax_") for k in a), a
+for k in ("n", "macro_auc", "ece", "nll", "operating_point", "temperature"):
+    assert a[k] == r[k], (k, a[k], r[k])
+for c, pc in a["per_class"].items():
+    assert pc["support"] == r["per_class"][c]["support"] and pc["auc"] == r["per_class"][c]["auc"]
+    assert pc["recall"] == r["argmax_recall_" + c], c
+assert [sum(row) for row in a["confusion"]] == [sum(row) for row in r["confusion"]]
+assert a["accuracy"] == r["argmax_accuracy"] and a["balanced_accuracy"] == r["argmax_balanced_accuracy"]
+PYEOF'
+out=$("$CLI" evaluate --weights "$M" --data "$DATA"); rc=$?
+check "evaluate says which rule decided and prints the operating point" \
+  '[ $rc -eq 0 ] && echo "$out" | grep -q "^decision rule  *the model.s class offsets" && echo "$out" | grep -q "^operating point  *malignant risk >= 0\.[0-9]" && echo "$out" | grep -q "^  sensitivity " && echo "$out" | grep -q "^  specificity "'
+
 # ---- Ctrl-C leaves a resumable checkpoint; --resume finishes the run
 R="$TMP/resume.safetensors"
 "$CLI" train --data "$DATA" --out "$R" --arch resnet18 --image-size 32 --epochs 2 --batch 16 \
@@ -156,9 +212,31 @@ assert abs(sum(r[\"probabilities\"].values()) - 1) < 1e-3
 assert r[\"predicted\"] in r[\"probabilities\"]
 assert \"measurements\" in r
 " "$TMP/an.json" && [ -s "$TMP/mask.png" ]'
-out=$("$CLI" analyze "$IMG1" "$IMG2" --classifier "$M" --segmenter "$S" --mask-out "$TMP/masks"); rc=$?
+check "analyze: the class from the model's offsets, the flag from its risk threshold" \
+  '$PY - "$TMP/an.json" "$TMP/info.json" <<PYEOF
+import json, sys, math
+r = json.load(open(sys.argv[1]))[0]
+d = json.loads(json.load(open(sys.argv[2]))["metadata"]["decision"])
+p = r["probabilities"]
+score = {c: math.log(max(p[c], 1e-12)) + d["class_offsets"][c] for c in p}
+assert r["predicted"] == max(score, key=score.get), (r["predicted"], score)
+assert r["decision_rule"] == "class_offsets" and r["risk_threshold"] == d["risk_threshold"]
+assert r["malignant_flag"] is (r["malignant_risk"] >= d["risk_threshold"]), r
+PYEOF'
+"$CLI" init-weights --arch resnet18 --image-size 32 --out "$TMP/fresh.safetensors" >/dev/null 2>&1
+"$CLI" analyze "$IMG1" --classifier "$TMP/fresh.safetensors" --json >"$TMP/fresh.json" 2>/dev/null; rc=$?
+check "a model without a decision rule: the arg-max, no flag (as before)" \
+  '[ $rc -eq 0 ] && $PY - "$TMP/fresh.json" <<PYEOF
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+p = r["probabilities"]
+assert r["predicted"] == max(p, key=p.get)
+assert not {"malignant_flag", "risk_threshold", "decision_rule"} & set(r), r
+PYEOF'
+# (a folder of its own: evaluate --masks-out filled $TMP/masks)
+out=$("$CLI" analyze "$IMG1" "$IMG2" --classifier "$M" --segmenter "$S" --mask-out "$TMP/amasks"); rc=$?
 check "analyze of two images writes a mask each into the folder" \
-  '[ $rc -eq 0 ] && [ $(ls "$TMP/masks" | wc -l) -eq 2 ] && echo "$out" | grep -q "predicted:"'
+  '[ $rc -eq 0 ] && [ $(ls "$TMP/amasks" | wc -l) -eq 2 ] && echo "$out" | grep -q "predicted:"'
 "$CLI" analyze "$TMP/none.jpg" --classifier "$M" >/dev/null 2>&1; rc=$?
 check "analyze of a missing file exits 1" '[ $rc -eq 1 ]'
 
