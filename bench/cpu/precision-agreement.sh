@@ -7,7 +7,10 @@
 # pixels on the same side of 128, and the metrics of both runs.
 # Usage: bench/cpu/precision-agreement.sh CLASSIFIER SEGMENTER [DATA] [BUILD_DIR]
 #   (DATA default ../shared/ham10000; BUILD_DIR default _build)
-# On a CPU without bfloat16 units bf16 is emulated: correct, but slow.
+#   SPLIT=test (or all: every image of DATA, e.g. a folder holding part of
+#   a test split), SEG_DATA=DATA (the segmenter's folder)
+# On a CPU without bfloat16 units bf16 is emulated: correct, but slow (about
+# 100x here), so there a subset of the test split is what fits.
 set -eu
 cd "$(dirname "$0")/../.."
 [ $# -ge 2 ] || { sed -n '2,11p' "$0"; exit 2; }
@@ -15,6 +18,8 @@ CLS=$1
 SEG=$2
 DATA=${3:-../shared/ham10000}
 B=${4:-_build}
+SPLIT=${SPLIT:-test}
+SEG_DATA=${SEG_DATA:-$DATA}
 CLI="$B/src/cli/dermalens-cli"
 PY=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
@@ -25,10 +30,10 @@ echo "# $(date '+%Y-%m-%d %H:%M:%S %Z'), commit $(git rev-parse --short HEAD 2>/
 DERMALENS_CPU_PRECISION=bf16 "$CLI" info | sed -n 's/^CPU path: */# bf16 run: /p'
 for p in fp32 bf16; do
   start=$(date +%s)
-  DERMALENS_CPU_PRECISION=$p "$CLI" evaluate --weights "$CLS" --data "$DATA" --device cpu --json \
-    --predictions "$tmp/$p.csv" >"$tmp/$p-cls.json"
-  DERMALENS_CPU_PRECISION=$p "$CLI" evaluate --weights "$SEG" --data "$DATA" --device cpu --json \
-    --masks-out "$tmp/$p-masks" >"$tmp/$p-seg.json"
+  DERMALENS_CPU_PRECISION=$p "$CLI" evaluate --weights "$CLS" --data "$DATA" --split "$SPLIT" \
+    --device cpu --json --predictions "$tmp/$p.csv" >"$tmp/$p-cls.json"
+  DERMALENS_CPU_PRECISION=$p "$CLI" evaluate --weights "$SEG" --data "$SEG_DATA" --split "$SPLIT" \
+    --device cpu --json --masks-out "$tmp/$p-masks" >"$tmp/$p-seg.json"
   echo "# $p: $(( $(date +%s) - start )) s"
 done
 
