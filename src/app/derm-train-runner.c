@@ -953,9 +953,9 @@ job_thread (gpointer data)
   GError *error = NULL;
   /* Debian's libtorch starts with one intra-op thread. */
   derm_engine_set_threads (0);
-  /* On the CPU an analysis goes first: the job waits between steps while the
-   * model worker serves one (two thread teams on the same cores starve each
-   * other). */
+  /* On the CPU an analysis goes first: the job waits at its next network
+   * stage while the model worker serves one (two thread teams on the same
+   * cores starve each other). */
   derm_engine_set_background_thread (TRUE);
   run_tasks (job, &error);
   derm_engine_empty_cache ();
