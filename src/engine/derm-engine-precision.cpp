@@ -196,6 +196,9 @@ gate (void)
 }
 
 thread_local bool background_thread = false;
+// The cancel flag of the training epoch running on this thread, so that a
+// wait at a yield point inside a step ends on cancel too.
+thread_local const volatile gint *thread_cancel = nullptr;
 
 } // namespace
 
@@ -265,6 +268,8 @@ wait_for_foreground (const torch::Device &device, const volatile gint *cancel)
 {
   if (!background_thread || device.is_cuda ())
     return;
+  if (cancel == nullptr)
+    cancel = thread_cancel;
   Gate &g = gate ();
   g_mutex_lock (&g.lock);
   if (g.pending > 0)
@@ -276,6 +281,16 @@ wait_for_foreground (const torch::Device &device, const volatile gint *cancel)
       g.waited_us += g_get_monotonic_time () - start;
     }
   g_mutex_unlock (&g.lock);
+}
+
+CancelScope::CancelScope (const volatile gint *cancel) : previous (thread_cancel)
+{
+  thread_cancel = cancel;
+}
+
+CancelScope::~CancelScope ()
+{
+  thread_cancel = previous;
 }
 
 torch::Tensor

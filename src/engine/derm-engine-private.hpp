@@ -45,6 +45,16 @@ void wait_for_foreground (const torch::Device &device, const volatile gint *canc
 // foreground analysis is pending, so that it waits for a stage, not a whole
 // training step. Returns @x.
 torch::Tensor yield_point (const torch::Tensor &x);
+// While in scope, waits at yield points on this thread also end when
+// *@cancel is set (the training epoch's cancel flag).
+struct CancelScope
+{
+  const volatile gint *previous;
+  explicit CancelScope (const volatile gint *cancel);
+  ~CancelScope ();
+  CancelScope (const CancelScope &) = delete;
+  CancelScope &operator= (const CancelScope &) = delete;
+};
 // cuDNN benchmark mode.
 void cuda_configure (void);
 

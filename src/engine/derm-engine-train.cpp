@@ -253,6 +253,7 @@ run_epoch_loop (DermTrainer *tr, int epoch, int steps_in_epoch, Next next, DermP
   // On CUDA the loss is read back every few steps only: each read waits for
   // the GPU to finish.
   const int sync_every = tr->model->device.is_cuda () ? 10 : 1;
+  CancelScope cancel_scope (cancel);
   double loss_mean = 0.0;
   set_train_mode (tr);
   torch::Tensor loss_sum = torch::zeros ({}, torch::TensorOptions ().device (tr->model->device));
