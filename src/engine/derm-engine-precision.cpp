@@ -77,8 +77,8 @@ probe_cpu (void)
 
 struct PolicyState
 {
-  std::mutex lock;
-  bool decided = false;
+  std::mutex lock;          // serialises the setting's rewrites
+  std::once_flag once;      // the decision from the CPU and the environment
   bool user_fp32 = false;   // the setting
   CpuUnits units;
   DermCpuPrecision env = DERM_CPU_PRECISION_FP32;
@@ -156,25 +156,24 @@ decide (PolicyState &s, DermCpuPolicy *p)
   p->channels_last = p->precision == DERM_CPU_PRECISION_BF16 ? TRUE : FALSE;
 }
 
+// The policy in use. Read on every forward pass: after the one-time
+// decision it is an atomic load, no lock.
 const DermCpuPolicy *
 current_policy (void)
 {
   PolicyState &s = state ();
-  std::lock_guard<std::mutex> guard (s.lock);
-  if (!s.decided)
-    {
-      s.units = probe_cpu ();
-      const char *env = g_getenv ("DERMALENS_CPU_PRECISION");
-      if (env != nullptr && g_ascii_strcasecmp (env, "fp32") == 0)
-        s.env_set = true, s.env = DERM_CPU_PRECISION_FP32;
-      else if (env != nullptr && g_ascii_strcasecmp (env, "bf16") == 0)
-        s.env_set = true, s.env = DERM_CPU_PRECISION_BF16;
-      else if (env != nullptr && *env != '\0' && g_ascii_strcasecmp (env, "auto") != 0)
-        g_warning ("DERMALENS_CPU_PRECISION=%s is not fp32, bf16 or auto; the CPU decides", env);
-      decide (s, &s.policy[0]);
-      s.current.store (0);
-      s.decided = true;
-    }
+  std::call_once (s.once, [&s] {
+    s.units = probe_cpu ();
+    const char *env = g_getenv ("DERMALENS_CPU_PRECISION");
+    if (env != nullptr && g_ascii_strcasecmp (env, "fp32") == 0)
+      s.env_set = true, s.env = DERM_CPU_PRECISION_FP32;
+    else if (env != nullptr && g_ascii_strcasecmp (env, "bf16") == 0)
+      s.env_set = true, s.env = DERM_CPU_PRECISION_BF16;
+    else if (env != nullptr && *env != '\0' && g_ascii_strcasecmp (env, "auto") != 0)
+      g_warning ("DERMALENS_CPU_PRECISION=%s is not fp32, bf16 or auto; the CPU decides", env);
+    decide (s, &s.policy[0]);
+    s.current.store (0);
+  });
   return &s.policy[s.current.load ()];
 }
 
