@@ -168,6 +168,7 @@ derm_cli_train (int argc, char **argv)
   int epochs = cfg.epochs, batch = cfg.batch, image_size = 0, limit = 0;
   int patience = cfg.patience, workers = 0;
   double lr = 0, val_fraction = cfg.val_fraction, test_fraction = cfg.test_fraction;
+  double mixup = cfg.mixup, cutmix = cfg.cutmix, ema = cfg.ema;
   gint64 seed = (gint64) cfg.seed;
   gboolean sog = FALSE, lenient = FALSE, tta = FALSE;
   GOptionEntry entries[] = {
@@ -198,7 +199,14 @@ derm_cli_train (int argc, char **argv)
     { "json-log", 0, 0, G_OPTION_ARG_FILENAME, &json_log,
       N_("Write one JSON object per event line to FILE"), "FILE" },
     { "balance", 0, 0, G_OPTION_ARG_STRING, &balance,
-      N_("Class balance: sampling (default), loss or none"), "HOW" },
+      N_("Class balance: sampling (default), loss, logit-adjust or none"), "HOW" },
+    { "mixup", 0, 0, G_OPTION_ARG_DOUBLE, &mixup,
+      N_("Mixup of image pairs, Beta(ALPHA, ALPHA) weights (e.g. 0.2; 0 = off)"), "ALPHA" },
+    { "cutmix", 0, 0, G_OPTION_ARG_DOUBLE, &cutmix,
+      N_("Cutmix of image pairs, Beta(ALPHA, ALPHA) areas (e.g. 1.0; 0 = off)"), "ALPHA" },
+    { "ema", 0, 0, G_OPTION_ARG_DOUBLE, &ema,
+      N_("Keep a moving average of the weights with this decay per step (e.g. 0.998; 0 = off)"),
+      "DECAY" },
     { "shades-of-gray", 0, 0, G_OPTION_ARG_NONE, &sog,
       N_("Shades-of-Gray colour constancy (kept in the model for inference)"), NULL },
     { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
@@ -238,7 +246,7 @@ derm_cli_train (int argc, char **argv)
       else if (finetune != NULL && !derm_finetune_from_name (finetune, &cfg.finetune))
         usage = _("--finetune must be head, last or all");
       else if (balance != NULL && !derm_balance_from_name (balance, &cfg.balance))
-        usage = _("--balance must be sampling, loss or none");
+        usage = _("--balance must be sampling, loss, logit-adjust or none");
       else if (limit < 0 || seed < 0 || patience < 0 || workers < 0)
         usage = _("--limit, --seed, --patience and --workers cannot be negative");
       else if (!(checkpoint_every >= 0))
@@ -270,6 +278,9 @@ derm_cli_train (int argc, char **argv)
   cfg.lenient = lenient;
   cfg.tta = tta;
   cfg.checkpoint_every = checkpoint_every;
+  cfg.mixup = mixup;
+  cfg.cutmix = cutmix;
+  cfg.ema = ema;
 
   TrainUi ui = { isatty (STDERR_FILENO) };
   if (json_log != NULL)
@@ -371,6 +382,27 @@ print_operating_point (const DermDecision *d, const float *probs, const int *lab
             "validation)\n"), d->risk_threshold, d->target_sensitivity);
   printf (_("  sensitivity       %.4f (malignant lesions flagged)\n"), sensitivity);
   printf (_("  specificity       %.4f (benign lesions not flagged)\n"), specificity);
+}
+
+static void
+print_interval (const char *name, DermInterval v)
+{
+  if (isfinite (v.lo) && isfinite (v.hi))
+    printf ("  %-22s %.3f .. %.3f\n", name, v.lo, v.hi);
+}
+
+static void
+print_intervals (const DermClassBootstrap *bs)
+{
+  printf (_("\n95%% intervals (%d bootstrap resamples of the %d lesions)\n"), bs->resamples,
+          bs->n_groups);
+  print_interval (_("balanced accuracy"), bs->balanced_accuracy);
+  print_interval (_("accuracy"), bs->accuracy);
+  print_interval (_("macro ROC AUC"), bs->macro_auc);
+  print_interval (_("ECE"), bs->ece);
+  print_interval (_("MEL recall"), bs->recall[DERM_CLASS_MEL]);
+  print_interval (_("flag sensitivity"), bs->sensitivity);
+  print_interval (_("flag specificity"), bs->specificity);
 }
 
 int
@@ -476,6 +508,14 @@ derm_cli_evaluate (int argc, char **argv)
         derm_class_metrics_compute_with_offsets (probs, labels, idx->len, DERM_N_CLASSES,
                                                  decision.class_offsets, &ruled);
       const DermClassMetrics *shown = use_rule ? &ruled : &m;
+      /* Intervals by resampling lesions, for the decisions shown. */
+      DermClassBootstrap bs;
+      g_autoptr(JsonBuilder) ci = json_builder_new ();
+      json_builder_begin_object (ci);
+      derm_evaluate_add_bootstrap_json (ci, ds, (guint *) idx->data, idx->len, probs,
+                                        use_rule ? decision.class_offsets : NULL,
+                                        has_decision ? decision.risk_threshold : NAN, &bs);
+      json_builder_end_object (ci);
       if (!json)
         {
           printf (_("%s on the %s split of %s\n\n"), weights, part, data);
@@ -498,8 +538,15 @@ derm_cli_evaluate (int argc, char **argv)
               printf ("\n");
               print_operating_point (&decision, probs, labels, idx->len);
             }
+          print_intervals (&bs);
         }
       derm_class_metrics_add_json (shown, b);
+      {
+        g_autoptr(JsonNode) ci_root = json_builder_get_root (ci);
+        JsonNode *member = json_object_get_member (json_node_get_object (ci_root), "ci95");
+        json_builder_set_member_name (b, "ci95");
+        json_builder_add_value (b, json_node_copy (member));
+      }
       if (has_decision)
         {
           json_builder_set_member_name (b, "decision_rule");

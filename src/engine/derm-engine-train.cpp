@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <numeric>
+#include <random>
 #include <sstream>
 
 #include "derm-engine-private.hpp"
@@ -19,6 +21,12 @@ struct DermTrainer
   DermTrainConfig config = {};
   std::vector<float> class_weights;
   torch::Tensor class_weights_t;   // on the model's device, or undefined
+  torch::Tensor loss_offsets_t;    // 1 x num_classes on the device, or undefined
+  // The moving average: (the model's tensor, its average), every parameter
+  // and buffer, in named_state () order; empty without ema_decay.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> ema;
+  bool ema_swapped = false;        // the averages are in the model now
+  std::mt19937_64 rng;             // mixup / cutmix draws
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   std::vector<torch::nn::Module *> frozen_bn;
   gint64 global_step = 0;
@@ -113,12 +121,21 @@ validate_config (DermModel *m, const DermTrainConfig &c)
                                   : _("A classifier trains with cross-entropy or focal loss"));
   if (c.optimizer != DERM_OPTIMIZER_ADAMW && c.optimizer != DERM_OPTIMIZER_SGD)
     fail (DERM_ERROR_INVALID, _("Unknown optimizer"));
+  if (!(c.mixup_alpha >= 0) || !(c.cutmix_alpha >= 0) || !std::isfinite (c.mixup_alpha)
+      || !std::isfinite (c.cutmix_alpha))
+    fail (DERM_ERROR_INVALID, _("The mixup and cutmix strengths must not be negative"));
+  if (seg && (c.mixup_alpha > 0 || c.cutmix_alpha > 0 || c.loss_logit_offsets != nullptr))
+    fail (DERM_ERROR_INVALID, _("Mixup, cutmix and the logit-adjusted loss apply to classifiers, "
+                                "not to a U-Net"));
+  if (!(c.ema_decay >= 0 && c.ema_decay < 1))
+    fail (DERM_ERROR_INVALID, _("The weight average's decay must be in [0, 1)"));
 }
 
 static torch::Tensor
-compute_loss (DermTrainer *tr, const torch::Tensor &out, const torch::Tensor &target)
+compute_loss (DermTrainer *tr, const torch::Tensor &logits, const torch::Tensor &target)
 {
   const DermTrainConfig &c = tr->config;
+  const torch::Tensor out = tr->loss_offsets_t.defined () ? logits + tr->loss_offsets_t : logits;
   switch (c.loss)
     {
     case DERM_LOSS_CROSS_ENTROPY:
@@ -200,26 +217,99 @@ clip_gradients (const std::vector<torch::Tensor> &params, double max_norm)
     g.mul_ (coef);
 }
 
+// Mixup or cutmix of a classification batch with a random permutation of
+// itself: replaces @x, sets *@target_b to the partners' labels and returns
+// the weight of the original labels (1: the batch is left as it was).
+static double
+mix_batch (DermTrainer *tr, torch::Tensor &x, const torch::Tensor &target, torch::Tensor *target_b)
+{
+  const DermTrainConfig &c = tr->config;
+  const bool mix = c.mixup_alpha > 0, cut = c.cutmix_alpha > 0;
+  const int64_t n = x.size (0);
+  if ((!mix && !cut) || n < 2)
+    return 1.0;
+  torch::NoGradGuard no_grad;
+  std::uniform_real_distribution<double> uniform (0.0, 1.0);
+  const bool use_cut = cut && (!mix || uniform (tr->rng) < 0.5);
+  const double alpha = use_cut ? c.cutmix_alpha : c.mixup_alpha;
+  std::gamma_distribution<double> gamma (alpha, 1.0);
+  const double ga = gamma (tr->rng), gb = gamma (tr->rng);
+  double lam = ga + gb > 0 ? ga / (ga + gb) : 1.0;
+  std::vector<int64_t> perm (n);
+  std::iota (perm.begin (), perm.end (), 0);
+  std::shuffle (perm.begin (), perm.end (), tr->rng);
+  auto perm_t = torch::tensor (perm).to (x.device ());
+  auto partner = x.index_select (0, perm_t);
+  *target_b = target.index_select (0, perm_t);
+  if (!use_cut)
+    {
+      x = x * lam + partner * (1.0 - lam);
+      return lam;
+    }
+  // A box of area (1 - lam) around a uniform centre, clipped to the image;
+  // lam is then the share of the original left.
+  const int64_t h = x.size (2), w = x.size (3);
+  const double r = std::sqrt (1.0 - lam);
+  const int64_t bh = (int64_t) (h * r), bw = (int64_t) (w * r);
+  std::uniform_int_distribution<int64_t> cy_d (0, h - 1), cx_d (0, w - 1);
+  const int64_t cy = cy_d (tr->rng), cx = cx_d (tr->rng);
+  const int64_t y0 = std::max<int64_t> (0, cy - bh / 2), y1 = std::min<int64_t> (h, cy + bh / 2);
+  const int64_t x0 = std::max<int64_t> (0, cx - bw / 2), x1 = std::min<int64_t> (w, cx + bw / 2);
+  if (y1 <= y0 || x1 <= x0)
+    return 1.0;
+  x = x.clone ();
+  x.narrow (2, y0, y1 - y0).narrow (3, x0, x1 - x0)
+    .copy_ (partner.narrow (2, y0, y1 - y0).narrow (3, x0, x1 - x0));
+  return 1.0 - (double) ((y1 - y0) * (x1 - x0)) / (double) (h * w);
+}
+
+// After each step: average += (1 - decay) * (weight - average), with the
+// decay warmed up so the first steps' random weights fade fast.
+static void
+ema_update (DermTrainer *tr)
+{
+  if (tr->ema.empty ())
+    return;
+  torch::NoGradGuard no_grad;
+  const double t = (double) tr->global_step;
+  const double decay = std::min (tr->config.ema_decay, (1.0 + t) / (10.0 + t));
+  for (auto &e : tr->ema)
+    {
+      if (e.second.is_floating_point ())
+        e.second.lerp_ (e.first, 1.0 - decay);
+      else
+        e.second.copy_ (e.first);
+    }
+}
+
 // One optimisation step on a normalised batch; returns the loss (a 0-dim
 // tensor on the device, not read back).
 static torch::Tensor
-train_step_tensors (DermTrainer *tr, const torch::Tensor &x, const torch::Tensor &target)
+train_step_tensors (DermTrainer *tr, const torch::Tensor &x_in, const torch::Tensor &target)
 {
   DermModel *m = tr->model;
+  if (tr->ema_swapped)
+    fail (DERM_ERROR_INVALID, _("The weight average is swapped in: swap it back before training"));
   set_lr (tr, lr_at (tr->config, tr->global_step));
+  torch::Tensor x = x_in, target_b;
+  const double lam = m->arch == DERM_ARCH_UNET ? 1.0 : mix_batch (tr, x, target, &target_b);
   torch::Tensor out;
   {
     Autocast autocast (m->device, tr->config.mixed_precision);
     out = m->net->forward (autocast.kind == 2 ? x.contiguous (memory_format (m->device)) : x);
   }
 
-  auto loss = compute_loss (tr, out.to (torch::kFloat), target);
+  out = out.to (torch::kFloat);
+  auto loss = compute_loss (tr, out, target);
+  if (lam < 1.0)
+    loss = loss * lam + compute_loss (tr, out, target_b) * (1.0 - lam);
   tr->optimizer->zero_grad ();
   loss.backward ();
   if (tr->config.grad_clip > 0)
     clip_gradients (tr->optimizer->param_groups ()[0].params (), tr->config.grad_clip);
   tr->optimizer->step ();
   tr->global_step++;
+  ema_update (tr);
   return loss.detach ();
 }
 
@@ -329,7 +419,24 @@ derm_trainer_new (DermModel *model, const DermTrainConfig *config, GError **erro
           tr->class_weights_t = torch::tensor (tr->class_weights).to (model->device);
         }
       tr->config.class_weights = nullptr;   // not owned; the copy above is
+      if (config->loss_logit_offsets != nullptr)
+        {
+          std::vector<float> off (config->loss_logit_offsets,
+                                  config->loss_logit_offsets + model->num_classes);
+          for (float o : off)
+            if (!std::isfinite (o))
+              derm::fail (DERM_ERROR_INVALID, _("The loss's logit offsets must be finite"));
+          tr->loss_offsets_t = torch::tensor (off).view ({ 1, model->num_classes }).to (model->device);
+        }
+      tr->config.loss_logit_offsets = nullptr;
+      tr->rng.seed (config->seed * 0x9E3779B97F4A7C15ULL + 17);
       torch::manual_seed (config->seed);
+      if (config->ema_decay > 0)
+        {
+          torch::NoGradGuard no_grad;
+          for (auto &kv : derm::named_state (model))
+            tr->ema.emplace_back (kv.second, kv.second.detach ().clone ());
+        }
       auto params = derm::apply_finetune (tr.get ());
       if (params.empty ())
         derm::fail (DERM_ERROR_INVALID, _("No layer is left to train"));
@@ -454,6 +561,22 @@ derm_trainer_get_global_step (DermTrainer *trainer)
   return trainer->global_step;
 }
 
+gboolean
+derm_trainer_swap_ema (DermTrainer *tr)
+{
+  if (tr == nullptr || tr->ema.empty ())
+    return FALSE;
+  torch::NoGradGuard no_grad;
+  for (auto &e : tr->ema)
+    {
+      auto held = e.first.clone ();
+      e.first.copy_ (e.second);
+      e.second.copy_ (held);
+    }
+  tr->ema_swapped = !tr->ema_swapped;
+  return TRUE;
+}
+
 int
 derm_trainer_get_epoch (DermTrainer *trainer)
 {
@@ -466,8 +589,16 @@ derm_trainer_save_checkpoint (DermTrainer *tr, const char *path, GError **error)
   try
     {
       std::vector<std::pair<std::string, torch::Tensor>> named;
-      for (auto &kv : derm::named_state (tr->model))
-        named.emplace_back ("model." + kv.first, kv.second);
+      auto state = derm::named_state (tr->model);
+      for (size_t i = 0; i < state.size (); i++)
+        {
+          // The training weights under model., their average under ema.,
+          // whichever of the two the model holds now.
+          const bool swapped = tr->ema_swapped;
+          named.emplace_back ("model." + state[i].first, swapped ? tr->ema[i].second : state[i].second);
+          if (!tr->ema.empty ())
+            named.emplace_back ("ema." + state[i].first, swapped ? state[i].second : tr->ema[i].second);
+        }
       // The optimizer's state in libtorch's own archive format, as bytes.
       torch::serialize::OutputArchive archive;
       tr->optimizer->save (archive);
@@ -523,8 +654,26 @@ derm_trainer_load_checkpoint (DermTrainer *tr, const char *path, GError **error)
       std::istringstream is (bytes);
       torch::serialize::InputArchive archive;
       archive.load_from (is, tr->model->device);
+      if (tr->ema_swapped)
+        derm_trainer_swap_ema (tr);
       derm::copy_weights (tr->model, st, path, "model.", false);
       tr->optimizer->load (archive);
+      if (!tr->ema.empty ())
+        {
+          // A checkpoint without averages (written without --ema) starts
+          // them from its weights.
+          const std::string first = "ema." + derm::named_state (tr->model).front ().first;
+          torch::NoGradGuard no_grad;
+          for (auto &e : tr->ema)
+            e.second.copy_ (e.first);
+          if (derm_safetensors_lookup (st, first.c_str ()) != nullptr)
+            {
+              // copy_weights writes into the model: borrow it, then swap.
+              derm_trainer_swap_ema (tr);
+              derm::copy_weights (tr->model, st, path, "ema.", false);
+              derm_trainer_swap_ema (tr);
+            }
+        }
 
       GHashTableIter it;
       gpointer k, v;

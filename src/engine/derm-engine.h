@@ -235,6 +235,18 @@ typedef struct {
   DermFinetune finetune;
   guint64 seed;           /* CPU runs repeat exactly with the same seed */
   gboolean mixed_precision; /* bf16 autocast on CUDA (set per training thread) */
+  /* Classifiers only (a U-Net's masks are never mixed): */
+  double mixup_alpha;     /* > 0: mixup, lambda ~ Beta(alpha, alpha) (Zhang et al. 2018) */
+  double cutmix_alpha;    /* > 0: cutmix, a box of area 1 - lambda pasted (Yun et al. 2019);
+                             with both set each batch uses one of the two, at even odds */
+  /* NULL or num_classes values (copied) added to the logits in the training
+   * loss only: tau * log(prior) is the logit-adjusted loss (Menon et al.
+   * 2021), whose plain arg-max then balances the classes. */
+  const float *loss_logit_offsets;
+  /* > 0: an exponential moving average of the weights (and float buffers)
+   * with this decay per step (warmed up as min(decay, (1 + t) / (10 + t))),
+   * swapped in by derm_trainer_swap_ema () and kept in checkpoints. */
+  double ema_decay;
 } DermTrainConfig;
 
 /* One batch from C: n images of height x width x 3 uint8 (NHWC, already
@@ -344,6 +356,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermDeviceCache, derm_device_cache_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermModel, derm_model_free)
 
 gint64       derm_trainer_get_global_step (DermTrainer *trainer);
+/* With ema_decay set: exchanges the model's weights with their moving
+ * average (call again to exchange them back before training on). Without:
+ * does nothing and returns FALSE. */
+gboolean     derm_trainer_swap_ema (DermTrainer *trainer);
 int          derm_trainer_get_epoch (DermTrainer *trainer);   /* epochs completed */
 
 /* Checkpoint: a safetensors file holding the model's tensors, the

@@ -116,6 +116,43 @@ derm_evaluate_get_decision (DermModel *model, DermDecision *decision, GError **e
   return derm_decision_from_json (json, decision, error);
 }
 
+int *
+derm_evaluate_lesion_groups (const DermDataset *ds, const guint *indices, guint n)
+{
+  int *groups = g_new (int, MAX (n, 1));
+  g_autoptr(GHashTable) first = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    {
+      const DermSample *s = ds->samples->pdata[indices[i]];
+      gpointer at;
+      if (g_hash_table_lookup_extended (first, s->lesion_id, NULL, &at))
+        groups[i] = GPOINTER_TO_INT (at);
+      else
+        {
+          groups[i] = (int) i;
+          g_hash_table_insert (first, s->lesion_id, GINT_TO_POINTER ((int) i));
+        }
+    }
+  return groups;
+}
+
+void
+derm_evaluate_add_bootstrap_json (JsonBuilder *b, const DermDataset *ds, const guint *indices,
+                                  guint n, const float *probs, const double *offsets,
+                                  double risk_threshold, DermClassBootstrap *out)
+{
+  g_autofree int *groups = derm_evaluate_lesion_groups (ds, indices, n);
+  g_autofree int *labels = g_new (int, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    labels[i] = ((const DermSample *) ds->samples->pdata[indices[i]])->label;
+  DermClassBootstrap bs;
+  derm_class_bootstrap (probs, labels, groups, (int) n, DERM_N_CLASSES, offsets, risk_threshold,
+                        DERM_BOOTSTRAP_RESAMPLES, 1, &bs);
+  derm_class_bootstrap_add_json (&bs, b);
+  if (out != NULL)
+    *out = bs;
+}
+
 gboolean
 derm_evaluate_write_predictions (const char *path, const DermDataset *ds, const guint *indices,
                                  guint n, const float *probs, GError **error)

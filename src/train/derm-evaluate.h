@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "derm-bootstrap.h"
 #include "derm-dataset.h"
 #include "derm-decision.h"
 #include "derm-engine.h"
@@ -38,6 +39,21 @@ gboolean derm_evaluate_classifier (DermModel *model, const DermDataset *dataset,
  * (the arg-max, no operating point: models from before the rule); FALSE
  * with @error when it is unreadable. */
 gboolean derm_evaluate_get_decision (DermModel *model, DermDecision *decision, GError **error);
+
+/* The lesion of each of the samples @indices, as numbers in 0..n-1 (images
+ * of one lesion share one), for derm_class_bootstrap ().
+ * Returns: (transfer full) n ints. */
+int     *derm_evaluate_lesion_groups (const DermDataset *dataset, const guint *indices, guint n);
+
+/* Member "ci95" (derm_class_bootstrap_add_json ()) of the object being
+ * built: lesion-bootstrap intervals of the metrics of @probs (n *
+ * DERM_N_CLASSES, of the samples @indices) decided with @offsets (NULL:
+ * arg-max), the operating point at @risk_threshold (NAN: none), seed 1,
+ * DERM_BOOTSTRAP_RESAMPLES resamples. @out (may be NULL) receives them. */
+void     derm_evaluate_add_bootstrap_json (JsonBuilder *builder, const DermDataset *dataset,
+                                           const guint *indices, guint n, const float *probs,
+                                           const double *offsets, double risk_threshold,
+                                           DermClassBootstrap *out);
 
 /* Writes @probs (n * DERM_N_CLASSES, of the samples @indices) as CSV:
  * image_id, lesion_id, dx, then one probability column per class code;

@@ -20,7 +20,7 @@
 #include "derm-safetensors.h"
 #include "derm-train-job.h"
 
-static const char *const balance_names[] = { "none", "loss", "sampling" };
+static const char *const balance_names[] = { "none", "loss", "sampling", "logit-adjust" };
 static const char *const gpu_augment_names[] = { "auto", "on", "off" };
 static const char *const finetune_names[] = { "all", "last", "head" };
 
@@ -54,7 +54,7 @@ derm_gpu_augment_from_name (const char *name, DermGpuAugment *mode)
 const char *
 derm_balance_name (DermBalance balance)
 {
-  g_return_val_if_fail (balance <= DERM_BALANCE_SAMPLING, NULL);
+  g_return_val_if_fail (balance <= DERM_BALANCE_LOGIT_ADJUST, NULL);
   return balance_names[balance];
 }
 
@@ -452,7 +452,7 @@ training_precision (const char *device)
 
 static char *
 training_json (const DermTrainJobConfig *cfg, int size, const char *device, int best_epoch,
-               int epochs_run, double best)
+               int epochs_run, double best, gboolean ema_best)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -464,7 +464,7 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   derm_json_add_number (b, cfg->task == DERM_TASK_CLASSIFY ? "val_balanced_accuracy" : "val_dice", best);
   derm_json_add_int (b, "batch", cfg->batch);
   derm_json_add_int (b, "image_size", size);
-  derm_json_add_number (b, "lr", cfg->lr);
+  derm_json_add_number (b, "lr", cfg->lr > 0 ? cfg->lr : 1e-3);
   derm_json_add_number (b, "weight_decay", cfg->weight_decay);
   json_builder_set_member_name (b, "balance");
   json_builder_add_string_value (b, derm_balance_name (cfg->balance));
@@ -477,6 +477,14 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   json_builder_set_member_name (b, "precision");
   json_builder_add_string_value (b, training_precision (device));
   derm_json_add_int (b, "seed", (gint64) cfg->seed);
+  derm_json_add_number (b, "mixup", cfg->mixup);
+  derm_json_add_number (b, "cutmix", cfg->cutmix);
+  derm_json_add_number (b, "ema", cfg->ema);
+  json_builder_set_member_name (b, "weights");
+  json_builder_add_string_value (b, ema_best ? "ema" : "raw");
+  json_builder_set_member_name (b, "shades_of_gray");
+  json_builder_add_boolean_value (b, cfg->shades_of_gray);
+  derm_json_add_number (b, "label_smoothing", cfg->task == DERM_TASK_CLASSIFY ? 0.05 : 0);
   json_builder_end_object (b);
   g_autoptr(JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
@@ -548,6 +556,14 @@ check_config (const DermTrainJobConfig *cfg, GError **error)
     problem = _("the checkpoint interval cannot be negative");
   else if (cfg->gpu_augment > DERM_GPU_AUGMENT_OFF)
     problem = _("unknown GPU augmentation mode");
+  else if (!(cfg->mixup >= 0 && cfg->mixup <= 100) || !(cfg->cutmix >= 0 && cfg->cutmix <= 100))
+    problem = _("mixup and cutmix strengths must be between 0 and 100");
+  else if (!(cfg->ema >= 0 && cfg->ema < 1))
+    problem = _("the weight average's decay must be at least 0 and below 1");
+  else if (cfg->task == DERM_TASK_SEGMENT
+           && (cfg->mixup > 0 || cfg->cutmix > 0 || cfg->balance == DERM_BALANCE_LOGIT_ADJUST))
+    problem = _("mixup, cutmix and the logit-adjusted loss are for classification; a mask "
+                "is never mixed");
   else if (derm_arch_task (cfg->arch) != cfg->task)
     problem = cfg->task == DERM_TASK_SEGMENT ? _("segmentation needs --arch unet")
                                              : _("classification needs a ResNet architecture");
@@ -639,6 +655,11 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
     norm += counts[c] > 0 ? counts[c] / sqrt (counts[c]) : 0;
   for (int c = 0; c < DERM_N_CLASSES; c++)
     weights[c] = counts[c] > 0 ? (float) (train_idx->len / norm / sqrt (counts[c])) : 1.0f;
+  /* The logit-adjusted loss's offsets: log of the training split's class
+   * priors (half an image for an absent class). */
+  float log_prior[DERM_N_CLASSES];
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    log_prior[c] = (float) log (MAX (counts[c], 0.5) / (double) train_idx->len);
 
   /* The cache: training images first, then validation. */
   guint n_cache = train_idx->len + val_idx->len;
@@ -738,11 +759,16 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   tc_.finetune = cfg->finetune;
   tc_.seed = cfg->seed;
   tc_.mixed_precision = TRUE;
+  tc_.mixup_alpha = classify ? cfg->mixup : 0;
+  tc_.cutmix_alpha = classify ? cfg->cutmix : 0;
+  tc_.loss_logit_offsets = classify && cfg->balance == DERM_BALANCE_LOGIT_ADJUST ? log_prior : NULL;
+  tc_.ema_decay = cfg->ema;
   DermTrainer *trainer = derm_trainer_new (model, &tc_, error);
   gboolean ok = trainer != NULL;
 
   double best = -1;
   int best_epoch = -1, bad_epochs = 0, start_epoch = 0, epoch = 0;
+  gboolean best_ema = FALSE;
   if (ok && cfg->resume != NULL)
     {
       ok = derm_trainer_load_checkpoint (trainer, cfg->resume, error);
@@ -759,6 +785,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
           best = get_double_metadata (model, "train.best_metric", -1);
           best_epoch = (int) get_double_metadata (model, "train.best_epoch", -1);
           bad_epochs = (int) get_double_metadata (model, "train.bad_epochs", 0);
+          best_ema = get_double_metadata (model, "train.best_ema", 0) != 0;
           /* Checkpoints are written every --checkpoint-every seconds, best
            * models at every best epoch: the model file may hold a better
            * epoch than the checkpoint knows. A worse epoch must not replace it. */
@@ -808,14 +835,44 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
                        error);
       if (!ok)
         break;
+      /* The weights' moving average, validated beside the raw weights; the
+       * better of the two (the average on a tie) stays in the model until
+       * it is saved. */
+      gboolean ema_in = FALSE;
+      if (val_idx->len > 0 && cfg->ema > 0 && derm_trainer_swap_ema (trainer))
+        {
+          double ema_metric = NAN;
+          g_autofree char *ema_json = NULL;
+          ema_in = TRUE;
+          ok = validate (&job, model, cache, dcache, val_entries, val_idx->len, &ema_metric,
+                         &ema_json, error);
+          if (!ok)
+            break;
+          emit_message (&job, _("epoch %d: validation %s %.4f with the weight average, %.4f "
+                                "with the raw weights"), epoch + 1,
+                        classify ? "balanced_accuracy" : "dice", ema_metric, metric);
+          if (isfinite (ema_metric) && !(ema_metric < metric))
+            {
+              metric = ema_metric;
+              g_free (val_json);
+              val_json = g_steal_pointer (&ema_json);
+            }
+          else
+            {
+              derm_trainer_swap_ema (trainer);
+              ema_in = FALSE;
+            }
+        }
       /* Without validation the last epoch is the best. */
       gboolean is_best = val_idx->len == 0 || (isfinite (metric) && metric > best);
       if (is_best)
         {
           best = val_idx->len > 0 ? metric : NAN;
           best_epoch = epoch;
+          best_ema = ema_in;
           bad_epochs = 0;
-          g_autofree char *tj = training_json (cfg, job.size, device, epoch, epoch + 1, best);
+          g_autofree char *tj = training_json (cfg, job.size, device, epoch, epoch + 1, best,
+                                               best_ema);
           derm_model_set_metadata (model, "training", tj);
           derm_model_set_metadata (model, "color_constancy",
                                    cfg->shades_of_gray ? "shades_of_gray" : "none");
@@ -824,6 +881,8 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
         }
       else
         bad_epochs++;
+      if (ema_in)
+        derm_trainer_swap_ema (trainer);
       DermTrainEvent e = { .type = DERM_TRAIN_EVENT_EPOCH, .epoch = epoch, .loss = loss,
                            .val_metric = metric, .is_best = is_best, .json = val_json,
                            .val_metric_name = classify ? "balanced_accuracy" : "dice" };
@@ -833,6 +892,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       set_double_metadata (model, "train.best_metric", best);
       set_double_metadata (model, "train.best_epoch", best_epoch);
       set_double_metadata (model, "train.bad_epochs", bad_epochs);
+      set_double_metadata (model, "train.best_ema", best_ema);
       set_double_metadata (model, "train.shades_of_gray", cfg->shades_of_gray);
       gboolean ckpt_due = epoch == start_epoch || cfg->checkpoint_every <= 0
                           || (g_get_monotonic_time () - last_ckpt) / 1e6 >= cfg->checkpoint_every;
@@ -886,7 +946,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   model = derm_model_load (cfg->out_path, device, error);
   if (model == NULL)
     return FALSE;
-  g_autofree char *tj = training_json (cfg, job.size, device, best_epoch, epoch, best);
+  g_autofree char *tj = training_json (cfg, job.size, device, best_epoch, epoch, best, best_ema);
   derm_model_set_metadata (model, "training", tj);
   const int eval_batch = 64;
   /* The decision rule, fitted on validation with the calibrated
@@ -946,6 +1006,9 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
             }
           else
             derm_class_metrics_add_json (&tm, b);
+          derm_evaluate_add_bootstrap_json (b, ds, (guint *) test_idx->data, test_idx->len, probs,
+                                            has_decision ? decision.class_offsets : NULL,
+                                            has_decision ? decision.risk_threshold : NAN, NULL);
         }
       else
         {

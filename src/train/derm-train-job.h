@@ -22,6 +22,8 @@ typedef enum {
   DERM_BALANCE_NONE,
   DERM_BALANCE_LOSS,      /* cross-entropy weighted by 1 / sqrt(class frequency) */
   DERM_BALANCE_SAMPLING,  /* each class drawn equally often */
+  DERM_BALANCE_LOGIT_ADJUST, /* natural frequencies; the loss adds log(prior) to the logits
+                                (Menon et al. 2021), so the arg-max balances the classes */
 } DermBalance;
 
 /* Where training batches are augmented. ON: the uint8 cache is uploaded
@@ -39,7 +41,7 @@ typedef enum {
 const char *derm_gpu_augment_name (DermGpuAugment mode);
 gboolean    derm_gpu_augment_from_name (const char *name, DermGpuAugment *mode);
 
-/* "none", "loss", "sampling". Borrowed, static. */
+/* "none", "loss", "sampling", "logit-adjust". Borrowed, static. */
 const char *derm_balance_name (DermBalance balance);
 gboolean    derm_balance_from_name (const char *name, DermBalance *balance);
 
@@ -76,6 +78,13 @@ typedef struct {
    * and on cancel; 0 = after every epoch. Default 60. */
   double checkpoint_every;
   DermGpuAugment gpu_augment; /* augmentation on the model's device (see below) */
+  /* Classification recipe (0: off; see DermTrainConfig): */
+  double mixup;               /* mixup's Beta alpha, e.g. 0.2 */
+  double cutmix;              /* cutmix's Beta alpha, e.g. 1.0 */
+  /* The weights' moving average, decay per step (e.g. 0.998): validated
+   * beside the raw weights each epoch and saved in their place when its
+   * validation metric is at least as good. */
+  double ema;
 } DermTrainJobConfig;
 
 /* Fills @config with the defaults (classification, ResNet-50, 30 epochs,

@@ -274,6 +274,176 @@ test_seed_repeats (void)
   test_shapes_free (d);
 }
 
+/* Mean probability of class 1 over @d's images with @label. */
+static double
+mean_prob (DermModel *m, TestShapes *d, int label)
+{
+  double sum = 0;
+  int count = 0;
+  for (int i = 0; i < d->n; i++)
+    if (d->labels[i] == label)
+      {
+        g_autoptr(GError) error = NULL;
+        DermImage *img = data_image (d, i);
+        float p[2];
+        g_assert_true (derm_model_classify (m, img, FALSE, p, &error));
+        g_assert_no_error (error);
+        sum += p[1];
+        count++;
+        derm_image_free (img);
+      }
+  return sum / count;
+}
+
+/* Mixup + cutmix + the weight average: the loss falls; the
+ * average is a different set of weights that swaps in and out exactly and
+ * survives a checkpoint; each run repeats with its seed. */
+static void
+test_recipe_options (void)
+{
+  g_autofree char *dir = test_tmpdir ();
+  g_autofree char *ckpt = g_build_filename (dir, "ckpt.safetensors", NULL);
+  const int epochs = 3, size = 32;
+  TestShapes *train = test_shapes_new (32, size, 1, FALSE);
+  train->batch = 8;
+  TestShapes *test = test_shapes_new (16, size, 2, FALSE);
+  double first_loss[2] = { 0 }, last_loss = 0;
+  g_autoptr(GError) error = NULL;
+  for (int run = 0; run < 2; run++)
+    {
+      derm_engine_manual_seed (11);
+      DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, size);
+      DermTrainConfig c = test_classify_config (epochs * 4);
+      c.mixup_alpha = 0.2;
+      c.cutmix_alpha = 1.0;
+      c.ema_decay = 0.9;
+      DermTrainer *tr = derm_trainer_new (m, &c, &error);
+      g_assert_no_error (error);
+      for (int e = 0; e < epochs; e++)
+        {
+          double l = run_epoch (tr, e, train);
+          if (e == 0)
+            first_loss[run] = l;
+          last_loss = l;
+        }
+      if (run == 1 || test_on_cuda ())
+        {
+          derm_trainer_free (tr);
+          derm_model_free (m);
+          break;
+        }
+      double raw = mean_prob (m, test, 1);
+      g_assert_true (derm_trainer_swap_ema (tr));
+      double avg = mean_prob (m, test, 1);
+      g_printerr ("# mixup+cutmix+ema: loss %.4f -> %.4f; P(square | square) raw %.4f, "
+                  "average %.4f\n", first_loss[0], last_loss, raw, avg);
+      g_assert_cmpfloat (avg, !=, raw);
+      /* Training refuses to go on with the average swapped in. */
+      g_assert_false (derm_trainer_run_epoch (tr, epochs, 4, test_shapes_next_batch, train, NULL,
+                                              NULL, NULL, NULL, &error));
+      g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+      g_clear_error (&error);
+      train->pos = 0;
+      /* A checkpoint written while swapped keeps both sets apart. */
+      g_assert_true (derm_trainer_save_checkpoint (tr, ckpt, &error));
+      g_assert_no_error (error);
+      g_assert_true (derm_trainer_swap_ema (tr));
+      g_assert_cmpfloat (mean_prob (m, test, 1), ==, raw);
+
+      DermModel *b = test_new_model (DERM_ARCH_RESNET18, 2, 0, size);
+      DermTrainer *tb = derm_trainer_new (b, &c, &error);
+      g_assert_no_error (error);
+      g_assert_true (derm_trainer_load_checkpoint (tb, ckpt, &error));
+      g_assert_no_error (error);
+      g_assert_cmpfloat (mean_prob (b, test, 1), ==, raw);
+      g_assert_true (derm_trainer_swap_ema (tb));
+      g_assert_cmpfloat (mean_prob (b, test, 1), ==, avg);
+      derm_trainer_free (tb);
+      derm_model_free (b);
+      derm_trainer_free (tr);
+      derm_model_free (m);
+    }
+  if (!test_on_cuda ())
+    g_assert_cmpfloat (first_loss[0], ==, first_loss[1]);
+  /* The same seed without mixing: another first epoch. */
+  {
+    derm_engine_manual_seed (11);
+    DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, size);
+    DermTrainConfig c = test_classify_config (epochs * 4);
+    DermTrainer *tr = derm_trainer_new (m, &c, &error);
+    g_assert_no_error (error);
+    double plain = run_epoch (tr, 0, train);
+    g_printerr ("# first epoch: mixed %.4f, plain %.4f\n", first_loss[0], plain);
+    g_assert_cmpfloat (fabs (plain - first_loss[0]), >, 1e-4);
+    derm_trainer_free (tr);
+    derm_model_free (m);
+  }
+
+  /* Without an average there is nothing to swap. */
+  DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+  DermTrainConfig plain = test_classify_config (4);
+  DermTrainer *tr = derm_trainer_new (m, &plain, &error);
+  g_assert_no_error (error);
+  g_assert_false (derm_trainer_swap_ema (tr));
+  derm_trainer_free (tr);
+
+  /* Settings out of range, and mixing for a U-Net, are refused. */
+  DermTrainConfig bad = plain;
+  bad.ema_decay = 1.0;
+  g_assert_null (derm_trainer_new (m, &bad, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+  g_clear_error (&error);
+  bad = plain;
+  bad.mixup_alpha = -1;
+  g_assert_null (derm_trainer_new (m, &bad, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+  g_clear_error (&error);
+  derm_model_free (m);
+  DermModel *u = test_new_model (DERM_ARCH_UNET, 1, 8, 32);
+  DermTrainConfig seg = plain;
+  seg.loss = DERM_LOSS_BCE_DICE;
+  seg.cutmix_alpha = 1.0;
+  g_assert_null (derm_trainer_new (u, &seg, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+  g_clear_error (&error);
+  derm_model_free (u);
+  test_shapes_free (train);
+  test_shapes_free (test);
+  test_rmdir (dir);
+}
+
+/* The logit-adjusted loss: offsets o added to the logits in the loss only.
+ * Training sees class 1 favoured by e^3, so the raw model learns to score
+ * it lower than a model trained without: on the same balanced data its
+ * probability of class 1 drops. */
+static void
+test_logit_adjusted_loss (void)
+{
+  TestShapes *train = test_shapes_new (48, 32, 3, FALSE);
+  train->batch = 8;
+  double p1[2];
+  for (int run = 0; run < 2; run++)
+    {
+      derm_engine_manual_seed (5);
+      DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
+      DermTrainConfig c = test_classify_config (4 * 6);
+      float offsets[2] = { 0.0f, 3.0f };
+      c.loss_logit_offsets = run == 1 ? offsets : NULL;
+      g_autoptr(GError) error = NULL;
+      DermTrainer *tr = derm_trainer_new (m, &c, &error);
+      g_assert_no_error (error);
+      for (int e = 0; e < 4; e++)
+        run_epoch (tr, e, train);
+      p1[run] = 0.5 * (mean_prob (m, train, 0) + mean_prob (m, train, 1));
+      derm_trainer_free (tr);
+      derm_model_free (m);
+    }
+  g_printerr ("# mean P(class 1): plain loss %.3f, logit-adjusted (+3 on class 1) %.3f\n", p1[0],
+              p1[1]);
+  g_assert_cmpfloat (p1[1], <, p1[0] - 0.05);
+  test_shapes_free (train);
+}
+
 static void
 test_unet_odd_sizes (void)
 {
@@ -356,5 +526,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/train/resume", test_resume);
   g_test_add_func ("/engine/train/seed-repeats", test_seed_repeats);
   g_test_add_func ("/engine/train/unet-odd-sizes", test_unet_odd_sizes);
+  g_test_add_func ("/engine/train/recipe-options", test_recipe_options);
+  g_test_add_func ("/engine/train/logit-adjusted-loss", test_logit_adjusted_loss);
   return g_test_run ();
 }
