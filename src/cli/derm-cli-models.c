@@ -17,6 +17,7 @@
 #include "derm-decision.h"
 #include "derm-engine.h"
 #include "derm-metrics.h"
+#include "derm-model-card.h"
 #include "derm-safetensors.h"
 
 static void
@@ -332,9 +333,12 @@ print_decision (const char *json)
 int
 derm_cli_weights_info (int argc, char **argv)
 {
-  gboolean json = FALSE;
+  gboolean json = FALSE, card = FALSE;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { "card", 0, 0, G_OPTION_ARG_NONE, &card,
+      N_("Print the model card (data, recipe, test metrics with intervals, operating point, "
+         "intended use and limits) as Markdown"), NULL },
     { NULL }
   };
   if (!derm_cli_parse_options (entries, _("FILE"),
@@ -365,6 +369,12 @@ derm_cli_weights_info (int argc, char **argv)
         e *= t->shape[d];
       elements += e;
       bytes += t->nbytes;
+    }
+  if (card)
+    {
+      g_autofree char *text = derm_model_card_render (md, argv[1]);
+      fputs (text, stdout);
+      return DERM_CLI_EXIT_OK;
     }
   const char *arch = g_hash_table_lookup (md, "architecture");
   const char *classes = g_hash_table_lookup (md, "classes");
@@ -431,6 +441,8 @@ derm_cli_weights_info (int argc, char **argv)
     printf ("  %-22s %s\n", (const char *) keys[i], (const char *) g_hash_table_lookup (md, keys[i]));
   if (decision_json != NULL)
     print_decision (decision_json);
+  if (g_hash_table_contains (md, "model_card"))
+    printf (_("The model card: dermalens-cli weights-info --card %s\n"), argv[1]);
   return DERM_CLI_EXIT_OK;
 }
 

@@ -16,6 +16,7 @@
 #include "derm-error.h"
 #include "derm-evaluate.h"
 #include "derm-metrics.h"
+#include "derm-model-card.h"
 #include "derm-split.h"
 #include "derm-safetensors.h"
 #include "derm-train-job.h"
@@ -642,6 +643,15 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
     }
   derm_model_set_metadata (model, "split", split_json);
   derm_model_set_metadata (model, "dataset_sha256", sha);
+  {
+    guint split_counts[3][DERM_N_CLASSES] = { { 0 } };
+    GArray *parts[3] = { train_idx, val_idx, test_idx };
+    for (int p = 0; p < 3; p++)
+      for (guint i = 0; i < parts[p]->len; i++)
+        split_counts[p][((DermSample *) ds->samples->pdata[g_array_index (parts[p], guint, i)])->label]++;
+    g_autofree char *facts = derm_model_card_facts_json (sha, n, ds->n_lesions, split_counts, device);
+    derm_model_set_metadata (model, "model_card", facts);
+  }
   derm_model_set_metadata (model, "color_constancy", "none");   /* the cache applies it */
 
   /* Class weights from the training split (inverse square root frequency,

@@ -154,6 +154,49 @@ out=$("$CLI" evaluate --weights "$M" --data "$DATA"); rc=$?
 check "evaluate says which rule decided and prints the operating point" \
   '[ $rc -eq 0 ] && echo "$out" | grep -q "^decision rule  *the model.s class offsets" && echo "$out" | grep -q "^operating point  *malignant risk >= 0\.[0-9]" && echo "$out" | grep -q "^  sensitivity " && echo "$out" | grep -q "^  specificity "'
 
+# ---- intervals by lesion, the model card, the recipe options (issue 14)
+check "evaluate JSON: 95% lesion-bootstrap intervals, the same as the training's test event" \
+  '$PY - "$TMP/eval.json" "$TMP/pred.csv" "$TMP/log.jsonl" <<PYEOF
+import csv, json, sys
+r = json.load(open(sys.argv[1]))
+ci = r["ci95"]
+lesions = {row["lesion_id"] for row in csv.DictReader(open(sys.argv[2]))}
+assert ci["method"] == "lesion_bootstrap" and ci["resamples"] == 1000, ci
+assert ci["lesions"] == len(lesions), (ci["lesions"], len(lesions))
+for k in ("accuracy", "balanced_accuracy", "ece"):
+    lo, hi = ci[k]
+    assert 0 <= lo <= hi <= 1, (k, lo, hi)
+lo, hi = ci["sensitivity"]
+assert 0 <= lo <= hi <= 1
+test = [e for e in (json.loads(l) for l in open(sys.argv[3])) if e["event"] == "test"][0]["metrics"]
+assert test["ci95"] == ci, (test["ci95"], ci)
+PYEOF'
+out=$("$CLI" evaluate --weights "$M" --data "$DATA"); rc=$?
+check "evaluate prints the intervals" \
+  '[ $rc -eq 0 ] && echo "$out" | grep -Eq "^95% intervals \(1000 bootstrap resamples of the [0-9]+ lesions\)" && echo "$out" | grep -Eq "^  balanced accuracy +0\.[0-9]+ \.\. [01]\.[0-9]+"'
+out=$("$CLI" weights-info --card "$M"); rc=$?
+check "weights-info --card prints the model card: data, recipe, test metrics with intervals, operating point, use and limits" \
+  '[ $rc -eq 0 ] && for h in "## Model details" "## Intended use" "## Out of scope" "## Training data" "## Training recipe" "## Evaluation on the test split" "## Decision rule and operating point" "## Limitations"; do echo "$out" | grep -qF "$h" || exit 1; done && echo "$out" | grep -q "HAM10000 (sha256" && echo "$out" | grep -Eq "^\| balanced accuracy \(decision rule\) \| [0-9.]+ \([0-9.]+–[0-9.]+\) \|" && echo "$out" | grep -q "^| MEL |" && echo "$out" | grep -q "Malignant flag when MEL + BCC + AKIEC"'
+M2="$TMP/recipe.safetensors"
+"$CLI" train --data "$DATA" --out "$M2" --arch resnet18 --image-size 32 --epochs 2 --batch 16 \
+  --limit 160 --seed 3 --mixup 0.2 --cutmix 1.0 --ema 0.9 --balance logit-adjust \
+  --json-log "$TMP/recipe.jsonl" 2>"$TMP/recipe.err"; rc=$?
+check "train with mixup, cutmix, the weight average and the logit-adjusted loss" '[ $rc -eq 0 ]'
+[ $rc -eq 0 ] || sed 's/^/# /' "$TMP/recipe.err"
+check "the recipe is recorded in the model and the average was validated each epoch" \
+  '"$CLI" weights-info --json "$M2" >"$TMP/recipe-info.json" && $PY - "$TMP/recipe-info.json" "$TMP/recipe.err" <<PYEOF
+import json, sys
+t = json.loads(json.load(open(sys.argv[1]))["metadata"]["training"])
+assert t["mixup"] == 0.2 and t["cutmix"] == 1.0 and t["ema"] == 0.9 and t["balance"] == "logit-adjust", t
+assert t["weights"] in ("ema", "raw"), t
+err = open(sys.argv[2]).read()
+assert err.count("with the weight average") == 2, err
+PYEOF'
+"$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --ema 1 --limit 160 >/dev/null 2>&1; rc=$?
+check "a weight-average decay of 1 is refused" '[ $rc -eq 1 ]'
+err=$("$CLI" train --task segment --data "$DATA" --out "$TMP/x.safetensors" --cutmix 1 --limit 160 2>&1); rc=$?
+check "cutmix for a segmenter is refused: a mask is never mixed" '[ $rc -eq 1 ] && echo "$err" | grep -q "never mixed"'
+
 # ---- Ctrl-C leaves a resumable checkpoint; --resume finishes the run
 R="$TMP/resume.safetensors"
 "$CLI" train --data "$DATA" --out "$R" --arch resnet18 --image-size 32 --epochs 2 --batch 16 \
