@@ -3,6 +3,7 @@
 
 #define G_LOG_DOMAIN "derm-case"
 
+#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -173,6 +174,8 @@ derm_case_result_from_analysis (const DermAnalysis *analysis, char **notes, GErr
   memcpy (result->probs, analysis->probs, sizeof result->probs);
   result->top_class = analysis->predicted;
   result->heatmap_class = analysis->predicted;
+  /* The rule's threshold is not stored with a case: the user's applies. */
+  result->model_risk_threshold = NAN;
   if (analysis->mask_png != NULL)
     {
       result->mask = derm_case_decode_mask (analysis->mask_png, _("the stored mask"), error);

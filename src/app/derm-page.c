@@ -222,6 +222,7 @@ show_result (DermPage *self)
 {
   derm_results_show (self->results, self->result,
                      g_settings_get_double (self->settings, "risk-threshold"),
+                     g_settings_get_boolean (self->settings, "override-risk-threshold"),
                      g_settings_get_double (self->settings, "low-confidence-margin"),
                      g_settings_get_enum (self->settings, "units") == 1
                        ? g_settings_get_double (self->settings, "pixels-per-mm") : 0.0);
@@ -580,6 +581,7 @@ bind_settings (DermPage *self)
                    "value", G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_object (self->settings, "changed::show-heatmap", G_CALLBACK (show_heatmap_changed_cb), self, 0);
   g_signal_connect_object (self->settings, "changed::risk-threshold", G_CALLBACK (thresholds_changed_cb), self, 0);
+  g_signal_connect_object (self->settings, "changed::override-risk-threshold", G_CALLBACK (thresholds_changed_cb), self, 0);
   g_signal_connect_object (self->settings, "changed::low-confidence-margin", G_CALLBACK (thresholds_changed_cb), self, 0);
   g_signal_connect_object (self->settings, "changed::units", G_CALLBACK (thresholds_changed_cb), self, 0);
   g_signal_connect_object (self->settings, "changed::pixels-per-mm", G_CALLBACK (thresholds_changed_cb), self, 0);
@@ -1014,6 +1016,7 @@ copy_result_without_images (const DermAnalysisResult *result)
   copy->classifier_info = g_strdup (result->classifier_info);
   copy->segmenter_info = g_strdup (result->segmenter_info);
   copy->notice = g_strdup (result->notice);
+  copy->operating_point_text = g_strdup (result->operating_point_text);
   return copy;
 }
 
@@ -1091,6 +1094,7 @@ derm_page_export_report (DermPage *self, const char *path, GError **error)
         }
     }
   report->risk_threshold = g_settings_get_double (self->settings, "risk-threshold");
+  report->override_risk_threshold = g_settings_get_boolean (self->settings, "override-risk-threshold");
   report->pixels_per_mm = g_settings_get_enum (self->settings, "units") == 1
                             ? g_settings_get_double (self->settings, "pixels-per-mm") : 0.0;
 

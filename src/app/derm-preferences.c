@@ -29,6 +29,7 @@ struct _DermPreferences
   GtkWidget *contour_color_button;
   GtkScale *heatmap_opacity_scale;
   GtkSpinButton *risk_spin;
+  GtkSwitch *override_risk_switch;
   GtkSpinButton *margin_spin;
   GtkDropDown *units_dropdown;
   GtkSpinButton *ppmm_spin;
@@ -181,6 +182,10 @@ bind_settings (DermPreferences *self)
                    gtk_range_get_adjustment (GTK_RANGE (self->heatmap_opacity_scale)),
                    "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "risk-threshold", self->risk_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "override-risk-threshold", self->override_risk_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_object_bind_property (self->override_risk_switch, "active", self->risk_spin, "sensitive",
+                          G_BINDING_SYNC_CREATE);
   g_settings_bind (settings, "low-confidence-margin", self->margin_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (settings, "units", self->units_dropdown, "selected",
                                 G_SETTINGS_BIND_DEFAULT, units_get, units_set, NULL, NULL);
@@ -219,6 +224,7 @@ derm_preferences_class_init (DermPreferencesClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, contour_color_button);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, heatmap_opacity_scale);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, risk_spin);
+  gtk_widget_class_bind_template_child (widget_class, DermPreferences, override_risk_switch);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, margin_spin);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, units_dropdown);
   gtk_widget_class_bind_template_child (widget_class, DermPreferences, ppmm_spin);

@@ -17,6 +17,33 @@
 #define PAGE_H 841.89
 #define MARGIN 48.0
 
+double
+derm_report_flag_threshold (const DermAnalysisResult *result, gboolean override, double setting,
+                            gboolean *from_model)
+{
+  gboolean model = !override && isfinite (result->model_risk_threshold);
+  if (from_model != NULL)
+    *from_model = model;
+  return model ? result->model_risk_threshold : setting;
+}
+
+char *
+derm_report_flag_text (const DermAnalysisResult *result, gboolean override, double setting)
+{
+  gboolean from_model;
+  double t = derm_report_flag_threshold (result, override, setting, &from_model);
+  double risk = derm_class_malignant_risk (result->probs);
+  if (!(risk >= t))
+    return NULL;
+  if (!from_model)
+    return g_strdup_printf (_("Malignant risk: melanoma, basal cell carcinoma and actinic keratosis "
+                              "together reach %.0f %% (threshold %.0f %%)."), 100 * risk, 100 * t);
+  return g_strdup_printf (_("Malignant risk: melanoma, basal cell carcinoma and actinic keratosis "
+                            "together reach %.0f %%, at or above the model’s operating point "
+                            "(%.0f %%). %s"), 100 * risk, 100 * t,
+                          result->operating_point_text != NULL ? result->operating_point_text : "");
+}
+
 void
 derm_report_free (DermReport *report)
 {
@@ -289,13 +316,11 @@ draw_page (cairo_t *cr, const DermReport *report)
   chart_y += draw_chart (cr, result, x + col + 20, chart_y, col);
   y = MAX (y + image_h, chart_y) + 12;
 
-  double risk = derm_class_malignant_risk (result->probs);
-  if (risk >= report->risk_threshold)
+  g_autofree char *flag = derm_report_flag_text (result, report->override_risk_threshold,
+                                                  report->risk_threshold);
+  if (flag != NULL)
     {
-      g_autofree char *text = g_strdup_printf (_("Malignant risk: melanoma, basal cell carcinoma and "
-                                                 "actinic keratosis together reach %.0f %% "
-                                                 "(threshold %.0f %%)."),
-                                               100 * risk, 100 * report->risk_threshold);
+      const char *text = flag;
       cairo_set_source_rgb (cr, 0.75, 0.11, 0.16);
       y += draw_text (cr, x, y, width, text, "Sans Bold 9.5", FALSE) + 8;
       cairo_set_source_rgb (cr, 0, 0, 0);
@@ -328,7 +353,24 @@ draw_page (cairo_t *cr, const DermReport *report)
                                              result->classifier_info != NULL ? result->classifier_info : "",
                                              result->segmenter_info != NULL ? result->segmenter_info
                                                                             : _("none"));
-  y += draw_text (cr, x, y, width, models, "Sans 9", FALSE) + 10;
+  y += draw_text (cr, x, y, width, models, "Sans 9", FALSE) + 2;
+  {
+    gboolean from_model;
+    double t = derm_report_flag_threshold (result, report->override_risk_threshold,
+                                           report->risk_threshold, &from_model);
+    g_autofree char *op = from_model
+      ? g_strdup_printf (_("Malignant-risk flag at %.0f %%: the model’s operating point. %s"), 100 * t,
+                         result->operating_point_text != NULL ? result->operating_point_text : "")
+      : g_strdup_printf (_("Malignant-risk flag at %.0f %%: the user’s threshold, not a "
+                           "model’s operating point."), 100 * t);
+    y += draw_text (cr, x, y, width, op, "Sans 9", FALSE) + 2;
+    if (result->decided_by_rule)
+      y += draw_text (cr, x, y, width,
+                      _("The diagnosis shown is the model’s decision rule: class offsets fitted "
+                        "for balanced accuracy on validation, not simply the highest probability."),
+                      "Sans 9", FALSE) + 2;
+    y += 8;
+  }
 
   /* The disclaimer sits at the foot of the page whatever came before. */
   const char *disclaimer = _("Decision support only: these results come from a statistical model and "

@@ -25,9 +25,22 @@ typedef struct {
   int diagnosis;                /* the clinician's DermClass, -1: none */
   DermDxType dx_type;
   char *annotation_notes;       /* or NULL */
-  double risk_threshold;
+  double risk_threshold;        /* the user's threshold (settings) ... */
+  gboolean override_risk_threshold; /* ... used instead of the model's operating point */
   double pixels_per_mm;         /* > 0: sizes in millimetres */
 } DermReport;
+
+/* The malignant-risk threshold the flag uses for @result: the model's
+ * operating point, or @setting when @override is set or the model has none
+ * (*@from_model says which; may be NULL). */
+double derm_report_flag_threshold (const DermAnalysisResult *result, gboolean override,
+                                   double setting, gboolean *from_model);
+/* The flag's sentence for @result, or NULL when its malignant risk is under
+ * that threshold: the risk, the threshold and whose it is, and with the
+ * model's operating point what the flag means on held-out data.
+ * Returns: (transfer full). */
+char  *derm_report_flag_text (const DermAnalysisResult *result, gboolean override,
+                              double setting);
 
 /* Called once per measurement row: a translated label and its value. */
 typedef void (*DermMeasurementRowFunc) (const char *label, const char *value, gpointer user_data);

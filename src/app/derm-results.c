@@ -129,6 +129,7 @@ show_measurements (DermResults *self, const DermAnalysisResult *result, double p
 
 void
 derm_results_show (DermResults *self, const DermAnalysisResult *result, double risk_threshold,
+                   gboolean override_risk_threshold,
                    double low_confidence_margin, double pixels_per_mm)
 {
   g_return_if_fail (DERM_IS_RESULTS (self));
@@ -154,21 +155,20 @@ derm_results_show (DermResults *self, const DermAnalysisResult *result, double r
                                       accessible, -1);
     }
 
-  int top = order[0];
-  g_autofree char *top_text = g_strdup_printf (_("%s — %.0f %%"), derm_class_name (top),
-                                               100.0 * result->probs[top]);
+  /* The model's decision: with its decision rule it may be a rarer class
+   * than the most probable one. */
+  int top = result->top_class >= 0 && result->top_class < DERM_N_CLASSES ? result->top_class
+                                                                          : order[0];
+  g_autofree char *top_text = top != order[0]
+    ? g_strdup_printf (_("%s — %.0f %% (the model’s decision rule favours it over %s)"),
+                       derm_class_name (top), 100.0 * result->probs[top], derm_class_name (order[0]))
+    : g_strdup_printf (_("%s — %.0f %%"), derm_class_name (top), 100.0 * result->probs[top]);
   gtk_label_set_text (self->top_label, top_text);
 
-  double risk = derm_class_malignant_risk (result->probs);
-  gtk_widget_set_visible (GTK_WIDGET (self->risk_label), risk >= risk_threshold);
-  if (risk >= risk_threshold)
-    {
-      g_autofree char *text = g_strdup_printf (_("Malignant risk: melanoma, basal cell carcinoma and "
-                                                 "actinic keratosis together reach %.0f %% "
-                                                 "(threshold %.0f %%)."),
-                                               100 * risk, 100 * risk_threshold);
-      gtk_label_set_text (self->risk_label, text);
-    }
+  g_autofree char *flag = derm_report_flag_text (result, override_risk_threshold, risk_threshold);
+  gtk_widget_set_visible (GTK_WIDGET (self->risk_label), flag != NULL);
+  if (flag != NULL)
+    gtk_label_set_text (self->risk_label, flag);
 
   double margin = result->probs[order[0]] - result->probs[order[1]];
   gboolean low = margin < low_confidence_margin;

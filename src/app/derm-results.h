@@ -20,8 +20,11 @@ void derm_results_show_failed (DermResults *self, const char *message);
 /* @result is borrowed. Thresholds: malignant risk (MEL + BCC + AKIEC) and
  * the top-two margin under which confidence is low. @pixels_per_mm > 0
  * shows sizes in millimetres. */
+/* @risk_threshold is the user's; with @override_risk_threshold unset the
+ * model's operating point is used where it has one (derm_report_flag_text). */
 void derm_results_show (DermResults *self, const DermAnalysisResult *result,
-                        double risk_threshold, double low_confidence_margin,
+                        double risk_threshold, gboolean override_risk_threshold,
+                        double low_confidence_margin,
                         double pixels_per_mm);
 
 /* What the panel shows, as "key=value" lines (for tests). */

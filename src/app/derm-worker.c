@@ -11,6 +11,9 @@
 
 #include <glib/gi18n.h>
 
+#include <math.h>
+
+#include "derm-decision.h"
 #include "derm-engine.h"
 #include "derm-error.h"
 #include "derm-store.h"
@@ -52,6 +55,8 @@ typedef struct {
   DermModel *segmenter;
   char *classifier_info;
   char *segmenter_info;
+  gboolean has_decision;
+  DermDecision decision;  /* the classifier's rule, when has_decision */
   GError *load_error;   /* why the classifier is missing, kept until the config changes */
   char *device_notice;  /* the device chosen failed and the CPU is used instead; or NULL */
 } WorkerState;
@@ -77,6 +82,7 @@ derm_analysis_result_free (DermAnalysisResult *result)
   g_free (result->classifier_info);
   g_free (result->segmenter_info);
   g_free (result->notice);
+  g_free (result->operating_point_text);
   g_free (result);
 }
 
@@ -94,6 +100,7 @@ request_free (Request *request)
 static void
 unload_models (WorkerState *state)
 {
+  state->has_decision = FALSE;
   g_clear_pointer (&state->classifier, derm_model_free);
   g_clear_pointer (&state->segmenter, derm_model_free);
   g_clear_pointer (&state->classifier_info, g_free);
@@ -208,6 +215,13 @@ ensure_models (WorkerState *state)
       return;
     }
   state->classifier_info = describe_model (state->classifier, cpath);
+  const char *decision = derm_model_get_metadata (state->classifier, "decision");
+  g_autoptr(GError) rule_error = NULL;
+  state->has_decision = decision != NULL
+                        && derm_decision_from_json (decision, &state->decision, &rule_error);
+  if (rule_error != NULL)
+    g_warning ("%s: the decision rule is unreadable, the highest probability decides: %s", cpath,
+               rule_error->message);
 
   g_autoptr(GError) seg_error = NULL;
   g_autofree char *spath = resolve_model_path (&store, segmenter_path, DERM_MODEL_KIND_SEGMENTER, &seg_error);
@@ -261,10 +275,14 @@ run_analysis (WorkerState *state, Request *request, GError **error)
       g_propagate_error (error, local);
       return NULL;
     }
-  result->top_class = 0;
-  for (int c = 1; c < DERM_N_CLASSES; c++)
-    if (result->probs[c] > result->probs[result->top_class])
-      result->top_class = c;
+  result->top_class = derm_decision_predict (result->probs, DERM_N_CLASSES,
+                                             state->has_decision ? state->decision.class_offsets
+                                                                 : NULL);
+  result->decided_by_rule = state->has_decision;
+  result->model_risk_threshold = state->has_decision ? state->decision.risk_threshold : NAN;
+  result->operating_point_text = state->has_decision
+                                   ? derm_decision_describe_operating_point (&state->decision)
+                                   : NULL;
 
   if (state->segmenter != NULL)
     {

@@ -24,6 +24,13 @@ typedef struct {
   char *classifier_info;         /* "resnet50, file.safetensors, cpu" */
   char *segmenter_info;          /* or NULL */
   char *notice;                  /* e.g. the GPU failed and the CPU was used; or NULL */
+  /* The classifier's decision rule (derm-decision.h): top_class was decided
+   * with its class offsets (decided_by_rule), model_risk_threshold is its
+   * operating point (NAN: none: a model without one, or a stored case) and
+   * operating_point_text says what the flag means there, or NULL. */
+  gboolean decided_by_rule;
+  double model_risk_threshold;
+  char *operating_point_text;
 } DermAnalysisResult;
 
 void derm_analysis_result_free (DermAnalysisResult *result);

@@ -291,6 +291,45 @@ derm_decision_is_malignant (const DermDecision *d, const float probs[DERM_N_CLAS
   return !isnan (d->risk_threshold) && derm_class_malignant_risk (probs) >= d->risk_threshold;
 }
 
+/* "9 in 10", "all", "none" of a rate in [0, 1]. */
+static char *
+in_ten (double rate)
+{
+  int tenths = (int) lround (CLAMP (rate, 0.0, 1.0) * 10);
+  if (rate >= 0.995)
+    return g_strdup (C_("in ten", "all"));
+  if (rate < 0.005)
+    return g_strdup (C_("in ten", "none"));
+  /* rounding must not claim "all" or "none" for what is not */
+  if (tenths == 0)
+    return g_strdup (C_("in ten", "fewer than 1 in 10"));
+  if (tenths == 10)
+    return g_strdup (C_("in ten", "more than 9 in 10"));
+  /* Translators: a share, e.g. "9 in 10" */
+  return g_strdup_printf (C_("in ten", "%d in 10"), tenths);
+}
+
+char *
+derm_decision_describe_operating_point (const DermDecision *d)
+{
+  if (d == NULL || isnan (d->risk_threshold))
+    return NULL;
+  gboolean test = isfinite (d->test_sensitivity) && isfinite (d->test_specificity);
+  double sens = test ? d->test_sensitivity : d->val_sensitivity;
+  double spec = test ? d->test_specificity : d->val_specificity;
+  if (!isfinite (sens) || !isfinite (spec))
+    return NULL;
+  g_autofree char *found = in_ten (sens);
+  g_autofree char *flagged = in_ten (1.0 - spec);
+  if (test)
+    /* Translators: "At this threshold the model found 9 in 10 malignant
+     * lesions on held-out data, and flagged 3 in 10 benign ones." */
+    return g_strdup_printf (_("At this threshold the model found %s malignant lesions on "
+                              "held-out data, and flagged %s benign ones."), found, flagged);
+  return g_strdup_printf (_("At this threshold the model found %s malignant lesions on its "
+                            "validation data, and flagged %s benign ones."), found, flagged);
+}
+
 char *
 derm_decision_to_json (const DermDecision *d)
 {

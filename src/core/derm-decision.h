@@ -90,6 +90,14 @@ void     derm_decision_set_test (DermDecision *decision, const float *probs, con
 gboolean derm_decision_is_malignant (const DermDecision *decision,
                                      const float probs[DERM_N_CLASSES]);
 
+/* What the operating point means, in one translated sentence for a
+ * clinician, from the held-out (test) rates, else the validation rates:
+ * "At this threshold the model found 9 in 10 malignant lesions on held-out
+ * data, and flagged 3 in 10 benign ones." (rates rounded to tenths; "all",
+ * "none", "fewer than 1 in 10" and "more than 9 in 10" at the ends). NULL without an operating point or rates.
+ * Returns: (transfer full). */
+char    *derm_decision_describe_operating_point (const DermDecision *decision);
+
 /* The JSON of a model's "decision" metadata:
  * {"class_offsets": {"MEL": b, ...}, "risk_threshold": t, "target_sensitivity",
  *  "val_sensitivity", "val_specificity", "test_sensitivity", "test_specificity",

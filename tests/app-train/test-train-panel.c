@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 #include <gtk/gtk.h>
 
+#include "derm-decision.h"
 #include "derm-engine.h"
 #include "derm-resources.h"
 #include "derm-store.h"
@@ -180,6 +181,14 @@ shot (const char *name)
     g_printerr ("# screenshot: %s\n", path);
 }
 
+/* The decision of the last analysis. */
+static struct {
+  float probs[DERM_N_CLASSES];
+  int top_class;
+  gboolean decided_by_rule;
+  double model_risk_threshold;
+} last_decision;
+
 typedef struct {
   gboolean done;
   gboolean was_running;
@@ -198,6 +207,10 @@ analysed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       a->info = g_strdup (r->classifier_info);
       a->seg_info = g_strdup (r->segmenter_info);
+      memcpy (last_decision.probs, r->probs, sizeof r->probs);
+      last_decision.top_class = r->top_class;
+      last_decision.decided_by_rule = r->decided_by_rule;
+      last_decision.model_risk_threshold = r->model_risk_threshold;
     }
   a->done = TRUE;
 }
@@ -475,6 +488,23 @@ test_train_panel (void)
   g_autofree char *info1 = analyse_now (NULL);
   g_printerr ("# analysis after activation: %s\n", info1);
   g_assert_nonnull (strstr (info1, base));
+  /* The analysis decides with the trained model's rule and flags at its
+   * operating point. */
+  {
+    g_autoptr(GError) rule_error = NULL;
+    DermModel *trained = derm_model_load (nv->file_path, "cpu", &rule_error);
+    g_assert_no_error (rule_error);
+    const char *json = derm_model_get_metadata (trained, "decision");
+    g_assert_nonnull (json);
+    DermDecision d;
+    g_assert_true (derm_decision_from_json (json, &d, &rule_error));
+    g_assert_true (last_decision.decided_by_rule);
+    g_assert_cmpint (last_decision.top_class, ==,
+                     derm_decision_predict (last_decision.probs, DERM_N_CLASSES, d.class_offsets));
+    g_assert_true ((isnan (d.risk_threshold) && isnan (last_decision.model_risk_threshold))
+                   || d.risk_threshold == last_decision.model_risk_threshold);
+    derm_model_free (trained);
+  }
 
   /* 4. Roll back to version 1 from the list; the active one cannot be deleted. */
   gtk_list_box_select_row (GTK_LIST_BOX (child ("versions_list")),

@@ -379,6 +379,33 @@ test_json (void)
     }
 }
 
+static void
+test_describe (void)
+{
+  DermDecision d;
+  memset (&d, 0, sizeof d);
+  d.risk_threshold = NAN;
+  g_assert_null (derm_decision_describe_operating_point (&d));
+  d.risk_threshold = 0.28;
+  d.val_sensitivity = 0.93;
+  d.val_specificity = 0.55;
+  d.test_sensitivity = d.test_specificity = NAN;
+  g_autofree char *val = derm_decision_describe_operating_point (&d);
+  g_assert_cmpstr (val, ==, "At this threshold the model found 9 in 10 malignant lesions on its "
+                            "validation data, and flagged 5 in 10 benign ones.");
+  d.test_sensitivity = 0.904;
+  d.test_specificity = 0.71;
+  g_autofree char *test = derm_decision_describe_operating_point (&d);
+  g_assert_cmpstr (test, ==, "At this threshold the model found 9 in 10 malignant lesions on "
+                             "held-out data, and flagged 3 in 10 benign ones.");
+  d.test_sensitivity = 1.0;
+  d.test_specificity = 0.97;   /* 0.03 flagged: not "none" */
+  g_autofree char *ends = derm_decision_describe_operating_point (&d);
+  g_assert_cmpstr (ends, ==, "At this threshold the model found all malignant lesions on "
+                             "held-out data, and flagged fewer than 1 in 10 benign "
+                             "ones.");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -390,5 +417,6 @@ main (int argc, char **argv)
   g_test_add_func ("/decision/operating-point", test_operating_point);
   g_test_add_func ("/decision/fit-and-apply", test_fit_and_apply);
   g_test_add_func ("/decision/json", test_json);
+  g_test_add_func ("/decision/describe", test_describe);
   return g_test_run ();
 }
