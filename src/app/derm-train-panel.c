@@ -25,6 +25,8 @@ struct _DermTrainPanel
   GtkStack *stack;
   GtkWidget *setup_grid;
   GtkDropDown *data_drop, *task_drop, *arch_drop, *init_drop, *finetune_drop, *device_drop;
+  GtkDropDown *balance_drop;
+  GtkCheckButton *mix_check, *ema_check;
   GtkEntry *folder_entry, *init_entry;
   GtkButton *folder_button, *init_button;
   GtkSpinButton *epochs_spin, *batch_spin, *size_spin, *lr_spin;
@@ -218,6 +220,12 @@ read_settings (DermTrainPanel *self, DermTrainSettings *s)
   s->batch = gtk_spin_button_get_value_as_int (self->batch_spin);
   s->image_size = gtk_spin_button_get_value_as_int (self->size_spin);
   s->lr = gtk_spin_button_get_value (self->lr_spin);
+  s->balance = gtk_drop_down_get_selected (self->balance_drop) == 1 ? DERM_BALANCE_LOGIT_ADJUST
+                                                                     : DERM_BALANCE_SAMPLING;
+  gboolean mix = gtk_check_button_get_active (self->mix_check);
+  s->mixup = mix ? DERM_TRAIN_MIXUP_ALPHA : 0;
+  s->cutmix = mix ? DERM_TRAIN_CUTMIX_ALPHA : 0;
+  s->ema = gtk_check_button_get_active (self->ema_check) ? DERM_TRAIN_EMA_DECAY : 0;
   g_free (s->device);
   guint d = gtk_drop_down_get_selected (self->device_drop);
   s->device = g_strdup (self->device_names[MIN (d, g_strv_length (self->device_names) - 1)]);
@@ -247,6 +255,9 @@ write_settings (DermTrainPanel *self, const DermTrainSettings *s)
   gtk_spin_button_set_value (self->batch_spin, s->batch);
   gtk_spin_button_set_value (self->size_spin, s->image_size);
   gtk_spin_button_set_value (self->lr_spin, s->lr);
+  gtk_drop_down_set_selected (self->balance_drop, s->balance == DERM_BALANCE_LOGIT_ADJUST ? 1 : 0);
+  gtk_check_button_set_active (self->mix_check, s->mixup > 0 || s->cutmix > 0);
+  gtk_check_button_set_active (self->ema_check, s->ema > 0);
   gtk_editable_set_text (GTK_EDITABLE (self->folder_entry), s->folder != NULL ? s->folder : "");
   gtk_editable_set_text (GTK_EDITABLE (self->init_entry), s->init_file != NULL ? s->init_file : "");
   for (guint i = 0; self->device_names[i] != NULL; i++)
@@ -1468,7 +1479,7 @@ derm_train_panel_class_init (DermTrainPanelClass *klass)
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, DermTrainPanel, name)
   BIND (content); BIND (stack); BIND (setup_grid);
   BIND (data_drop); BIND (task_drop); BIND (arch_drop); BIND (init_drop); BIND (finetune_drop);
-  BIND (device_drop); BIND (folder_entry); BIND (init_entry); BIND (folder_button); BIND (init_button);
+  BIND (device_drop); BIND (balance_drop); BIND (mix_check); BIND (ema_check); BIND (folder_entry); BIND (init_entry); BIND (folder_button); BIND (init_button);
   BIND (epochs_spin); BIND (batch_spin); BIND (size_spin); BIND (lr_spin);
   BIND (estimate_button); BIND (start_button); BIND (cancel_button); BIND (resume_button);
   BIND (estimate_label); BIND (stage_label); BIND (progress_bar); BIND (curve); BIND (recall_grid);

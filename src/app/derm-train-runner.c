@@ -39,6 +39,10 @@ derm_train_settings_init (DermTrainSettings *s)
   s->device = g_strdup ("auto");
   s->patience = job.patience;
   s->seed = job.seed;
+  s->balance = job.balance;
+  s->mixup = job.mixup;
+  s->cutmix = job.cutmix;
+  s->ema = job.ema;
 }
 
 void
@@ -97,6 +101,13 @@ derm_train_settings_to_json (const DermTrainSettings *s)
   INT ("limit", s->limit);
   INT ("patience", s->patience);
   INT ("seed", (gint64) s->seed);
+  STR ("balance", derm_balance_name (s->balance));
+  json_builder_set_member_name (b, "mixup");
+  json_builder_add_double_value (b, s->mixup);
+  json_builder_set_member_name (b, "cutmix");
+  json_builder_add_double_value (b, s->cutmix);
+  json_builder_set_member_name (b, "ema");
+  json_builder_add_double_value (b, s->ema);
 #undef STR
 #undef INT
   json_builder_end_object (b);
@@ -147,6 +158,16 @@ settings_from_object (DermTrainSettings *s, JsonObject *o, GError **error)
   s->limit = json_object_get_int_member_with_default (o, "limit", 0);
   s->patience = json_object_get_int_member_with_default (o, "patience", s->patience);
   s->seed = json_object_get_int_member_with_default (o, "seed", 1);
+  const char *balance = json_object_get_string_member_with_default (o, "balance", NULL);
+  if (balance != NULL && !derm_balance_from_name (balance, &s->balance))
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_FORMAT,
+                   _("The saved training settings are damaged; start a new job."));
+      return FALSE;
+    }
+  s->mixup = json_object_get_double_member_with_default (o, "mixup", s->mixup);
+  s->cutmix = json_object_get_double_member_with_default (o, "cutmix", s->cutmix);
+  s->ema = json_object_get_double_member_with_default (o, "ema", s->ema);
   return TRUE;
 }
 
@@ -923,6 +944,13 @@ run_tasks (JobContext *job, GError **error)
       cfg.init_weights = init;
       cfg.finetune = task == DERM_TASK_CLASSIFY ? s->finetune : DERM_FINETUNE_ALL;
       cfg.patience = s->patience;
+      if (task == DERM_TASK_CLASSIFY)
+        {
+          cfg.balance = s->balance;
+          cfg.mixup = s->mixup;
+          cfg.cutmix = s->cutmix;
+        }
+      cfg.ema = s->ema;
       cfg.lenient = TRUE;
       cfg.resume = job->resume && g_file_test (ckpt, G_FILE_TEST_EXISTS) ? ckpt : NULL;
       post_message (job, _("Training the %s (%s)"),

@@ -50,6 +50,8 @@ typedef struct {
   char *device;             /* "auto", "cpu", "cuda" ... */
   guint limit;              /* 0: every lesion */
   int patience;
+  DermBalance balance;       /* classifier: sampling or logit-adjust */
+  double mixup, cutmix, ema; /* classifier recipe, 0: off (DermTrainJobConfig) */
   guint64 seed;
 } DermTrainSettings;
 

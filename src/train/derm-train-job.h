@@ -49,6 +49,12 @@ gboolean    derm_balance_from_name (const char *name, DermBalance *balance);
 const char *derm_finetune_name (DermFinetune finetune);
 gboolean    derm_finetune_from_name (const char *name, DermFinetune *finetune);
 
+/* The recipe options' strengths where they are on: what the training view's
+ * switches and bench/model/ablation.sh use. */
+#define DERM_TRAIN_MIXUP_ALPHA 0.2
+#define DERM_TRAIN_CUTMIX_ALPHA 1.0
+#define DERM_TRAIN_EMA_DECAY 0.995
+
 typedef struct {
   DermTask task;
   DermArch arch;

@@ -386,6 +386,10 @@ test_train_panel (void)
   open_panel ();
   /* Set up the job as a user would: HAM10000 folder, classifier. */
   set_up_job (0, 0, 4, 4, 32);
+  /* The recipe options, as a user turns them on. */
+  gtk_drop_down_set_selected (GTK_DROP_DOWN (child ("balance_drop")), 1);   /* logit-adjusted */
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (child ("mix_check")), TRUE);
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (child ("ema_check")), TRUE);
 
   /* The estimate measures a few steps first. */
   click ("estimate_button");
@@ -483,6 +487,9 @@ test_train_panel (void)
   g_assert_true (nv->active);
   g_assert_nonnull (nv->metrics_json);
   g_assert_nonnull (strstr (nv->settings_json, "\"epochs\":4"));
+  g_assert_nonnull (strstr (nv->settings_json, "\"balance\":\"logit-adjust\""));
+  g_assert_nonnull (strstr (nv->settings_json, "\"mixup\":0.2"));
+  g_assert_nonnull (strstr (nv->settings_json, "\"ema\":0.995"));
   g_assert_nonnull (strstr (nv->provenance, "1 unreadable images left out"));
   g_autofree char *base = g_path_get_basename (nv->file_path);
   g_autofree char *info1 = analyse_now (NULL);
