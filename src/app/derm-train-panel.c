@@ -12,6 +12,8 @@
 #include "derm-classes.h"
 #include "derm-engine.h"
 #include "derm-error.h"
+#include "derm-model-card.h"
+#include "derm-safetensors.h"
 #include "derm-store.h"
 #include "derm-train-charts.h"
 #include "derm-train-panel-private.h"
@@ -44,7 +46,8 @@ struct _DermTrainPanel
   GtkListBox *versions_list;
   GtkLabel *compare_title, *versions_status;
   GtkGrid *compare_grid;
-  GtkButton *import_button, *activate_button, *export_button, *delete_button;
+  GtkButton *import_button, *activate_button, *export_button, *delete_button, *card_button;
+  char *card_text;            /* the last model card shown, for tests */
 
   DermTrainRunner *runner;
   GCancellable *estimate_cancellable;
@@ -1132,6 +1135,44 @@ export_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
                "*.safetensors", name, export_chosen);
 }
 
+/* The model card of the selected version, in a window of its own. */
+static void
+card_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
+{
+  const DermModelVersion *v = find_version (self, self->selected_version);
+  if (v == NULL)
+    return;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (v->file_path, &error);
+  g_free (self->card_text);
+  self->card_text = st != NULL
+    ? derm_model_card_render (derm_safetensors_get_metadata (st), v->file_path)
+    : g_strdup_printf (_("The model file of this version cannot be read: %s"), error->message);
+
+  GtkWidget *window = gtk_window_new ();
+  g_autofree char *title = g_strdup_printf (_("Model Card — %s version %" G_GINT64_FORMAT),
+                                            derm_model_kind_to_string (v->kind), v->id);
+  gtk_window_set_title (GTK_WINDOW (window), title);
+  gtk_window_set_default_size (GTK_WINDOW (window), 760, 640);
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  if (GTK_IS_WINDOW (root))
+    gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (root));
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (window), TRUE);
+  GtkWidget *view = gtk_text_view_new ();
+  gtk_text_view_set_editable (GTK_TEXT_VIEW (view), FALSE);
+  gtk_text_view_set_monospace (GTK_TEXT_VIEW (view), TRUE);
+  gtk_text_view_set_wrap_mode (GTK_TEXT_VIEW (view), GTK_WRAP_WORD_CHAR);
+  gtk_text_view_set_left_margin (GTK_TEXT_VIEW (view), 12);
+  gtk_text_view_set_right_margin (GTK_TEXT_VIEW (view), 12);
+  gtk_text_view_set_top_margin (GTK_TEXT_VIEW (view), 12);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (view)), self->card_text, -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (view), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
+  GtkWidget *scrolled = gtk_scrolled_window_new ();
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
+  gtk_window_set_child (GTK_WINDOW (window), scrolled);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
 static void
 import_chosen (DermTrainPanel *self, GFile *file)
 {
@@ -1189,6 +1230,7 @@ refresh_compare (DermTrainPanel *self)
   const DermModelVersion *s = find_version (self, self->selected_version);
   gtk_widget_set_sensitive (GTK_WIDGET (self->activate_button), s != NULL && !s->active);
   gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), s != NULL);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->card_button), s != NULL);
   gtk_widget_set_sensitive (GTK_WIDGET (self->delete_button), s != NULL && !s->active);
   if (s == NULL)
     {
@@ -1336,6 +1378,12 @@ _derm_train_panel_describe (DermTrainPanel *self, GString *out)
     g_string_append_printf (out, "recall_%s=%s\n", derm_class_code (c),
                             gtk_label_get_text (self->recall_values[c]));
   g_string_append_printf (out, "new_version=%" G_GINT64_FORMAT "\n", self->new_version);
+  if (self->card_text != NULL)
+    {
+      g_auto(GStrv) card = g_strsplit (self->card_text, "\n", -1);
+      for (int i = 0; card[i] != NULL; i++)
+        g_string_append_printf (out, "card=%s\n", card[i]);
+    }
   for (guint i = 0; self->versions != NULL && i < self->versions->len; i++)
     {
       const DermModelVersion *v = self->versions->pdata[i];
@@ -1454,6 +1502,7 @@ derm_train_panel_dispose (GObject *object)
   g_clear_object (&self->chooser);
   g_clear_pointer (&self->versions, g_ptr_array_unref);
   g_clear_pointer (&self->device_names, g_strfreev);
+  g_clear_pointer (&self->card_text, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), DERM_TYPE_TRAIN_PANEL);
   G_OBJECT_CLASS (derm_train_panel_parent_class)->dispose (object);
 }
@@ -1486,7 +1535,7 @@ derm_train_panel_class_init (DermTrainPanelClass *klass)
   BIND (log_view); BIND (result_box); BIND (result_label); BIND (confusion); BIND (class_grid);
   BIND (compare_button); BIND (activate_result_button); BIND (versions_list); BIND (compare_title);
   BIND (versions_status); BIND (compare_grid); BIND (import_button); BIND (activate_button);
-  BIND (export_button); BIND (delete_button);
+  BIND (export_button); BIND (delete_button); BIND (card_button);
 #undef BIND
 }
 
@@ -1509,6 +1558,7 @@ derm_train_panel_init (DermTrainPanel *self)
   CLICK (folder_button); CLICK (init_button); CLICK (estimate_button); CLICK (start_button);
   CLICK (cancel_button); CLICK (resume_button); CLICK (compare_button); CLICK (activate_result_button);
   CLICK (import_button); CLICK (activate_button); CLICK (export_button); CLICK (delete_button);
+  CLICK (card_button);
 #undef CLICK
   g_signal_connect (self->data_drop, "notify::selected", G_CALLBACK (setting_changed_cb), self);
   g_signal_connect (self->init_drop, "notify::selected", G_CALLBACK (setting_changed_cb), self);

@@ -513,6 +513,24 @@ test_train_panel (void)
     derm_model_free (trained);
   }
 
+  /* The active version's model card: data, metrics with intervals, rule, use, limits. */
+  gtk_list_box_select_row (GTK_LIST_BOX (child ("versions_list")),
+                           _derm_train_panel_get_version_row (panel, new_version));
+  click ("card_button");
+  {
+    g_autofree char *card = describe ();
+    for (const char *const *h = (const char *const[]) { "card=# Model card: ", "card=## Intended use",
+                                                        "card=## Training data",
+                                                        "card=## Training recipe",
+                                                        "card=- balance: logit-adjust",
+                                                        "card=## Evaluation on the test split",
+                                                        "card=## Decision rule and operating point",
+                                                        "card=## Limitations", NULL };
+         *h != NULL; h++)
+      if (strstr (card, *h) == NULL)
+        g_error ("the model card lacks “%s”:\n%s", *h, card);
+  }
+
   /* 4. Roll back to version 1 from the list; the active one cannot be deleted. */
   gtk_list_box_select_row (GTK_LIST_BOX (child ("versions_list")),
                            _derm_train_panel_get_version_row (panel, initial));
