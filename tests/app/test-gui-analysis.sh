@@ -24,7 +24,7 @@ run_app () {
     timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$@" >"$out/$name.log" 2>&1
 }
 
-echo "1..19"
+echo "1..22"
 
 "$tool" make-lesion "$out/analysis-input.png" 600 450
 run_app screenshot-no-model "$out/analysis-input.png"
@@ -73,6 +73,21 @@ check "top class is the engine's argmax ($top)" "grep -q '^bar0=$top|' '$st'"
 check "mask and heatmap overlays present" "grep -qx 'has_mask=1' '$st' && grep -qx 'has_heatmap=1' '$st'"
 check "model versions shown" "grep -q '^models=Classifier: resnet18, classifier.safetensors, cpu;Segmentation: unet, segmenter.safetensors, cpu' '$st'"
 check "no notice when the chosen device works" "grep -qx 'notice=' '$st'"
+
+# The model's decision rule: offsets that favour the least likely class,
+# and an operating point low enough that this image is flagged.
+last=$(sort -k2 -g "$out/engine-probs.txt" | head -1 | cut -d' ' -f1)
+"$tool" with-rule "$data/classifier.safetensors" "$data/ruled.safetensors" "$last" 0.01
+run_app screenshot-analysis-rule --device=cpu --classifier="$data/ruled.safetensors" \
+  --segmenter="$data/segmenter.safetensors" "$out/analysis-input.png"
+rst="$out/screenshot-analysis-rule.state"
+last_name=$(grep "^bar.=$last|" "$rst" | cut -d'|' -f2 | sed 's/ ([A-Z]*)$//')
+check "with a decision rule the window shows the rule's class ($last), not the most probable ($top), and says so" \
+  "[ -n '$last_name' ] && grep -q \"^top=$last_name — [0-9]* % (the model’s decision rule favours it over \" '$rst' && [ \"\$(grep '^bar' '$rst')\" = \"\$(grep '^bar' '$st')\" ]"
+check "the flag is the model's operating point, said in words" \
+  "grep -q '^risk_flag=Malignant risk: .* at or above the model’s operating point (1 %). At this threshold the model found 9 in 10 malignant lesions on held-out data, and flagged 3 in 10 benign ones.$' '$rst'"
+check "without a rule the flag uses the setting's threshold (30 %)" \
+  "grep -q '^risk_flag=\$' '$st' || grep -q '(threshold 30 %)\.$' '$st'"
 
 # The dark style: the same analysis with GTK_THEME=Adwaita:dark. The results
 # panel and the page take the theme's dark colours (no white left over from
