@@ -1150,8 +1150,10 @@ card_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
     : g_strdup_printf (_("The model file of this version cannot be read: %s"), error->message);
 
   GtkWidget *window = gtk_window_new ();
-  g_autofree char *title = g_strdup_printf (_("Model Card — %s version %" G_GINT64_FORMAT),
-                                            derm_model_kind_to_string (v->kind), v->id);
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, v->id);
+  /* Translators: "Model Card — classifier version 3" */
+  g_autofree char *title = g_strdup_printf (_("Model Card — %s version %s"),
+                                            derm_model_kind_to_string (v->kind), id);
   gtk_window_set_title (GTK_WINDOW (window), title);
   gtk_window_set_default_size (GTK_WINDOW (window), 760, 640);
   GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
