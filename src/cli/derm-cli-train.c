@@ -588,6 +588,138 @@ out:
   return rc;
 }
 
+/* ---- refit-decision ------------------------------------------------------------ */
+
+/* The labels of the samples @idx. Returns: (transfer full). */
+static int *
+sample_labels (const DermDataset *ds, GArray *idx)
+{
+  int *labels = g_new (int, MAX (idx->len, 1));
+  for (guint i = 0; i < idx->len; i++)
+    labels[i] = ((DermSample *) ds->samples->pdata[g_array_index (idx, guint, i)])->label;
+  return labels;
+}
+
+int
+derm_cli_refit_decision (int argc, char **argv)
+{
+  g_autofree char *weights = NULL, *data = NULL, *out = NULL, *device = NULL;
+  double target = DERM_DECISION_TARGET_SENSITIVITY;
+  int batch = 32;
+  GOptionEntry entries[] = {
+    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights, N_("Classifier file"), "MODEL" },
+    { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, N_("The HAM10000 folder it was trained on"), "DIR" },
+    { "target-sensitivity", 0, 0, G_OPTION_ARG_DOUBLE, &target,
+      N_("Sensitivity the malignant flag's threshold is chosen for on validation (default 0.90)"),
+      "S" },
+    { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, N_("Write the model here (default: in place)"),
+      "MODEL" },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
+    { NULL }
+  };
+  if (!derm_cli_parse_options (entries, NULL,
+                               _("Fit a classifier's decision rule again on its validation "
+                                 "split (class offsets, cross-fitted and shrunk, and the "
+                                 "malignant-risk operating point for a sensitivity), measure "
+                                 "it on the test split and store both in the model."),
+                               &argc, &argv))
+    return DERM_CLI_EXIT_USAGE;
+  if (argc > 1 || weights == NULL || data == NULL || !(target > 0 && target <= 1))
+    {
+      derm_cli_error (_("refit-decision needs --weights MODEL and --data DIR, and a "
+                        "--target-sensitivity in (0, 1]"));
+      return DERM_CLI_EXIT_USAGE;
+    }
+  g_autoptr(GError) error = NULL;
+  DermModel *model = derm_model_load (weights, device, &error);
+  if (model == NULL)
+    {
+      derm_cli_error ("%s", error->message);
+      return DERM_CLI_EXIT_FAILURE;
+    }
+  int rc = DERM_CLI_EXIT_FAILURE;
+  g_autoptr(DermDataset) ds = NULL;
+  g_autoptr(GArray) val = NULL, test = NULL;
+  if (derm_arch_task (derm_model_get_arch (model)) != DERM_TASK_CLASSIFY
+      || derm_model_get_num_classes (model) != DERM_N_CLASSES)
+    {
+      g_set_error (&error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                   _("%s is not a classifier of the seven diagnoses"), weights);
+      goto out;
+    }
+  ds = derm_dataset_load (data, DERM_DATASET_LENIENT, &error);
+  if (ds == NULL || (val = derm_evaluate_select (model, ds, "val", &error)) == NULL
+      || (test = derm_evaluate_select (model, ds, "test", &error)) == NULL)
+    goto out;
+  if (val->len == 0)
+    {
+      g_set_error (&error, DERM_ERROR, DERM_ERROR_INVALID,
+                   _("%s was trained without a validation split: there is nothing to fit the "
+                     "rule on"), weights);
+      goto out;
+    }
+  {
+    DermDecision d;
+    DermClassMetrics vm, tm;
+    g_autofree float *vprobs = NULL, *tprobs = NULL;
+    if (!derm_evaluate_classifier (model, ds, (guint *) val->data, val->len, FALSE, batch, NULL,
+                                   NULL, NULL, &vm, &vprobs, &error))
+      goto out;
+    g_autofree int *vlabels = sample_labels (ds, val);
+    derm_decision_fit (vprobs, vlabels, val->len, target, &d);
+    g_autoptr(JsonBuilder) vb = json_builder_new ();
+    json_builder_begin_object (vb);
+    derm_evaluate_add_decided_metrics (vb, vprobs, vlabels, val->len, &d, &vm);
+    json_builder_end_object (vb);
+    g_autoptr(JsonNode) vroot = json_builder_get_root (vb);
+    g_autofree char *vjson = json_to_string (vroot, FALSE);
+    derm_model_set_metadata (model, "val_metrics", vjson);
+    if (test->len > 0)
+      {
+        if (!derm_evaluate_classifier (model, ds, (guint *) test->data, test->len, FALSE, batch,
+                                       NULL, NULL, NULL, &tm, &tprobs, &error))
+          goto out;
+        g_autofree int *tlabels = sample_labels (ds, test);
+        derm_decision_set_test (&d, tprobs, tlabels, test->len);
+        g_autoptr(JsonBuilder) tb = json_builder_new ();
+        json_builder_begin_object (tb);
+        json_builder_set_member_name (tb, "split");
+        json_builder_add_string_value (tb, "test");
+        json_builder_set_member_name (tb, "tta");
+        json_builder_add_boolean_value (tb, FALSE);
+        derm_evaluate_add_decided_metrics (tb, tprobs, tlabels, test->len, &d, &tm);
+        derm_evaluate_add_bootstrap_json (tb, ds, (guint *) test->data, test->len, tprobs,
+                                          d.class_offsets, d.risk_threshold, NULL);
+        json_builder_end_object (tb);
+        g_autoptr(JsonNode) troot = json_builder_get_root (tb);
+        g_autofree char *tjson = json_to_string (troot, FALSE);
+        derm_model_set_metadata (model, "metrics", tjson);
+      }
+    g_autofree char *djson = derm_decision_to_json (&d);
+    derm_model_set_metadata (model, "decision", djson);
+    if (!derm_model_save (model, out != NULL ? out : weights, &error))
+      goto out;
+    printf (_("validation: balanced accuracy %.4f with the rule (offsets shrunk by %.2f), %.4f "
+              "with the highest probability\n"), d.val_balanced_accuracy, d.offset_shrink,
+            d.val_argmax_balanced_accuracy);
+    if (isnan (d.risk_threshold))
+      printf (_("operating point: none (no malignant lesion in the validation split)\n"));
+    else
+      printf (_("operating point: malignant risk >= %.3f for sensitivity %.2f (validation: "
+                "sensitivity %.3f, specificity %.3f; test: sensitivity %.3f, specificity "
+                "%.3f)\n"), d.risk_threshold, target, d.val_sensitivity, d.val_specificity,
+              d.test_sensitivity, d.test_specificity);
+    printf (_("wrote %s\n"), out != NULL ? out : weights);
+    rc = DERM_CLI_EXIT_OK;
+  }
+
+out:
+  if (error != NULL)
+    derm_cli_error ("%s", error->message);
+  derm_model_free (model);
+  return rc;
+}
+
 /* ---- analyze ------------------------------------------------------------------ */
 
 /* "decision_rule", "risk_threshold" and "malignant_flag" (null without an

@@ -45,6 +45,7 @@ int derm_cli_weights_info (int argc, char **argv);
 int derm_cli_init_weights (int argc, char **argv);
 int derm_cli_train (int argc, char **argv);
 int derm_cli_evaluate (int argc, char **argv);
+int derm_cli_refit_decision (int argc, char **argv);
 int derm_cli_analyze (int argc, char **argv);
 int derm_cli_cases (int argc, char **argv);
 

@@ -257,12 +257,63 @@ derm_decision_fit_risk_threshold (const float *probs, const int *labels, int n, 
   return isfinite (below) ? (risk + below) / 2 : risk;
 }
 
+double
+derm_decision_cross_fit_shrink (const float *probs, const int *labels, int n, int k)
+{
+  static const double factors[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
+  if (n < 4)
+    return 1.0;
+  const int half[2] = { (n + 1) / 2, n / 2 };
+  float *p[2];
+  int *l[2];
+  for (int h = 0; h < 2; h++)
+    {
+      p[h] = g_new (float, (gsize) half[h] * k);
+      l[h] = g_new (int, half[h]);
+      for (int j = 0, i = h; i < n; i += 2, j++)
+        {
+          memcpy (p[h] + (gsize) j * k, probs + (gsize) i * k, sizeof (float) * k);
+          l[h][j] = labels[i];
+        }
+    }
+  double off[2][DERM_N_CLASSES];
+  for (int h = 0; h < 2; h++)
+    derm_decision_fit_offsets (p[h], l[h], half[h], k, off[h]);
+  double best = 0.0, best_score = -1.0;
+  for (gsize f = 0; f < G_N_ELEMENTS (factors); f++)
+    {
+      double score = 0;
+      for (int h = 0; h < 2; h++)
+        {
+          double scaled[DERM_N_CLASSES];
+          for (int c = 0; c < k; c++)
+            scaled[c] = factors[f] * off[h][c];
+          double ba = derm_decision_balanced_accuracy (p[1 - h], l[1 - h], half[1 - h], k, scaled);
+          score += isnan (ba) ? 0 : ba;
+        }
+      if (score > best_score + BA_EPS)
+        {
+          best_score = score;
+          best = factors[f];
+        }
+    }
+  for (int h = 0; h < 2; h++)
+    {
+      g_free (p[h]);
+      g_free (l[h]);
+    }
+  return best;
+}
+
 void
 derm_decision_fit (const float *probs, const int *labels, int n, double target,
                    DermDecision *d)
 {
   memset (d, 0, sizeof *d);
   derm_decision_fit_offsets (probs, labels, n, DERM_N_CLASSES, d->class_offsets);
+  d->offset_shrink = derm_decision_cross_fit_shrink (probs, labels, n, DERM_N_CLASSES);
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    d->class_offsets[c] *= d->offset_shrink;
   d->target_sensitivity = target;
   d->risk_threshold = derm_decision_fit_risk_threshold (probs, labels, n, target);
   d->val_sensitivity = d->val_specificity = NAN;
@@ -274,6 +325,13 @@ derm_decision_fit (const float *probs, const int *labels, int n, double target,
                                                                      DERM_N_CLASSES, NULL);
   d->val_balanced_accuracy = derm_decision_balanced_accuracy (probs, labels, n, DERM_N_CLASSES,
                                                               d->class_offsets);
+  /* A shrunk rule that does worse than the arg-max on validation is none. */
+  if (d->val_balanced_accuracy < d->val_argmax_balanced_accuracy)
+    {
+      memset (d->class_offsets, 0, sizeof d->class_offsets);
+      d->offset_shrink = 0;
+      d->val_balanced_accuracy = d->val_argmax_balanced_accuracy;
+    }
 }
 
 void
@@ -340,6 +398,7 @@ derm_decision_to_json (const DermDecision *d)
   for (int c = 0; c < DERM_N_CLASSES; c++)
     derm_json_add_number (b, derm_class_code (c), d->class_offsets[c]);
   json_builder_end_object (b);
+  derm_json_add_number (b, "offset_shrink", d->offset_shrink);
   derm_json_add_number (b, "risk_threshold", d->risk_threshold);
   derm_json_add_number (b, "target_sensitivity", d->target_sensitivity);
   derm_json_add_number (b, "val_sensitivity", d->val_sensitivity);
@@ -398,12 +457,12 @@ derm_decision_from_json (const char *json, DermDecision *d, GError **error)
   static const char *const names[] = {
     "risk_threshold", "target_sensitivity", "val_sensitivity", "val_specificity",
     "test_sensitivity", "test_specificity", "val_argmax_balanced_accuracy",
-    "val_balanced_accuracy",
+    "val_balanced_accuracy", "offset_shrink",
   };
   double *values[] = {
     &d->risk_threshold, &d->target_sensitivity, &d->val_sensitivity, &d->val_specificity,
     &d->test_sensitivity, &d->test_specificity, &d->val_argmax_balanced_accuracy,
-    &d->val_balanced_accuracy,
+    &d->val_balanced_accuracy, &d->offset_shrink,
   };
   for (gsize i = 0; bad == NULL && i < G_N_ELEMENTS (names); i++)
     if (!get_number (o, names[i], values[i]))

@@ -36,6 +36,9 @@ typedef struct {
   /* Balanced accuracy on validation with the arg-max and with the offsets;
    * NAN when unknown. */
   double val_argmax_balanced_accuracy, val_balanced_accuracy;
+  /* The factor the fitted offsets were scaled by (derm_decision_fit ()):
+   * 0 .. 1, NAN when unknown (rules from before it). */
+  double offset_shrink;
 } DermDecision;
 
 /* The predicted class of one image: argmax_c (log p_c + offsets[c]), with
@@ -76,7 +79,16 @@ void     derm_decision_risk_rates (const float *probs, const int *labels, int n,
 double   derm_decision_fit_risk_threshold (const float *probs, const int *labels, int n,
                                            double target);
 
-/* Fits the whole rule on validation images: offsets, threshold for @target,
+/* The offsets' shrink factor in {0, 1/4, 1/2, 3/4, 1} by two-fold cross-
+ * fitting on @probs / @labels: offsets fitted on the even-numbered images
+ * are scaled by each factor and scored (balanced accuracy) on the odd ones,
+ * and the other way round; the factor with the best sum wins, the smaller
+ * on a tie. Offsets that only fit their own images' noise get 0 (the
+ * arg-max); a real shift of the priors keeps most of its size. */
+double   derm_decision_cross_fit_shrink (const float *probs, const int *labels, int n, int k);
+
+/* Fits the whole rule on validation images: offsets (fitted on all of them,
+ * then scaled by derm_decision_cross_fit_shrink ()), threshold for @target,
  * the validation rates and balanced accuracies. The test rates are NAN
  * (derm_decision_set_test() fills them). */
 void     derm_decision_fit (const float *probs, const int *labels, int n, double target,
@@ -99,7 +111,7 @@ gboolean derm_decision_is_malignant (const DermDecision *decision,
 char    *derm_decision_describe_operating_point (const DermDecision *decision);
 
 /* The JSON of a model's "decision" metadata:
- * {"class_offsets": {"MEL": b, ...}, "risk_threshold": t, "target_sensitivity",
+ * {"class_offsets": {"MEL": b, ...}, "offset_shrink", "risk_threshold": t, "target_sensitivity",
  *  "val_sensitivity", "val_specificity", "test_sensitivity", "test_specificity",
  *  "val_argmax_balanced_accuracy", "val_balanced_accuracy"}, NAN as null.
  * Returns: (transfer full). */

@@ -116,6 +116,32 @@ derm_evaluate_get_decision (DermModel *model, DermDecision *decision, GError **e
   return derm_decision_from_json (json, decision, error);
 }
 
+/* Members of the metrics object for a classifier with a decision rule: the
+ * metrics with the rule's class offsets, "decision_rule", the arg-max's
+ * metrics (from @argmax, or computed when NULL) and the "operating_point"
+ * measured on these images. */
+void
+derm_evaluate_add_decided_metrics (JsonBuilder *b, const float *probs, const int *labels, int n,
+                                   const DermDecision *d, const DermClassMetrics *argmax)
+{
+  DermClassMetrics ruled, plain;
+  derm_class_metrics_compute_with_offsets (probs, labels, n, DERM_N_CLASSES, d->class_offsets,
+                                           &ruled);
+  if (argmax == NULL)
+    {
+      derm_class_metrics_compute (probs, labels, n, DERM_N_CLASSES, &plain);
+      argmax = &plain;
+    }
+  derm_class_metrics_add_json (&ruled, b);
+  json_builder_set_member_name (b, "decision_rule");
+  json_builder_add_string_value (b, "class_offsets");
+  derm_decision_add_argmax_json (argmax, b);
+  json_builder_set_member_name (b, "operating_point");
+  json_builder_begin_object (b);
+  derm_decision_add_operating_point_json (d, probs, labels, n, b);
+  json_builder_end_object (b);
+}
+
 int *
 derm_evaluate_lesion_groups (const DermDataset *ds, const guint *indices, guint n)
 {

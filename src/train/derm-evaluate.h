@@ -40,6 +40,14 @@ gboolean derm_evaluate_classifier (DermModel *model, const DermDataset *dataset,
  * with @error when it is unreadable. */
 gboolean derm_evaluate_get_decision (DermModel *model, DermDecision *decision, GError **error);
 
+/* Members of the metrics object for a classifier with a decision rule: the
+ * metrics with the rule's class offsets, "decision_rule", the arg-max's
+ * metrics (from @argmax, or computed when NULL) and the "operating_point"
+ * measured on these images (@probs n * DERM_N_CLASSES, @labels n). */
+void     derm_evaluate_add_decided_metrics (JsonBuilder *builder, const float *probs,
+                                            const int *labels, int n, const DermDecision *decision,
+                                            const DermClassMetrics *argmax);
+
 /* The lesion of each of the samples @indices, as numbers in 0..n-1 (images
  * of one lesion share one), for derm_class_bootstrap ().
  * Returns: (transfer full) n ints. */

@@ -300,40 +300,14 @@ class_metrics_json (const DermClassMetrics *m)
   return json_to_string (root, FALSE);
 }
 
-/* Members of the metrics object for a classifier with a decision rule: the
- * metrics with the rule's class offsets, "decision_rule", the arg-max's
- * metrics (from @argmax, or computed when NULL) and the "operating_point"
- * measured on these images. */
-static void
-add_decided_metrics (JsonBuilder *b, const float *probs, const int *labels, int n,
-                     const DermDecision *d, const DermClassMetrics *argmax)
-{
-  DermClassMetrics ruled, plain;
-  derm_class_metrics_compute_with_offsets (probs, labels, n, DERM_N_CLASSES, d->class_offsets,
-                                           &ruled);
-  if (argmax == NULL)
-    {
-      derm_class_metrics_compute (probs, labels, n, DERM_N_CLASSES, &plain);
-      argmax = &plain;
-    }
-  derm_class_metrics_add_json (&ruled, b);
-  json_builder_set_member_name (b, "decision_rule");
-  json_builder_add_string_value (b, "class_offsets");
-  derm_decision_add_argmax_json (argmax, b);
-  json_builder_set_member_name (b, "operating_point");
-  json_builder_begin_object (b);
-  derm_decision_add_operating_point_json (d, probs, labels, n, b);
-  json_builder_end_object (b);
-}
-
-/* add_decided_metrics() as one JSON object. Returns: (transfer full). */
+/* derm_evaluate_add_decided_metrics() as one JSON object. Returns: (transfer full). */
 static char *
 decided_metrics_json (const float *probs, const int *labels, int n, const DermDecision *d,
                       const DermClassMetrics *argmax)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  add_decided_metrics (b, probs, labels, n, d, argmax);
+  derm_evaluate_add_decided_metrics (b, probs, labels, n, d, argmax);
   json_builder_end_object (b);
   g_autoptr(JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
@@ -1012,7 +986,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
                 labels[i] = ((DermSample *) ds->samples->pdata[g_array_index (test_idx, guint,
                                                                               i)])->label;
               derm_decision_set_test (&decision, probs, labels, test_idx->len);
-              add_decided_metrics (b, probs, labels, test_idx->len, &decision, &tm);
+              derm_evaluate_add_decided_metrics (b, probs, labels, test_idx->len, &decision, &tm);
             }
           else
             derm_class_metrics_add_json (&tm, b);

@@ -379,6 +379,48 @@ test_json (void)
     }
 }
 
+/* Cross-fitted shrinkage: a real prior shift keeps its offsets; offsets
+ * fitted to noise (labels independent of the probabilities) are dropped. */
+static void
+test_shrink (void)
+{
+  const int n = 1500;
+  g_autofree float *probs = g_new (float, n * K);
+  g_autofree int *labels = g_new (int, n);
+  generate (11, n, 1.6, probs, labels);
+  double s = derm_decision_cross_fit_shrink (probs, labels, n, K);
+  DermDecision d;
+  derm_decision_fit (probs, labels, n, 0.9, &d);
+  g_test_message ("prior shift: shrink %.2f, validation balanced accuracy %.3f -> %.3f", s,
+                  d.val_argmax_balanced_accuracy, d.val_balanced_accuracy);
+  g_assert_cmpfloat (s, >=, 0.5);
+  g_assert_cmpfloat (d.offset_shrink, ==, s);
+  g_assert_cmpfloat (d.val_balanced_accuracy, >, d.val_argmax_balanced_accuracy + 0.05);
+
+  /* Noise: every image gets the same kind of probabilities whatever its
+   * label, so no offset can help on held-out images. */
+  g_autoptr(GRand) rand = g_rand_new_with_seed (5);
+  for (int i = 0; i < n; i++)
+    {
+      double sum = 0;
+      for (int c = 0; c < K; c++)
+        sum += probs[i * K + c] = (float) g_rand_double_range (rand, 0.05, 1.0);
+      for (int c = 0; c < K; c++)
+        probs[i * K + c] /= sum;
+      labels[i] = i % K;
+    }
+  derm_decision_fit (probs, labels, n, 0.9, &d);
+  g_test_message ("noise: shrink %.2f", d.offset_shrink);
+  g_assert_cmpfloat (d.offset_shrink, <=, 0.25);
+  g_assert_cmpfloat (d.val_balanced_accuracy, >=, d.val_argmax_balanced_accuracy);
+
+  g_autofree char *json = derm_decision_to_json (&d);
+  DermDecision back;
+  g_autoptr(GError) error = NULL;
+  g_assert_true (derm_decision_from_json (json, &back, &error));
+  g_assert_cmpfloat (back.offset_shrink, ==, d.offset_shrink);
+}
+
 static void
 test_describe (void)
 {
@@ -418,5 +460,6 @@ main (int argc, char **argv)
   g_test_add_func ("/decision/fit-and-apply", test_fit_and_apply);
   g_test_add_func ("/decision/json", test_json);
   g_test_add_func ("/decision/describe", test_describe);
+  g_test_add_func ("/decision/shrink", test_shrink);
   return g_test_run ();
 }

@@ -177,6 +177,23 @@ check "evaluate prints the intervals" \
 out=$("$CLI" weights-info --card "$M"); rc=$?
 check "weights-info --card prints the model card: data, recipe, test metrics with intervals, operating point, use and limits" \
   '[ $rc -eq 0 ] && for h in "## Model details" "## Intended use" "## Out of scope" "## Training data" "## Training recipe" "## Evaluation on the test split" "## Decision rule and operating point" "## Limitations"; do echo "$out" | grep -qF "$h" || exit 1; done && echo "$out" | grep -q "HAM10000 (sha256" && echo "$out" | grep -Eq "^\| balanced accuracy \(decision rule\) \| [0-9.]+ \([0-9.]+–[0-9.]+\) \|" && echo "$out" | grep -q "^| MEL |" && echo "$out" | grep -q "Malignant flag when MEL + BCC + AKIEC"'
+out=$("$CLI" refit-decision --weights "$M" --data "$DATA" --target-sensitivity 0.95 --out "$TMP/refit.safetensors"); rc=$?
+check "refit-decision fits the rule again for another sensitivity and stores it with the test metrics" \
+  '[ $rc -eq 0 ] && echo "$out" | grep -q "for sensitivity 0.95" && "$CLI" weights-info --json "$TMP/refit.safetensors" >"$TMP/refit.json" && $PY - "$TMP/refit.json" "$TMP/info.json" <<PYEOF
+import json, sys
+md = json.load(open(sys.argv[1]))["metadata"]
+d = json.loads(md["decision"])
+assert d["target_sensitivity"] == 0.95 and d["val_sensitivity"] >= 0.95, d
+assert d["offset_shrink"] in (0, 0.25, 0.5, 0.75, 1), d
+assert d["val_balanced_accuracy"] >= d["val_argmax_balanced_accuracy"], d
+m = json.loads(md["metrics"])
+assert m["operating_point"]["risk_threshold"] == d["risk_threshold"] and "ci95" in m, m
+old = json.load(open(sys.argv[2]))["metadata"]
+assert md["split"] == old["split"] and md["temperature"] == old["temperature"]
+PYEOF'
+"$CLI" refit-decision --weights "$M" --data "$DATA" --target-sensitivity 1.5 >/dev/null 2>&1; rc=$?
+check "refit-decision with a sensitivity above 1 exits 2" '[ $rc -eq 2 ]'
+
 M2="$TMP/recipe.safetensors"
 "$CLI" train --data "$DATA" --out "$M2" --arch resnet18 --image-size 32 --epochs 2 --batch 16 \
   --limit 160 --seed 3 --mixup 0.2 --cutmix 1.0 --ema 0.9 --balance logit-adjust \
