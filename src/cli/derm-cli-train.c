@@ -638,7 +638,9 @@ derm_cli_refit_decision (int argc, char **argv)
       return DERM_CLI_EXIT_FAILURE;
     }
   int rc = DERM_CLI_EXIT_FAILURE;
-  g_autoptr(DermDataset) ds = NULL;
+  /* One copy of the dataset per split: selecting applies the model's
+   * recorded --limit to the dataset in place. */
+  g_autoptr(DermDataset) ds = NULL, tds = NULL;
   g_autoptr(GArray) val = NULL, test = NULL;
   if (derm_arch_task (derm_model_get_arch (model)) != DERM_TASK_CLASSIFY
       || derm_model_get_num_classes (model) != DERM_N_CLASSES)
@@ -648,8 +650,10 @@ derm_cli_refit_decision (int argc, char **argv)
       goto out;
     }
   ds = derm_dataset_load (data, DERM_DATASET_LENIENT, &error);
-  if (ds == NULL || (val = derm_evaluate_select (model, ds, "val", &error)) == NULL
-      || (test = derm_evaluate_select (model, ds, "test", &error)) == NULL)
+  if (ds == NULL || (val = derm_evaluate_select (model, ds, "val", &error)) == NULL)
+    goto out;
+  tds = derm_dataset_load (data, DERM_DATASET_LENIENT, &error);
+  if (tds == NULL || (test = derm_evaluate_select (model, tds, "test", &error)) == NULL)
     goto out;
   if (val->len == 0)
     {
@@ -676,10 +680,10 @@ derm_cli_refit_decision (int argc, char **argv)
     derm_model_set_metadata (model, "val_metrics", vjson);
     if (test->len > 0)
       {
-        if (!derm_evaluate_classifier (model, ds, (guint *) test->data, test->len, FALSE, batch,
+        if (!derm_evaluate_classifier (model, tds, (guint *) test->data, test->len, FALSE, batch,
                                        NULL, NULL, NULL, &tm, &tprobs, &error))
           goto out;
-        g_autofree int *tlabels = sample_labels (ds, test);
+        g_autofree int *tlabels = sample_labels (tds, test);
         derm_decision_set_test (&d, tprobs, tlabels, test->len);
         g_autoptr(JsonBuilder) tb = json_builder_new ();
         json_builder_begin_object (tb);
@@ -688,7 +692,7 @@ derm_cli_refit_decision (int argc, char **argv)
         json_builder_set_member_name (tb, "tta");
         json_builder_add_boolean_value (tb, FALSE);
         derm_evaluate_add_decided_metrics (tb, tprobs, tlabels, test->len, &d, &tm);
-        derm_evaluate_add_bootstrap_json (tb, ds, (guint *) test->data, test->len, tprobs,
+        derm_evaluate_add_bootstrap_json (tb, tds, (guint *) test->data, test->len, tprobs,
                                           d.class_offsets, d.risk_threshold, NULL);
         json_builder_end_object (tb);
         g_autoptr(JsonNode) troot = json_builder_get_root (tb);

@@ -419,14 +419,14 @@ test_recipe_options (void)
 static void
 test_logit_adjusted_loss (void)
 {
-  TestShapes *train = test_shapes_new (48, 32, 3, FALSE);
+  TestShapes *train = test_shapes_new (32, 32, 3, FALSE);
   train->batch = 8;
   double p1[2];
   for (int run = 0; run < 2; run++)
     {
       derm_engine_manual_seed (5);
       DermModel *m = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
-      DermTrainConfig c = test_classify_config (4 * 6);
+      DermTrainConfig c = test_classify_config (4 * 4);
       float offsets[2] = { 0.0f, 3.0f };
       c.loss_logit_offsets = run == 1 ? offsets : NULL;
       g_autoptr(GError) error = NULL;
