@@ -45,6 +45,24 @@ derm_train_settings_init (DermTrainSettings *s)
   s->ema = job.ema;
 }
 
+static char *active_model_path (DermModelKind kind, gint64 *id);
+
+gboolean
+derm_train_settings_init_for_machine (DermTrainSettings *s)
+{
+  derm_train_settings_init (s);
+  if (derm_engine_cuda_available ())
+    return FALSE;
+  gint64 id = 0;
+  g_autofree char *active = active_model_path (DERM_MODEL_KIND_CLASSIFIER, &id);
+  if (active != NULL)
+    return FALSE;
+  s->arch = DERM_ARCH_RESNET18;
+  s->image_size = 96;
+  s->epochs = 4;
+  return TRUE;
+}
+
 void
 derm_train_settings_clear (DermTrainSettings *s)
 {

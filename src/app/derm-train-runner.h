@@ -60,6 +60,11 @@ typedef struct {
  * 30 epochs, batch 32, 224 px, lr 1e-3, device "auto". */
 void               derm_train_settings_init (DermTrainSettings *settings);
 void               derm_train_settings_clear (DermTrainSettings *settings);
+/* derm_train_settings_init (), then, on a machine without a CUDA device and
+ * with no active classifier yet (a new user), the first model a CPU trains
+ * in minutes, as measured in docs/model-quality.md: ResNet-18 at 96 px for
+ * 4 epochs (about 8 minutes on 2 cores). Returns TRUE when it chose that. */
+gboolean           derm_train_settings_init_for_machine (DermTrainSettings *settings);
 /* Returns: (transfer full) a JSON object of @settings. */
 char              *derm_train_settings_to_json (const DermTrainSettings *settings);
 /* Reads what derm_train_settings_to_json () wrote into @settings (cleared first). */
