@@ -304,10 +304,15 @@ draw_page (cairo_t *cr, const DermReport *report)
   /* Image on the left, chart on the right. */
   double col = (width - 20) / 2;
   double image_h = draw_image (cr, report, x, y, col, 250);
-  int top = 0;
-  for (int c = 1; c < DERM_N_CLASSES; c++)
-    if (result->probs[c] > result->probs[top])
-      top = c;
+  /* The model's decision (its decision rule's class where it has one). */
+  int top = result->top_class;
+  if (top < 0 || top >= DERM_N_CLASSES)
+    {
+      top = 0;
+      for (int c = 1; c < DERM_N_CLASSES; c++)
+        if (result->probs[c] > result->probs[top])
+          top = c;
+    }
   g_autofree char *top_text = g_strdup_printf (_("%s — %.0f %%"), derm_class_name (top),
                                                100.0 * result->probs[top]);
   double chart_y = y;
@@ -320,9 +325,8 @@ draw_page (cairo_t *cr, const DermReport *report)
                                                   report->risk_threshold);
   if (flag != NULL)
     {
-      const char *text = flag;
       cairo_set_source_rgb (cr, 0.75, 0.11, 0.16);
-      y += draw_text (cr, x, y, width, text, "Sans Bold 9.5", FALSE) + 8;
+      y += draw_text (cr, x, y, width, flag, "Sans Bold 9.5", FALSE) + 8;
       cairo_set_source_rgb (cr, 0, 0, 0);
     }
 
