@@ -26,7 +26,6 @@ struct DermTrainer
   // and buffer, in named_state () order; empty without ema_decay.
   std::vector<std::pair<torch::Tensor, torch::Tensor>> ema;
   bool ema_swapped = false;        // the averages are in the model now
-  std::mt19937_64 rng;             // mixup / cutmix draws
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   std::vector<torch::nn::Module *> frozen_bn;
   gint64 global_step = 0;
@@ -229,15 +228,18 @@ mix_batch (DermTrainer *tr, torch::Tensor &x, const torch::Tensor &target, torch
   if ((!mix && !cut) || n < 2)
     return 1.0;
   torch::NoGradGuard no_grad;
+  // Seeded by (seed, step): a resumed run draws what an uninterrupted one would.
+  std::mt19937_64 rng (c.seed * 0x9E3779B97F4A7C15ULL + 17
+                       + (guint64) tr->global_step * 0xBF58476D1CE4E5B9ULL);
   std::uniform_real_distribution<double> uniform (0.0, 1.0);
-  const bool use_cut = cut && (!mix || uniform (tr->rng) < 0.5);
+  const bool use_cut = cut && (!mix || uniform (rng) < 0.5);
   const double alpha = use_cut ? c.cutmix_alpha : c.mixup_alpha;
   std::gamma_distribution<double> gamma (alpha, 1.0);
-  const double ga = gamma (tr->rng), gb = gamma (tr->rng);
+  const double ga = gamma (rng), gb = gamma (rng);
   double lam = ga + gb > 0 ? ga / (ga + gb) : 1.0;
   std::vector<int64_t> perm (n);
   std::iota (perm.begin (), perm.end (), 0);
-  std::shuffle (perm.begin (), perm.end (), tr->rng);
+  std::shuffle (perm.begin (), perm.end (), rng);
   auto perm_t = torch::tensor (perm).to (x.device ());
   auto partner = x.index_select (0, perm_t);
   *target_b = target.index_select (0, perm_t);
@@ -252,7 +254,7 @@ mix_batch (DermTrainer *tr, torch::Tensor &x, const torch::Tensor &target, torch
   const double r = std::sqrt (1.0 - lam);
   const int64_t bh = (int64_t) (h * r), bw = (int64_t) (w * r);
   std::uniform_int_distribution<int64_t> cy_d (0, h - 1), cx_d (0, w - 1);
-  const int64_t cy = cy_d (tr->rng), cx = cx_d (tr->rng);
+  const int64_t cy = cy_d (rng), cx = cx_d (rng);
   const int64_t y0 = std::max<int64_t> (0, cy - bh / 2), y1 = std::min<int64_t> (h, cy + bh / 2);
   const int64_t x0 = std::max<int64_t> (0, cx - bw / 2), x1 = std::min<int64_t> (w, cx + bw / 2);
   if (y1 <= y0 || x1 <= x0)
@@ -429,7 +431,6 @@ derm_trainer_new (DermModel *model, const DermTrainConfig *config, GError **erro
           tr->loss_offsets_t = torch::tensor (off).view ({ 1, model->num_classes }).to (model->device);
         }
       tr->config.loss_logit_offsets = nullptr;
-      tr->rng.seed (config->seed * 0x9E3779B97F4A7C15ULL + 17);
       torch::manual_seed (config->seed);
       if (config->ema_decay > 0)
         {

@@ -190,6 +190,9 @@ test_resume (void)
       float weights[2] = { 1.0f, 2.0f };
       c.class_weights = weights;
       c.label_smoothing = opt == 0 ? 0.1 : 0.0;
+      /* Mixing draws from (seed, step): the resumed epoch mixes as the continued one. */
+      c.mixup_alpha = opt == 0 ? 0.2 : 0.0;
+      c.cutmix_alpha = opt == 0 ? 1.0 : 0.0;
       c.finetune = opt == 0 ? DERM_FINETUNE_ALL : DERM_FINETUNE_LAST;
       DermModel *a = test_new_model (DERM_ARCH_RESNET18, 2, 0, 32);
       DermTrainer *ta = derm_trainer_new (a, &c, &error);
