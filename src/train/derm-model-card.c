@@ -118,6 +118,19 @@ object (JsonObject *o, const char *key)
   return JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
 }
 
+/* The rest of a Markdown table header whose first cell is written: one
+ * column per class code, and the separator row. */
+static void
+append_class_header (GString *s)
+{
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    g_string_append_printf (s, " %s |", derm_class_code (c));
+  g_string_append (s, "\n|---|");
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    g_string_append (s, "---|");
+  g_string_append (s, "\n");
+}
+
 /* "0.612 (0.571–0.650)" or "0.612" or "-". */
 static void
 append_value (GString *s, double v, JsonObject *ci, const char *key)
@@ -147,7 +160,7 @@ metric_row (GString *s, const char *name, double v, JsonObject *ci, const char *
 }
 
 static void
-render_metrics (GString *s, JsonObject *m, JsonObject *decision)
+render_metrics (GString *s, JsonObject *m)
 {
   JsonObject *ci = object (m, "ci95");
   JsonObject *per = object (m, "per_class");
@@ -204,12 +217,7 @@ render_metrics (GString *s, JsonObject *m, JsonObject *decision)
     {
       JsonArray *rows = json_node_get_array (conf);
       g_string_append_printf (s, _("\nConfusion matrix (rows: truth, columns: decision)\n\n| |"));
-      for (int c = 0; c < DERM_N_CLASSES; c++)
-        g_string_append_printf (s, " %s |", derm_class_code (c));
-      g_string_append (s, "\n|---|");
-      for (int c = 0; c < DERM_N_CLASSES; c++)
-        g_string_append (s, "---|");
-      g_string_append (s, "\n");
+      append_class_header (s);
       for (guint r = 0; r < json_array_get_length (rows) && r < DERM_N_CLASSES; r++)
         {
           JsonArray *row = json_array_get_array_element (rows, r);
@@ -219,7 +227,6 @@ render_metrics (GString *s, JsonObject *m, JsonObject *decision)
           g_string_append (s, "\n");
         }
     }
-  (void) decision;
 }
 
 char *
@@ -265,12 +272,7 @@ derm_model_card_render (GHashTable *md, const char *file_name)
                                 (int) number (split, "seed"), number (split, "val_fraction"),
                                 number (split, "test_fraction"));
       g_string_append (s, ".\n\n| |");
-      for (int c = 0; c < DERM_N_CLASSES; c++)
-        g_string_append_printf (s, " %s |", derm_class_code (c));
-      g_string_append (s, "\n|---|");
-      for (int c = 0; c < DERM_N_CLASSES; c++)
-        g_string_append (s, "---|");
-      g_string_append (s, "\n");
+      append_class_header (s);
       JsonObject *counts = object (facts, "class_counts");
       const char *names[3] = { _("train"), _("validation"), _("test") };
       for (int sp = 0; sp < 3; sp++)
@@ -301,7 +303,7 @@ derm_model_card_render (GHashTable *md, const char *file_name)
       g_list_free (members);
     }
   if (metrics != NULL && json_object_has_member (metrics, "balanced_accuracy"))
-    render_metrics (s, metrics, NULL);
+    render_metrics (s, metrics);
   else
     g_string_append (s, _("\n## Evaluation\n\nNo test metrics are recorded in this file.\n"));
 
