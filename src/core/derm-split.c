@@ -55,6 +55,48 @@ lesion_class (const Lesion *l)
   return best;
 }
 
+/* The lesions of the samples @indices (NULL: every sample; @n of them) of
+ * @ds, grouped by class (a lesion's class is its most frequent dx), each
+ * class's list sorted by id and shuffled with @rand, drawn in class order:
+ * the same seed and content give the same order whatever the hash table's.
+ * @by_id maps lesion ids to the Lesion structs (owned by it). */
+static void
+lesions_by_class (const DermDataset *ds, const guint *indices, guint n, GRand *rand,
+                  GHashTable *by_id, GPtrArray *per_class[DERM_N_CLASSES])
+{
+  for (guint k = 0; k < n; k++)
+    {
+      DermSample *s = ds->samples->pdata[indices != NULL ? indices[k] : k];
+      Lesion *l = g_hash_table_lookup (by_id, s->lesion_id);
+      if (l == NULL)
+        {
+          l = g_new0 (Lesion, 1);
+          l->id = s->lesion_id;
+          g_hash_table_insert (by_id, (gpointer) l->id, l);
+        }
+      l->counts[s->label]++;
+    }
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    per_class[c] = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, by_id);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_ptr_array_add (per_class[lesion_class (value)], value);
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    {
+      GPtrArray *l = per_class[c];
+      g_ptr_array_sort (l, compare_lesions);
+      for (guint i = l->len; i > 1; i--)
+        {
+          guint j = g_rand_int_range (rand, 0, i);
+          gpointer t = l->pdata[i - 1];
+          l->pdata[i - 1] = l->pdata[j];
+          l->pdata[j] = t;
+        }
+    }
+}
+
 guint8 *
 derm_split_assign (const DermDataset *ds, const DermSplitConfig *config, GError **error)
 {
@@ -68,42 +110,12 @@ derm_split_assign (const DermDataset *ds, const DermSplitConfig *config, GError 
     }
 
   g_autoptr(GHashTable) by_id = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  for (guint i = 0; i < ds->samples->len; i++)
-    {
-      DermSample *s = ds->samples->pdata[i];
-      Lesion *l = g_hash_table_lookup (by_id, s->lesion_id);
-      if (l == NULL)
-        {
-          l = g_new0 (Lesion, 1);
-          l->id = s->lesion_id;
-          g_hash_table_insert (by_id, (gpointer) l->id, l);
-        }
-      l->counts[s->label]++;
-    }
-
   GPtrArray *per_class[DERM_N_CLASSES];
-  for (int c = 0; c < DERM_N_CLASSES; c++)
-    per_class[c] = g_ptr_array_new ();
-  GHashTableIter it;
-  gpointer value;
-  g_hash_table_iter_init (&it, by_id);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    g_ptr_array_add (per_class[lesion_class (value)], value);
-
-  /* One generator for all classes, drawn in class order: the same seed and
-   * content give the same split whatever the hash table's order. */
   g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) (config->seed ^ (config->seed >> 32)));
+  lesions_by_class (ds, NULL, ds->samples->len, rand, by_id, per_class);
   for (int c = 0; c < DERM_N_CLASSES; c++)
     {
       GPtrArray *l = per_class[c];
-      g_ptr_array_sort (l, compare_lesions);
-      for (guint i = l->len; i > 1; i--)
-        {
-          guint j = g_rand_int_range (rand, 0, i);
-          gpointer t = l->pdata[i - 1];
-          l->pdata[i - 1] = l->pdata[j];
-          l->pdata[j] = t;
-        }
       guint n = l->len;
       guint n_test = (guint) floor (n * ft + 0.5);
       guint n_val = (guint) floor (n * fv + 0.5);
@@ -134,6 +146,35 @@ derm_split_assign (const DermDataset *ds, const DermSplitConfig *config, GError 
     {
       DermSample *s = ds->samples->pdata[i];
       out[i] = ((Lesion *) g_hash_table_lookup (by_id, s->lesion_id))->part;
+    }
+  return out;
+}
+
+guint8 *
+derm_split_folds (const DermDataset *ds, const guint *indices, guint n, guint k, guint64 seed)
+{
+  g_return_val_if_fail (k >= 1 && k <= 255, NULL);
+  g_autoptr(GHashTable) by_id = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  GPtrArray *per_class[DERM_N_CLASSES];
+  /* Another stream than the split's for the same seed. */
+  guint64 s = seed ^ G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) (s ^ (s >> 32)));
+  lesions_by_class (ds, indices, n, rand, by_id, per_class);
+  /* Each class dealt round the folds, starting where the last class
+   * stopped, so the folds' sizes differ by at most one lesion overall. */
+  guint next = 0;
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    {
+      GPtrArray *l = per_class[c];
+      for (guint i = 0; i < l->len; i++, next = (next + 1) % k)
+        ((Lesion *) l->pdata[i])->part = (guint8) next;
+      g_ptr_array_unref (l);
+    }
+  guint8 *out = g_new (guint8, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      DermSample *sample = ds->samples->pdata[indices[i]];
+      out[i] = ((Lesion *) g_hash_table_lookup (by_id, sample->lesion_id))->part;
     }
   return out;
 }

@@ -36,6 +36,14 @@ gboolean    derm_split_part_from_name (const char *name, DermSplitPart *part);
 guint8     *derm_split_assign (const DermDataset *dataset, const DermSplitConfig *config,
                                GError **error);
 
+/* K lesion-grouped, class-stratified folds of the samples @indices (@n of
+ * them, e.g. the training split), for an ensemble's members: each class's
+ * lesions, sorted by id and shuffled with @seed, are dealt round the folds,
+ * so every fold has about 1/k of each class and no lesion is in two folds.
+ * Returns: (transfer full) @n fold numbers 0..k-1 (guint8), g_free() it. */
+guint8     *derm_split_folds (const DermDataset *dataset, const guint *indices, guint n,
+                              guint k, guint64 seed);
+
 /* The indices of the samples in @part. Returns: (transfer full) a GArray of
  * guint. */
 GArray     *derm_split_indices (const guint8 *assignment, guint n, DermSplitPart part);

@@ -136,6 +136,63 @@ test_synthetic (void)
   synthetic_free (ds);
 }
 
+/* Folds of the training split: every training sample in one fold, no lesion
+ * in two, each class spread over the folds within one lesion, the same
+ * seed the same folds. */
+static void
+test_folds (void)
+{
+  const guint lesions[DERM_N_CLASSES] = { 60, 400, 30, 20, 50, 6, 9 };
+  DermDataset *ds = synthetic (lesions);
+  DermSplitConfig cfg = { 5, 0.15, 0.15 };
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *a = derm_split_assign (ds, &cfg, &error);
+  g_assert_no_error (error);
+  g_autoptr(GArray) train = derm_split_indices (a, ds->samples->len, DERM_SPLIT_TRAIN);
+  const guint k = 5;
+  g_autofree guint8 *f = derm_split_folds (ds, (guint *) train->data, train->len, k, 5);
+  g_autofree guint8 *again = derm_split_folds (ds, (guint *) train->data, train->len, k, 5);
+  g_assert_cmpmem (f, train->len, again, train->len);
+  g_autofree guint8 *other = derm_split_folds (ds, (guint *) train->data, train->len, k, 6);
+  g_assert_true (memcmp (f, other, train->len) != 0);
+
+  g_autoptr(GHashTable) fold_of = g_hash_table_new (g_str_hash, g_str_equal);
+  guint lesions_in[DERM_N_CLASSES][5] = { { 0 } };
+  guint per_fold[5] = { 0 };
+  for (guint i = 0; i < train->len; i++)
+    {
+      DermSample *s = ds->samples->pdata[g_array_index (train, guint, i)];
+      g_assert_cmpuint (f[i], <, k);
+      gpointer seen;
+      if (g_hash_table_lookup_extended (fold_of, s->lesion_id, NULL, &seen))
+        g_assert_cmpuint (GPOINTER_TO_UINT (seen), ==, f[i] + 1u);
+      else
+        {
+          g_hash_table_insert (fold_of, s->lesion_id, GUINT_TO_POINTER (f[i] + 1u));
+          lesions_in[s->label][f[i]]++;
+          per_fold[f[i]]++;
+        }
+    }
+  guint lo = G_MAXUINT, hi = 0;
+  for (guint j = 0; j < k; j++)
+    {
+      lo = MIN (lo, per_fold[j]);
+      hi = MAX (hi, per_fold[j]);
+    }
+  g_assert_cmpuint (hi - lo, <=, 1);
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    {
+      guint clo = G_MAXUINT, chi = 0;
+      for (guint j = 0; j < k; j++)
+        {
+          clo = MIN (clo, lesions_in[c][j]);
+          chi = MAX (chi, lesions_in[c][j]);
+        }
+      g_assert_cmpuint (chi - clo, <=, 1);
+    }
+  synthetic_free (ds);
+}
+
 static void
 test_json (void)
 {
@@ -190,6 +247,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/split/synthetic", test_synthetic);
+  g_test_add_func ("/split/folds", test_folds);
   g_test_add_func ("/split/json", test_json);
   g_test_add_func ("/split/real", test_real);
   return g_test_run ();
