@@ -219,10 +219,67 @@ struct UNet : Net
   }
 };
 
+// ---- Ensemble ------------------------------------------------------------
+
+// K ResNets. features () is the members' last-stage features side by side
+// (channels), head () splits them again and gives log(mean_k softmax(
+// logits_k / T_k)): the softmax of the result (temperature 1) is the mean of
+// the members' calibrated probabilities, and Grad-CAM through features ()
+// and head () is the ensemble's.
+struct EnsembleNet : ResNetNet
+{
+  std::vector<std::shared_ptr<ResNetNet>> members;
+  torch::Tensor member_temperature;
+
+  EnsembleNet (DermArch arch, int num_classes, int k)
+  {
+    for (int i = 0; i < k; i++)
+      {
+        auto m = std::dynamic_pointer_cast<ResNetNet> (make_net (arch, num_classes, 0, 1));
+        members.push_back (register_module ("member" + std::to_string (i), m));
+      }
+    member_temperature = register_buffer ("member_temperature", torch::ones ({ k }));
+  }
+
+  torch::Tensor
+  features (torch::Tensor x) override
+  {
+    std::vector<torch::Tensor> f;
+    for (auto &m : members)
+      f.push_back (m->features (x));
+    return torch::cat (f, 1);
+  }
+
+  torch::Tensor
+  head (torch::Tensor f) override
+  {
+    auto parts = f.chunk ((int64_t) members.size (), 1);
+    std::vector<torch::Tensor> lp;
+    for (size_t i = 0; i < members.size (); i++)
+      {
+        auto logits = members[i]->head (parts[i]).to (torch::kFloat);
+        lp.push_back (torch::log_softmax (logits / member_temperature[(int64_t) i], 1));
+      }
+    return torch::logsumexp (torch::stack (lp, 0), 0) - std::log ((double) members.size ());
+  }
+
+  torch::Tensor
+  forward (torch::Tensor x) override
+  {
+    return head (features (x));
+  }
+};
+
 std::shared_ptr<Net>
-make_net (DermArch arch, int num_classes, int unet_base)
+make_net (DermArch arch, int num_classes, int unet_base, int members)
 {
   static const int r18[4] = { 2, 2, 2, 2 }, r34[4] = { 3, 4, 6, 3 };
+  if (members >= 2)
+    {
+      if (arch == DERM_ARCH_UNET)
+        fail (DERM_ERROR_UNSUPPORTED, _("An ensemble is made of classifiers, not U-Nets"));
+      return std::make_shared<EnsembleNet> (arch, num_classes, members);
+    }
   switch (arch)
     {
     case DERM_ARCH_RESNET18:
@@ -326,9 +383,18 @@ move_to (DermModel *model, const torch::Device &device)
   apply_memory_format (model);
 }
 
+// The most members an ensemble may have.
+static const int MAX_MEMBERS = 32;
+
 static DermModel *
-create (DermArch arch, int num_classes, int unet_base, int input_size, const char *device)
+create (DermArch arch, int num_classes, int unet_base, int input_size, int members,
+        const char *device)
 {
+  if (members == 0)
+    members = 1;
+  if (members < 1 || members > MAX_MEMBERS)
+    fail (DERM_ERROR_INVALID, _("An ensemble has between 2 and %d members, not %d"), MAX_MEMBERS,
+          members);
   if ((int) arch < DERM_ARCH_RESNET18 || (int) arch > DERM_ARCH_UNET)
     fail (DERM_ERROR_INVALID, _("Unknown architecture %d"), (int) arch);
   if (arch == DERM_ARCH_UNET)
@@ -350,7 +416,8 @@ create (DermArch arch, int num_classes, int unet_base, int input_size, const cha
   model->num_classes = num_classes;
   model->unet_base = unet_base;
   model->input_size = input_size;
-  model->net = make_net (arch, num_classes, unet_base);
+  model->members = members;
+  model->net = make_net (arch, num_classes, unet_base, members);
   auto &md = model->metadata;
   md["format"] = "dermalens/1";
   md["architecture"] = derm_arch_name (arch);
@@ -362,6 +429,8 @@ create (DermArch arch, int num_classes, int unet_base, int input_size, const cha
   else
     md["classes"] = default_classes (num_classes);
   md["input_size"] = std::to_string (input_size);
+  if (members >= 2)
+    md["ensemble_members"] = std::to_string (members);
   md["mean"] = "0.485,0.456,0.406";
   md["std"] = "0.229,0.224,0.225";
   md["temperature"] = "1";
@@ -563,7 +632,8 @@ derm_model_new (const DermModelConfig *config, const char *device, GError **erro
   try
     {
       g_return_val_if_fail (config != NULL, NULL);
-      return derm::create (config->arch, config->num_classes, config->unet_base, config->input_size, device);
+      return derm::create (config->arch, config->num_classes, config->unet_base, config->input_size,
+                           config->members, device);
     }
   DERM_CATCH (error, nullptr)
 }
@@ -592,12 +662,20 @@ derm_model_load (const char *path, const char *device, GError **error)
                       "(dermalens-cli init-weights, then train)"), path);
       if (!derm_arch_from_name (arch_name, &arch))
         derm::fail (DERM_ERROR_UNSUPPORTED, _("%s has the unknown architecture “%s”"), path, arch_name);
+      int members = derm::meta_int (md, "ensemble_members", 1);
+      if (members < 1 || members > derm::MAX_MEMBERS || (members > 1 && arch == DERM_ARCH_UNET))
+        derm::fail (DERM_ERROR_FORMAT, _("%s claims an ensemble of %d %s models, which this version "
+                                         "cannot read (2 to %d classifiers)"),
+                    path, members, arch_name, derm::MAX_MEMBERS);
+      // A member's tensors carry this prefix; their shapes are checked on the first.
+      const std::string first = members > 1 ? "member0." : "";
       int num_classes = 1;
       if (arch != DERM_ARCH_UNET)
         {
-          const DermStTensor *fc = derm_safetensors_lookup (st, "fc.weight");
+          const DermStTensor *fc = derm_safetensors_lookup (st, (first + "fc.weight").c_str ());
           if (fc == nullptr || fc->ndim != 2)
-            derm::fail (DERM_ERROR_FORMAT, _("%s has no classifier head “fc.weight”"), path);
+            derm::fail (DERM_ERROR_FORMAT, _("%s has no classifier head “%s”"), path,
+                        (first + "fc.weight").c_str ());
           num_classes = (int) fc->shape[0];
           const char *classes = (const char *) g_hash_table_lookup (md, "classes");
           if (classes != nullptr)
@@ -615,7 +693,8 @@ derm_model_load (const char *path, const char *device, GError **error)
       // tensor with its shape, so the model is at most a few times the file's
       // size (a 2 KB file claiming unet_base 512 made a 3.6 GB model first;
       // found by tests/hardening).
-      const char *largest = arch == DERM_ARCH_UNET ? "down4.3.weight" : "fc.weight";
+      const std::string largest_name = first + (arch == DERM_ARCH_UNET ? "down4.3.weight" : "fc.weight");
+      const char *largest = largest_name.c_str ();
       std::vector<int64_t> need;
       if (arch == DERM_ARCH_UNET)
         need = { 16LL * (unet_base ? unet_base : 32), 16LL * (unet_base ? unet_base : 32), 3, 3 };
@@ -630,7 +709,24 @@ derm_model_load (const char *path, const char *device, GError **error)
         derm::fail (DERM_ERROR_MISMATCH, _("%s: tensor “%s” has shape %s, the %s model needs %s"), path,
                     largest, derm::shape_string (have).c_str (), arch_name,
                     derm::shape_string (need).c_str ());
-      model = derm::create (arch, num_classes, unet_base, input_size, "cpu");
+      // Each member of an ensemble must be in the file too (its largest
+      // last-stage convolution, 2.4 to 9.4 MB), so the ensemble built is a
+      // bounded multiple of the file's size.
+      for (int k = 1; k < members; k++)
+        {
+          std::string name = "member" + std::to_string (k) + "."
+                             + (arch == DERM_ARCH_RESNET18   ? "layer4.1.conv2.weight"
+                                : arch == DERM_ARCH_RESNET34 ? "layer4.2.conv2.weight"
+                                                             : "layer4.2.conv3.weight");
+          std::vector<int64_t> want = arch == DERM_ARCH_RESNET50 ? std::vector<int64_t>{ 2048, 512, 1, 1 }
+                                                                 : std::vector<int64_t>{ 512, 512, 3, 3 };
+          const DermStTensor *t = derm_safetensors_lookup (st, name.c_str ());
+          if (t == nullptr || std::vector<int64_t> (t->shape, t->shape + t->ndim) != want)
+            derm::fail (DERM_ERROR_MISMATCH,
+                        _("%s claims an ensemble of %d members but has no tensor “%s” of shape %s"),
+                        path, members, name.c_str (), derm::shape_string (want).c_str ());
+        }
+      model = derm::create (arch, num_classes, unet_base, input_size, members, "cpu");
       GHashTableIter it;
       gpointer k, v;
       g_hash_table_iter_init (&it, md);
@@ -658,7 +754,36 @@ derm_model_load_weights (DermModel *model, const char *path, gboolean replace_he
       g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
       if (st == nullptr)
         return FALSE;
+      GHashTable *md = derm_safetensors_get_metadata (st);
+      const char *members = md ? (const char *) g_hash_table_lookup (md, "ensemble_members") : nullptr;
+      if (members != nullptr && g_ascii_strtoll (members, nullptr, 10) != model->members)
+        derm::fail (DERM_ERROR_MISMATCH,
+                    _("%s is an ensemble of %s networks: it can start an ensemble of as many "
+                      "(--folds %s), each member from its own, not a single network"),
+                    path, members, members);
       derm::copy_weights (model, st, path, "", replace_head);
+      return TRUE;
+    }
+  DERM_CATCH (error, FALSE)
+}
+
+gboolean
+derm_model_load_member_weights (DermModel *model, const char *path, int member,
+                                gboolean replace_head, GError **error)
+{
+  try
+    {
+      g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
+      if (st == nullptr)
+        return FALSE;
+      GHashTable *md = derm_safetensors_get_metadata (st);
+      const char *members = md ? (const char *) g_hash_table_lookup (md, "ensemble_members") : nullptr;
+      gint64 k = members != nullptr ? g_ascii_strtoll (members, nullptr, 10) : 0;
+      if (model->members != 1)
+        derm::fail (DERM_ERROR_INVALID, _("Only a single network takes one member's weights"));
+      if (member < 0 || member >= k)
+        derm::fail (DERM_ERROR_MISMATCH, _("%s has no ensemble member %d"), path, member + 1);
+      derm::copy_weights (model, st, path, "member" + std::to_string (member) + ".", replace_head);
       return TRUE;
     }
   DERM_CATCH (error, FALSE)
@@ -684,6 +809,66 @@ derm_model_free (DermModel *model)
   catch (...)
     {
     }
+}
+
+DermModel *
+derm_model_new_ensemble (DermModel *const *members, int n, const char *device, GError **error)
+{
+  DermModel *model = nullptr;
+  try
+    {
+      if (members == nullptr || n < 2)
+        derm::fail (DERM_ERROR_INVALID, _("An ensemble needs at least two models"));
+      DermModel *first = members[0];
+      for (int i = 0; i < n; i++)
+        {
+          DermModel *m = members[i];
+          if (m->members != 1)
+            derm::fail (DERM_ERROR_INVALID, _("Member %d is itself an ensemble"), i + 1);
+          if (m->arch != first->arch || m->num_classes != first->num_classes
+              || m->input_size != first->input_size || m->arch == DERM_ARCH_UNET
+              || m->shades_of_gray != first->shades_of_gray
+              || memcmp (m->mean, first->mean, sizeof m->mean) != 0
+              || memcmp (m->std, first->std, sizeof m->std) != 0)
+            derm::fail (DERM_ERROR_MISMATCH,
+                        _("Member %d is not the same kind of classifier as the first (an ensemble's "
+                          "members share architecture, classes, input size and preprocessing)"),
+                        i + 1);
+        }
+      model = derm::create (first->arch, first->num_classes, 0, first->input_size, n, "cpu");
+      for (const char *key : { "classes", "mean", "std", "color_constancy" })
+        if (first->metadata.count (key))
+          model->metadata[key] = first->metadata[key];
+      derm::refresh_from_metadata (model);
+      auto net = std::dynamic_pointer_cast<derm::EnsembleNet> (model->net);
+      torch::NoGradGuard no_grad;
+      for (int i = 0; i < n; i++)
+        {
+          auto src = derm::named_state (members[i]);
+          std::map<std::string, torch::Tensor> dst;
+          for (const auto &p : net->members[i]->named_parameters (true))
+            dst[p.key ()] = p.value ();
+          for (const auto &b : net->members[i]->named_buffers (true))
+            dst[b.key ()] = b.value ();
+          for (auto &kv : src)
+            dst.at (kv.first).copy_ (kv.second.to (torch::kCPU));
+          net->member_temperature[i] = members[i]->temperature;
+        }
+      derm::move_to (model, derm::parse_device (device));
+      return model;
+    }
+  catch (...)
+    {
+      delete model;
+      derm::set_error_from_exception (error);
+      return nullptr;
+    }
+}
+
+int
+derm_model_get_members (DermModel *model)
+{
+  return model->members;
 }
 
 DermArch

@@ -97,7 +97,8 @@ struct ResNetNet : Net
   virtual torch::Tensor head (torch::Tensor features) = 0;
 };
 
-std::shared_ptr<Net> make_net (DermArch arch, int num_classes, int unet_base);
+// @members >= 2: an ensemble of that many ResNets (see derm_model_new_ensemble).
+std::shared_ptr<Net> make_net (DermArch arch, int num_classes, int unet_base, int members);
 
 } // namespace derm
 
@@ -107,6 +108,7 @@ struct DermModel
   int num_classes = 7;
   int input_size = 224;
   int unet_base = 32;
+  int members = 1;   // K >= 2: an ensemble
   std::shared_ptr<derm::Net> net;
   torch::Device device = torch::Device (torch::kCPU);
   std::string device_name = "cpu";

@@ -408,6 +408,10 @@ derm_trainer_new (DermModel *model, const DermTrainConfig *config, GError **erro
     {
       if (model == nullptr || config == nullptr)
         derm::fail (DERM_ERROR_INVALID, _("No model or configuration was given"));
+      if (model->members > 1)
+        derm::fail (DERM_ERROR_UNSUPPORTED,
+                    _("An ensemble is not trained as a whole: train its members, then assemble "
+                      "them (train --folds)"));
       derm::validate_config (model, *config);
       auto tr = std::make_unique<DermTrainer> ();
       tr->model = model;

@@ -117,6 +117,7 @@ typedef struct {
   int num_classes;   /* classifiers: 7 (DERM_N_CLASSES) or 1000 (ImageNet) */
   int unet_base;     /* U-Net first-level width; 0 means 32 */
   int input_size;    /* square side the model is fed; 0: 224 (ResNet), 256 (U-Net) */
+  int members;       /* 0 or 1: one network; K >= 2: an ensemble of K ResNets (see below) */
 } DermModelConfig;
 
 /* Device names: "auto" (CUDA when the linked libtorch has it, else CPU),
@@ -134,10 +135,30 @@ DermModel  *derm_model_load (const char *path, const char *device, GError **erro
  * torchvision ImageNet export) is skipped and the fresh head kept. */
 gboolean    derm_model_load_weights (DermModel *model, const char *path,
                                      gboolean replace_head, GError **error);
+/* The same from member @member of an ensemble's file into a single network
+ * (each member of a new ensemble can start from its counterpart). */
+gboolean    derm_model_load_member_weights (DermModel *model, const char *path, int member,
+                                            gboolean replace_head, GError **error);
 /* Writes a safetensors file (F32) with every parameter and buffer and the
  * metadata; atomically (temp file, fsync, rename). */
 gboolean    derm_model_save (DermModel *model, const char *path, GError **error);
 void        derm_model_free (DermModel *model);
+
+/* An ensemble: K classifiers of one architecture in one model and one file
+ * (tensors "member0." ... "member<K-1>.", metadata "ensemble_members" = K).
+ * Its forward pass is the log of the mean of the members' probabilities,
+ * each member calibrated by its own temperature (the buffer
+ * "member_temperature"), so classify, evaluate, Grad-CAM, temperature and
+ * the decision rule treat it as one model with temperature 1. It is not
+ * trained as a whole: derm_trainer_new refuses it; train its members, then
+ * assemble them here. A new ensemble holding copies of @members' weights
+ * (same architecture, classes, input size, normalisation and colour
+ * constancy; their temperatures become the members' calibration; their
+ * other metadata is not copied). Returns: (transfer full). */
+DermModel  *derm_model_new_ensemble (DermModel *const *members, int n_members,
+                                     const char *device, GError **error);
+/* 1 for a single network, K for an ensemble. */
+int         derm_model_get_members (DermModel *model);
 
 DermArch    derm_model_get_arch (DermModel *model);
 int         derm_model_get_num_classes (DermModel *model);   /* 1 for U-Net */
@@ -277,7 +298,8 @@ typedef struct {
 
 typedef void (*DermProgressFunc) (const DermTrainProgress *progress, gpointer user_data);
 
-/* Creates the optimizer for @model (borrowed: it must outlive the trainer).
+/* Creates the optimizer for @model (borrowed: it must outlive the trainer);
+ * an ensemble is refused (DERM_ERROR_UNSUPPORTED).
  * Create, use and free a trainer on one thread (autocast is per thread).
  * Returns: (transfer full). */
 DermTrainer *derm_trainer_new (DermModel *model, const DermTrainConfig *config, GError **error);

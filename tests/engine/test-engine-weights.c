@@ -372,6 +372,122 @@ test_bad_input (void)
   derm_model_free (m);
 }
 
+/* An ensemble of two ResNet-18s: its probabilities are the mean of its
+ * members' calibrated ones, it saves and loads as one file, Grad-CAM and
+ * TTA run on it, and what cannot be done with it is refused in words. */
+static void
+test_ensemble (void)
+{
+  g_autofree char *dir = test_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  DermModel *members[2];
+  for (int i = 0; i < 2; i++)
+    {
+      derm_engine_manual_seed (11 + i);
+      members[i] = test_new_model (DERM_ARCH_RESNET18, 7, 0, 48);
+    }
+  derm_model_set_temperature (members[0], 1.7);
+  derm_model_set_temperature (members[1], 0.6);
+  g_autoptr(DermModel) ens = derm_model_new_ensemble (members, 2, test_device (), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (derm_model_get_members (ens), ==, 2);
+  g_assert_cmpint (derm_model_get_members (members[0]), ==, 1);
+  g_assert_cmpint (derm_model_get_num_classes (ens), ==, 7);
+  g_assert_cmpint (derm_model_get_input_size (ens), ==, 48);
+  g_assert_cmpfloat (derm_model_get_temperature (ens), ==, 1.0);
+  g_assert_cmpstr (derm_model_get_metadata (ens, "ensemble_members"), ==, "2");
+  g_assert_cmpint (derm_model_count_parameters (ens), ==,
+                   2 * derm_model_count_parameters (members[0]));
+
+  g_autoptr(GRand) rand = g_rand_new_with_seed (9);
+  g_autoptr(DermImage) img = derm_image_new (57, 45, 3, &error);
+  test_draw_shape (rand, 45, 1, img->data, NULL);
+  float p0[7], p1[7], pe[7];
+  g_assert_true (derm_model_classify (members[0], img, FALSE, p0, &error));
+  g_assert_true (derm_model_classify (members[1], img, FALSE, p1, &error));
+  g_assert_true (derm_model_classify (ens, img, FALSE, pe, &error));
+  g_assert_no_error (error);
+  for (int c = 0; c < 7; c++)
+    g_assert_cmpfloat_with_epsilon (pe[c], (p0[c] + p1[c]) / 2, 2e-3);
+  /* TTA averages each view's ensemble probabilities. */
+  float t0[7], t1[7], te[7];
+  g_assert_true (derm_model_classify (members[0], img, TRUE, t0, &error));
+  g_assert_true (derm_model_classify (members[1], img, TRUE, t1, &error));
+  g_assert_true (derm_model_classify (ens, img, TRUE, te, &error));
+  for (int c = 0; c < 7; c++)
+    g_assert_cmpfloat_with_epsilon (te[c], (t0[c] + t1[c]) / 2, 2e-3);
+
+  g_autoptr(DermImage) cam = derm_model_gradcam (ens, img, 3, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (cam->width, ==, 57);
+  g_assert_cmpint (cam->height, ==, 45);
+
+  /* One file, read back with the same outputs. */
+  g_autofree char *path = save_model (ens, dir, "ensemble.safetensors");
+  g_autoptr(DermModel) back = derm_model_load (path, test_device (), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (derm_model_get_members (back), ==, 2);
+  float pb[7];
+  g_assert_true (derm_model_classify (back, img, FALSE, pb, &error));
+  g_assert_cmpmem (pe, sizeof pe, pb, sizeof pb);
+
+  /* Not trained as a whole; not a start for one network. */
+  DermTrainConfig tc = test_classify_config (10);
+  g_assert_null (derm_trainer_new (back, &tc, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_UNSUPPORTED);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  g_assert_false (derm_model_load_weights (members[0], path, TRUE, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_assert_nonnull (strstr (error->message, "ensemble"));
+  g_clear_error (&error);
+
+  /* Members must be alike. */
+  DermModel *other[2] = { members[0], test_new_model (DERM_ARCH_RESNET18, 7, 0, 64) };
+  g_assert_null (derm_model_new_ensemble (other, 2, test_device (), &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_clear_error (&error);
+  derm_model_free (other[1]);
+  g_assert_null (derm_model_new_ensemble (members, 1, test_device (), &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+  g_clear_error (&error);
+  DermModel *nested[2] = { back, members[0] };
+  g_assert_null (derm_model_new_ensemble (nested, 2, test_device (), &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* A file claiming more members than it holds is refused before anything
+   * is built. */
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  guint n = derm_safetensors_get_n_tensors (st);
+  g_autofree DermStTensor *tensors = g_new (DermStTensor, n);
+  for (guint i = 0; i < n; i++)
+    tensors[i] = *derm_safetensors_get_tensor (st, i);
+  g_autoptr(GHashTable) md = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, derm_safetensors_get_metadata (st));
+  while (g_hash_table_iter_next (&it, &k, &v))
+    g_hash_table_insert (md, k, v);
+  g_hash_table_insert (md, "ensemble_members", "20");
+  g_autofree char *liar = g_build_filename (dir, "liar.safetensors", NULL);
+  g_assert_true (derm_safetensors_write (liar, tensors, n, md, &error));
+  g_assert_null (derm_model_load (liar, "cpu", &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_assert_nonnull (strstr (error->message, "member2."));
+  g_clear_error (&error);
+  g_hash_table_insert (md, "ensemble_members", "999");
+  g_assert_true (derm_safetensors_write (liar, tensors, n, md, &error));
+  g_assert_null (derm_model_load (liar, "cpu", &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_FORMAT);
+  g_clear_error (&error);
+
+  derm_model_free (members[0]);
+  derm_model_free (members[1]);
+  test_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -381,5 +497,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/weights/round-trip", test_round_trip);
   g_test_add_func ("/engine/weights/load-errors", test_load_errors);
   g_test_add_func ("/engine/input/bad", test_bad_input);
+  g_test_add_func ("/engine/ensemble", test_ensemble);
   return g_test_run ();
 }
