@@ -435,6 +435,9 @@ derm_cli_weights_info (int argc, char **argv)
   printf (_("File:          %s\n"), argv[1]);
   printf (_("Architecture:  %s\n"), arch ? arch : _("(none: not a Dermalens model file)"));
   printf (_("Classes:       %s\n"), classes ? classes : "-");
+  if (g_hash_table_contains (md, "ensemble_members"))
+    printf (_("Ensemble:      %s members\n"),
+            (const char *) g_hash_table_lookup (md, "ensemble_members"));
   printf (_("Tensors:       %u (%lld values, %.1f MiB)\n"), n, (long long) elements,
           bytes / (1024.0 * 1024.0));
   for (guint i = 0; i < nk; i++)

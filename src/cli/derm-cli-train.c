@@ -63,6 +63,16 @@ end_bar (TrainUi *ui)
     }
 }
 
+/* "member 2/5, " while an ensemble's member trains, else "". Returns:
+ * (transfer full). */
+static char *
+member_prefix (const DermTrainEvent *e)
+{
+  if (e->members > 1 && e->member >= 0)
+    return g_strdup_printf (_("member %d/%d, "), e->member + 1, e->members);
+  return g_strdup ("");
+}
+
 static void
 train_event_cb (const DermTrainEvent *e, gpointer data)
 {
@@ -78,6 +88,7 @@ train_event_cb (const DermTrainEvent *e, gpointer data)
     case DERM_TRAIN_EVENT_STEP:
       {
         g_autofree char *eta = format_duration (e->eta_seconds);
+        g_autofree char *who = member_prefix (e);
         if (ui->tty)
           {
             int width = 24, filled = e->steps > 0 ? e->step * width / e->steps : 0;
@@ -85,8 +96,8 @@ train_event_cb (const DermTrainEvent *e, gpointer data)
             for (int i = 0; i < width; i++)
               bar[i] = i < filled ? '#' : '.';
             bar[width] = '\0';
-            fprintf (stderr, "\r" "epoch %d/%d [%s] %d/%d  loss %.4f  %.0f img/s  ETA %s   ",
-                     e->epoch + 1, e->epochs, bar, e->step, e->steps, e->loss,
+            fprintf (stderr, "\r" "%sepoch %d/%d [%s] %d/%d  loss %.4f  %.0f img/s  ETA %s   ",
+                     who, e->epoch + 1, e->epochs, bar, e->step, e->steps, e->loss,
                      e->images_per_second, eta);
             ui->bar_shown = TRUE;
           }
@@ -94,8 +105,8 @@ train_event_cb (const DermTrainEvent *e, gpointer data)
           {
             int every = MAX (e->steps / 10, 1);
             if (e->step % every == 0 || e->step == e->steps || e->step == 1)
-              fprintf (stderr, _("epoch %d/%d step %d/%d loss %.4f %.1f img/s ETA %s\n"),
-                       e->epoch + 1, e->epochs, e->step, e->steps, e->loss,
+              fprintf (stderr, _("%sepoch %d/%d step %d/%d loss %.4f %.1f img/s ETA %s\n"),
+                       who, e->epoch + 1, e->epochs, e->step, e->steps, e->loss,
                        e->images_per_second, eta);
           }
       }
@@ -125,10 +136,13 @@ train_event_cb (const DermTrainEvent *e, gpointer data)
                e->n_train, e->n_val, e->n_test);
       break;
     case DERM_TRAIN_EVENT_EPOCH:
+      {
+      g_autofree char *who = member_prefix (e);
       end_bar (ui);
-      fprintf (stderr, _("epoch %d/%d done: loss %.4f, validation %s %.4f%s\n"),
-               e->epoch + 1, e->epochs, e->loss, e->val_metric_name, e->val_metric,
+      fprintf (stderr, _("%sepoch %d/%d done: loss %.4f, validation %s %.4f%s\n"),
+               who, e->epoch + 1, e->epochs, e->loss, e->val_metric_name, e->val_metric,
                e->is_best ? _(" (best so far, saved)") : "");
+      }
       break;
     case DERM_TRAIN_EVENT_EARLY_STOP:
       end_bar (ui);
@@ -169,6 +183,7 @@ derm_cli_train (int argc, char **argv)
   int patience = cfg.patience, workers = 0;
   double lr = 0, val_fraction = cfg.val_fraction, test_fraction = cfg.test_fraction;
   double mixup = cfg.mixup, cutmix = cfg.cutmix, ema = cfg.ema;
+  int folds = 0;
   gint64 seed = (gint64) cfg.seed;
   gboolean sog = FALSE, lenient = FALSE, tta = FALSE;
   GOptionEntry entries[] = {
@@ -207,6 +222,10 @@ derm_cli_train (int argc, char **argv)
     { "ema", 0, 0, G_OPTION_ARG_DOUBLE, &ema,
       N_("Keep a moving average of the weights with this decay per step (e.g. 0.998; 0 = off)"),
       "DECAY" },
+    { "folds", 0, 0, G_OPTION_ARG_INT, &folds,
+      N_("An ensemble of K networks, each trained on the training split less one of K "
+         "lesion-grouped folds and calibrated on that fold, in one model file (default: one "
+         "network)"), "K" },
     { "shades-of-gray", 0, 0, G_OPTION_ARG_NONE, &sog,
       N_("Shades-of-Gray colour constancy (kept in the model for inference)"), NULL },
     { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
@@ -281,6 +300,7 @@ derm_cli_train (int argc, char **argv)
   cfg.mixup = mixup;
   cfg.cutmix = cutmix;
   cfg.ema = ema;
+  cfg.folds = folds;
 
   TrainUi ui = { isatty (STDERR_FILENO) };
   if (json_log != NULL)

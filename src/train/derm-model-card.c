@@ -229,6 +229,55 @@ render_metrics (GString *s, JsonObject *m)
     }
 }
 
+/* An ensemble's members: how each was trained (from "training"), and each
+ * alone on the test split beside the ensemble (from "metrics"). */
+static void
+render_members (GString *s, JsonObject *training, JsonObject *metrics)
+{
+  JsonArray *trained = training != NULL && json_object_has_member (training, "members")
+                           ? json_object_get_array_member (training, "members") : NULL;
+  JsonArray *tested = metrics != NULL && json_object_has_member (metrics, "members")
+                          ? json_object_get_array_member (metrics, "members") : NULL;
+  if (trained == NULL)
+    return;
+  guint k = json_array_get_length (trained);
+  g_string_append (s, _("\n## Ensemble members\n\n"));
+  g_string_append_printf (s, _("%u networks, member k trained on the training split less its "
+                               "k-th lesion-grouped fold, early-stopped and calibrated on that "
+                               "fold. The ensemble's probabilities are the mean of the members' "
+                               "calibrated probabilities.\n\n"), k);
+  g_string_append (s, _("| member | best epoch | balanced accuracy on its fold | temperature |"));
+  if (tested != NULL)
+    g_string_append (s, _(" test balanced accuracy (highest probability) | test macro AUC | "
+                          "test melanoma recall |"));
+  g_string_append (s, "\n|---|---|---|---|");
+  if (tested != NULL)
+    g_string_append (s, "---|---|---|");
+  g_string_append (s, "\n");
+  double sum = 0;
+  guint n_tested = 0;
+  for (guint i = 0; i < k; i++)
+    {
+      JsonObject *m = json_array_get_object_element (trained, i);
+      g_string_append_printf (s, "| %u | %d | %.3f | %.3f |", i + 1,
+                              (int) number (m, "best_epoch") + 1,
+                              number (m, "val_balanced_accuracy"), number (m, "temperature"));
+      if (tested != NULL && i < json_array_get_length (tested))
+        {
+          JsonObject *t = json_array_get_object_element (tested, i);
+          g_string_append_printf (s, " %.3f | %.3f | %.3f |", number (t, "balanced_accuracy"),
+                                  number (t, "macro_auc"), number (t, "melanoma_recall"));
+          sum += number (t, "balanced_accuracy");
+          n_tested++;
+        }
+      g_string_append (s, "\n");
+    }
+  if (n_tested > 0 && json_object_has_member (metrics, "argmax_balanced_accuracy"))
+    g_string_append_printf (s, _("\nOn the test split the ensemble's highest probability has "
+                                 "balanced accuracy %.3f, the members' mean %.3f.\n"),
+                            number (metrics, "argmax_balanced_accuracy"), sum / n_tested);
+}
+
 char *
 derm_model_card_render (GHashTable *md, const char *file_name)
 {
@@ -250,6 +299,10 @@ derm_model_card_render (GHashTable *md, const char *file_name)
   if (facts != NULL)
     g_string_append_printf (s, _("- Trained: %s with %s\n"), string (facts, "trained_at") ?: "?",
                             string (facts, "software") ?: "?");
+  const char *members = g_hash_table_lookup (md, "ensemble_members");
+  if (members != NULL)
+    g_string_append_printf (s, _("- Ensemble of %s %s networks in one file (see Ensemble members)\n"),
+                            members, arch ? arch : "?");
   const char *temperature = g_hash_table_lookup (md, "temperature");
   if (temperature != NULL)
     g_string_append_printf (s, _("- Calibration: temperature %.3f, fitted on the validation split\n"),
@@ -292,7 +345,7 @@ derm_model_card_render (GHashTable *md, const char *file_name)
         {
           JsonNode *n = json_object_get_member (training, l->data);
           if (!JSON_NODE_HOLDS_VALUE (n))
-            continue;
+            continue;   /* an ensemble's "members": their own section */
           g_autofree char *v = json_node_get_value_type (n) == G_TYPE_STRING
                                  ? g_strdup (json_node_get_string (n))
                                  : json_node_get_value_type (n) == G_TYPE_BOOLEAN
@@ -306,6 +359,7 @@ derm_model_card_render (GHashTable *md, const char *file_name)
     render_metrics (s, metrics);
   else
     g_string_append (s, _("\n## Evaluation\n\nNo test metrics are recorded in this file.\n"));
+  render_members (s, training, metrics);
 
   g_string_append (s, _("\n## Decision rule and operating point\n\n"));
   DermDecision d;

@@ -171,6 +171,11 @@ derm_train_event_to_json (const DermTrainEvent *e)
     default:
       break;
     }
+  if (e->members > 1 && e->member >= 0)
+    {
+      derm_json_add_int (b, "member", e->member);
+      derm_json_add_int (b, "members", e->members);
+    }
   if (e->message != NULL)
     {
       json_builder_set_member_name (b, "message");
@@ -203,6 +208,20 @@ typedef struct {
   int epoch;
   int epochs;
   int steps;
+  int member;                 /* the ensemble member in training, or -1 */
+  int members;                /* 1, or the ensemble's K */
+  /* Shared by every network of the job (borrowed unless said) */
+  DermDataset *ds;
+  DermCache *cache;           /* owned: training entries, then validation */
+  guint n_cache;
+  DermDeviceCache *dcache;    /* owned: the cache on the model's device, or NULL */
+  gboolean dcache_tried;
+  char *device;               /* owned: the first model's device */
+  const char *sha;
+  const char *split_json;
+  const char *ckpt_path;
+  guint split_counts[3][DERM_N_CLASSES];
+  char *card_facts;           /* owned: the model card's facts, made with the first model */
 } Job;
 
 static void
@@ -211,6 +230,8 @@ emit (Job *job, DermTrainEvent *e)
   e->elapsed_seconds = (g_get_monotonic_time () - job->t0) / 1e6;
   if (e->epochs == 0)
     e->epochs = job->epochs;
+  e->member = job->member;
+  e->members = job->members;
   if (job->on_event != NULL)
     job->on_event (e, job->user_data);
 }
@@ -262,6 +283,9 @@ step_progress (const DermTrainProgress *p, gpointer data)
   if (p->images_per_second > 0 && job->steps > 0)
     {
       double left = (double) (job->epochs - p->epoch - 1) * job->steps + (job->steps - p->step);
+      /* The members still to train, at about this member's steps. */
+      if (job->member >= 0)
+        left += (double) (job->members - job->member - 1) * job->epochs * job->steps;
       e.eta_seconds = left * job->cfg->batch / p->images_per_second;
     }
   emit (job, &e);
@@ -329,14 +353,42 @@ report_decision (Job *job, const DermDecision *d)
                   d->target_sensitivity, d->val_sensitivity, d->val_specificity);
 }
 
-/* The validation metric on cached images: balanced accuracy or mean Dice. */
+/* Raw logits of cache entries @entries (n x DERM_N_CLASSES), from the
+ * device cache when there is one. */
 static gboolean
-validate (Job *job, DermModel *model, DermCache *cache, DermDeviceCache *dcache,
-          const guint *entries, guint n, double *metric, char **metrics_json, GError **error)
+cached_logits (Job *job, DermModel *model, const guint *entries, guint n, float *logits,
+               GError **error)
 {
   const int chunk = 64;
   DermImage views[64];
   const DermImage *ptrs[64];
+  int k = derm_model_get_num_classes (model);
+  if (job->dcache != NULL)
+    return derm_model_logits_cached (model, job->dcache, entries, (int) n, logits, error);
+  for (guint s = 0; s < n; s += chunk)
+    {
+      int m = MIN ((guint) chunk, n - s);
+      for (int i = 0; i < m; i++)
+        {
+          derm_cache_view (job->cache, entries[s + i], &views[i], FALSE);
+          ptrs[i] = &views[i];
+        }
+      if (!derm_model_logits_batch (model, ptrs, m, FALSE, logits + (gsize) s * k, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The validation metric on cached images: balanced accuracy or mean Dice. */
+static gboolean
+validate (Job *job, DermModel *model, const guint *entries, guint n, double *metric,
+          char **metrics_json, GError **error)
+{
+  const int chunk = 64;
+  DermImage views[64];
+  const DermImage *ptrs[64];
+  DermCache *cache = job->cache;
+  DermDeviceCache *dcache = job->dcache;
   if (job->cfg->task == DERM_TASK_CLASSIFY)
     {
       int k = derm_model_get_num_classes (model);
@@ -345,19 +397,8 @@ validate (Job *job, DermModel *model, DermCache *cache, DermDeviceCache *dcache,
       g_autofree int *labels = g_new (int, n);
       for (guint i = 0; i < n; i++)
         labels[i] = derm_cache_label (cache, entries[i]);
-      if (dcache != NULL && !derm_model_logits_cached (model, dcache, entries, (int) n, logits, error))
+      if (!cached_logits (job, model, entries, n, logits, error))
         return FALSE;
-      for (guint s = 0; dcache == NULL && s < n; s += chunk)
-        {
-          int m = MIN ((guint) chunk, n - s);
-          for (int i = 0; i < m; i++)
-            {
-              derm_cache_view (cache, entries[s + i], &views[i], FALSE);
-              ptrs[i] = &views[i];
-            }
-          if (!derm_model_logits_batch (model, ptrs, m, FALSE, logits + (gsize) s * k, error))
-            return FALSE;
-        }
       derm_softmax (logits, n, k, 1.0, probs);
       DermClassMetrics m;
       derm_class_metrics_compute (probs, labels, n, k, &m);
@@ -533,6 +574,10 @@ check_config (const DermTrainJobConfig *cfg, GError **error)
     problem = _("unknown GPU augmentation mode");
   else if (!(cfg->mixup >= 0 && cfg->mixup <= 100) || !(cfg->cutmix >= 0 && cfg->cutmix <= 100))
     problem = _("mixup and cutmix strengths must be between 0 and 100");
+  else if (cfg->folds < 0 || cfg->folds > DERM_TRAIN_MAX_FOLDS)
+    problem = _("an ensemble has at most 16 members (--folds 2 to 16; 0 or 1: one network)");
+  else if (cfg->folds > 1 && cfg->task != DERM_TASK_CLASSIFY)
+    problem = _("an ensemble (--folds) is made of classifiers");
   else if (!(cfg->ema >= 0 && cfg->ema < 1))
     problem = _("the weight average's decay must be at least 0 and below 1");
   else if (cfg->task == DERM_TASK_SEGMENT
@@ -550,159 +595,170 @@ check_config (const DermTrainJobConfig *cfg, GError **error)
   return TRUE;
 }
 
-gboolean
-derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
-                    gpointer user_data, const volatile gint *cancel, GError **error)
+/* One network's training: on cache entries @train, validated each epoch on
+ * @val, its best epoch saved to @out_path (with the weights' average when
+ * that was better), a resumable checkpoint at @ckpt_path, resumed from
+ * @resume when not NULL. @member is the ensemble member's index (-1 for a
+ * single network); @seed seeds its initial weights, order and augmentation. */
+typedef struct {
+  const guint *train;
+  guint n_train;
+  const guint *val;
+  guint n_val;
+  const char *out_path;
+  const char *ckpt_path;
+  const char *resume;
+  int member;
+  guint64 seed;
+  /* Results */
+  double best;
+  int best_epoch;
+  int epochs_run;
+  gboolean best_ema;
+} Network;
+
+/* The members of the ensemble in the weight file @path, 1 for a single
+ * network (or a file that cannot be read: loading it says why). */
+static int
+init_members (const char *path)
 {
-  if (!check_config (cfg, error))
-    return FALSE;
-  Job job = { cfg, on_event, user_data, cancel, g_get_monotonic_time () };
-  job.epochs = cfg->epochs;
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (path, NULL);
+  GHashTable *meta = st != NULL ? derm_safetensors_get_metadata (st) : NULL;
+  const char *k = meta != NULL ? g_hash_table_lookup (meta, "ensemble_members") : NULL;
+  return k != NULL ? (int) g_ascii_strtoll (k, NULL, 10) : 1;
+}
+
+/* The model a network starts from: fresh weights seeded with @net->seed,
+ * or the start file's, with the job's metadata. Returns: (transfer full). */
+static DermModel *
+new_network_model (Job *job, Network *net, GError **error)
+{
+  const DermTrainJobConfig *cfg = job->cfg;
   gboolean classify = cfg->task == DERM_TASK_CLASSIFY;
-  job.size = cfg->image_size > 0 ? cfg->image_size : classify ? 224 : 256;
-  double lr = cfg->lr > 0 ? cfg->lr : 1e-3;
-  g_autofree char *ckpt_path = g_strdup_printf ("%s.ckpt", cfg->out_path);
-
-  /* Dataset and split */
-  DermDatasetFlags flags = (classify ? 0 : DERM_DATASET_REQUIRE_MASKS)
-                           | (cfg->lenient ? DERM_DATASET_LENIENT : 0);
-  g_autoptr(DermDataset) ds = derm_dataset_load (cfg->data_dir, flags, error);
-  if (ds == NULL)
-    return FALSE;
-  g_autofree char *sha = derm_dataset_hash (ds);
-  derm_dataset_limit_lesions (ds, cfg->limit, cfg->seed);
-  DermSplitConfig split_cfg = { cfg->seed, cfg->val_fraction, cfg->test_fraction };
-  g_autofree guint8 *assignment = derm_split_assign (ds, &split_cfg, error);
-  if (assignment == NULL)
-    return FALSE;
-  guint n = ds->samples->len;
-  g_autoptr(GArray) train_idx = derm_split_indices (assignment, n, DERM_SPLIT_TRAIN);
-  g_autoptr(GArray) val_idx = derm_split_indices (assignment, n, DERM_SPLIT_VAL);
-  g_autoptr(GArray) test_idx = derm_split_indices (assignment, n, DERM_SPLIT_TEST);
-  g_autofree char *split_json = derm_split_to_json (&split_cfg, cfg->limit, sha, assignment, n);
-  {
-    g_autofree char *report = derm_dataset_report (ds, 20);
-    DermTrainEvent e = { .type = DERM_TRAIN_EVENT_DATASET, .n_train = train_idx->len,
-                         .n_val = val_idx->len, .n_test = test_idx->len, .message = report,
-                         .val_metric = NAN };
-    emit (&job, &e);
-  }
-  if (train_idx->len < (guint) cfg->batch)
-    {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID,
-                   _("Only %u training images for batches of %d; use more data or a smaller "
-                     "--batch"), train_idx->len, cfg->batch);
-      return FALSE;
-    }
-
-  /* Model and trainer */
-  derm_engine_manual_seed (cfg->seed);
-  DermModelConfig mc = { cfg->arch, classify ? DERM_N_CLASSES : 1, 0, job.size };
-  g_autoptr(GError) local = NULL;
+  derm_engine_manual_seed (net->seed);
+  DermModelConfig mc = { cfg->arch, classify ? DERM_N_CLASSES : 1, 0, job->size, 1 };
   DermModel *model = derm_model_new (&mc, cfg->device, error);
   if (model == NULL)
-    return FALSE;
-  g_autofree char *device = g_strdup (derm_model_get_device (model));
-  if (g_str_has_prefix (device, "cuda"))
-    emit_message (&job, _("%s, %.1f M parameters, on %s (bf16 autocast)"), derm_arch_name (cfg->arch),
-                  derm_model_count_parameters (model) / 1e6, device);
-  else
-    emit_message (&job, _("%s, %.1f M parameters, on %s (%s)"), derm_arch_name (cfg->arch),
-                  derm_model_count_parameters (model) / 1e6, device, derm_engine_cpu_policy ()->reason);
-  if (cfg->init_weights != NULL && cfg->resume == NULL
-      && !derm_model_load_weights (model, cfg->init_weights, TRUE, error))
+    return NULL;
+  if (job->device == NULL)
+    {
+      job->device = g_strdup (derm_model_get_device (model));
+      if (g_str_has_prefix (job->device, "cuda"))
+        emit_message (job, _("%s, %.1f M parameters, on %s (bf16 autocast)"),
+                      derm_arch_name (cfg->arch), derm_model_count_parameters (model) / 1e6,
+                      job->device);
+      else
+        emit_message (job, _("%s, %.1f M parameters, on %s (%s)"), derm_arch_name (cfg->arch),
+                      derm_model_count_parameters (model) / 1e6, job->device,
+                      derm_engine_cpu_policy ()->reason);
+    }
+  /* From an ensemble's file, each network starts from one of its members:
+   * member k from member k (modulo their count), a single network from the
+   * first. */
+  int from = cfg->init_weights != NULL && net->resume == NULL ? init_members (cfg->init_weights) : 0;
+  gboolean loaded = TRUE;
+  if (from > 1)
+    {
+      int k = MAX (net->member, 0) % from;
+      if (from != job->members)
+        emit_message (job, _("%s is an ensemble of %d networks: this network starts from its "
+                             "member %d"), cfg->init_weights, from, k + 1);
+      loaded = derm_model_load_member_weights (model, cfg->init_weights, k, TRUE, error);
+    }
+  else if (from == 1)
+    loaded = derm_model_load_weights (model, cfg->init_weights, TRUE, error);
+  if (!loaded)
     {
       derm_model_free (model);
-      return FALSE;
+      return NULL;
     }
-  derm_model_set_metadata (model, "split", split_json);
-  derm_model_set_metadata (model, "dataset_sha256", sha);
-  {
-    guint split_counts[3][DERM_N_CLASSES] = { { 0 } };
-    GArray *parts[3] = { train_idx, val_idx, test_idx };
-    for (int p = 0; p < 3; p++)
-      for (guint i = 0; i < parts[p]->len; i++)
-        split_counts[p][((DermSample *) ds->samples->pdata[g_array_index (parts[p], guint, i)])->label]++;
-    g_autofree char *facts = derm_model_card_facts_json (sha, n, ds->n_lesions, split_counts, device);
-    derm_model_set_metadata (model, "model_card", facts);
-  }
+  if (job->card_facts == NULL)
+    job->card_facts = derm_model_card_facts_json (job->sha, job->ds->samples->len,
+                                                  job->ds->n_lesions, job->split_counts,
+                                                  job->device);
+  derm_model_set_metadata (model, "split", job->split_json);
+  derm_model_set_metadata (model, "dataset_sha256", job->sha);
+  derm_model_set_metadata (model, "model_card", job->card_facts);
   derm_model_set_metadata (model, "color_constancy", "none");   /* the cache applies it */
+  if (net->member >= 0)
+    set_double_metadata (model, "train.member", net->member);
+  return model;
+}
 
-  /* Class weights from the training split (inverse square root frequency,
-   * mean weight per image 1). */
+/* The uint8 cache on the model's device, made once for the job when asked
+ * (auto: on CUDA) and the whole cache fits beside the training. */
+static void
+ensure_device_cache (Job *job, DermModel *model)
+{
+  const DermTrainJobConfig *cfg = job->cfg;
+  gboolean classify = cfg->task == DERM_TASK_CLASSIFY;
+  if (job->dcache != NULL || job->dcache_tried)
+    return;
+  job->dcache_tried = TRUE;
+  if (!(cfg->gpu_augment == DERM_GPU_AUGMENT_ON
+        || (cfg->gpu_augment == DERM_GPU_AUGMENT_AUTO && g_str_has_prefix (job->device, "cuda"))))
+    return;
+  guint n_cache = job->n_cache;
+  guint64 need = derm_device_cache_bytes (n_cache, job->size, !classify);
+  guint64 free_bytes = 0, total_bytes = 0;
+  gboolean known = derm_engine_device_memory (job->device, &free_bytes, &total_bytes);
+  /* Training needs most of the device: the cache may take a third of what
+   * is free. */
+  if (known && need > free_bytes / 3)
+    {
+      emit_message (job, _("The image cache (%.2f GiB) does not fit beside training in the free "
+                           "memory of %s (%.2f GiB): augmenting on the CPU"),
+                    need / 1073741824.0, job->device, free_bytes / 1073741824.0);
+      return;
+    }
+  g_autoptr(GError) local = NULL;
+  gint64 tu = g_get_monotonic_time ();
+  job->dcache = derm_device_cache_new (model, derm_cache_image (job->cache, 0),
+                                       derm_cache_labels (job->cache),
+                                       classify ? NULL : derm_cache_mask (job->cache, 0), n_cache,
+                                       job->size, &local);
+  if (job->dcache == NULL)
+    {
+      emit_message (job, _("The image cache could not be copied to %s (%s): augmenting on the "
+                           "CPU"), job->device, local->message);
+      derm_engine_empty_cache ();
+    }
+  else
+    emit_message (job, _("%u images (%.2f GiB) copied to %s in %.1f s; batches are augmented "
+                         "there"), n_cache, need / 1073741824.0, job->device,
+                  (g_get_monotonic_time () - tu) / 1e6);
+}
+
+static gboolean
+train_network (Job *job, Network *net, GError **error)
+{
+  const DermTrainJobConfig *cfg = job->cfg;
+  gboolean classify = cfg->task == DERM_TASK_CLASSIFY;
+  double lr = cfg->lr > 0 ? cfg->lr : 1e-3;
+  g_autoptr(GError) local = NULL;
+  DermModel *model = new_network_model (job, net, error);
+  if (model == NULL)
+    return FALSE;
+  ensure_device_cache (job, model);
+  DermCache *cache = job->cache;
+  DermDeviceCache *dcache = job->dcache;
+
+  /* Class weights from the network's training images (inverse square root
+   * frequency, mean weight per image 1). */
   float weights[DERM_N_CLASSES];
   guint counts[DERM_N_CLASSES] = { 0 };
-  for (guint i = 0; i < train_idx->len; i++)
-    counts[((DermSample *) ds->samples->pdata[g_array_index (train_idx, guint, i)])->label]++;
+  for (guint i = 0; i < net->n_train; i++)
+    counts[derm_cache_label (cache, net->train[i])]++;
   double norm = 0;
   for (int c = 0; c < DERM_N_CLASSES; c++)
     norm += counts[c] > 0 ? counts[c] / sqrt (counts[c]) : 0;
   for (int c = 0; c < DERM_N_CLASSES; c++)
-    weights[c] = counts[c] > 0 ? (float) (train_idx->len / norm / sqrt (counts[c])) : 1.0f;
-  /* The logit-adjusted loss's offsets: log of the training split's class
-   * priors (half an image for an absent class). */
+    weights[c] = counts[c] > 0 ? (float) (net->n_train / norm / sqrt (counts[c])) : 1.0f;
+  /* The logit-adjusted loss's offsets: log of the class priors (half an
+   * image for an absent class). */
   float log_prior[DERM_N_CLASSES];
   for (int c = 0; c < DERM_N_CLASSES; c++)
-    log_prior[c] = (float) log (MAX (counts[c], 0.5) / (double) train_idx->len);
-
-  /* The cache: training images first, then validation. */
-  guint n_cache = train_idx->len + val_idx->len;
-  g_autofree guint *cache_idx = g_new (guint, MAX (n_cache, 1));
-  memcpy (cache_idx, train_idx->data, train_idx->len * sizeof (guint));
-  memcpy (cache_idx + train_idx->len, val_idx->data, val_idx->len * sizeof (guint));
-  DermCacheConfig cc = { job.size, !classify, cfg->shades_of_gray, cfg->workers };
-  gint64 tc = g_get_monotonic_time ();
-  g_autoptr(DermCache) cache = derm_cache_new (ds, cache_idx, n_cache, &cc, cache_progress,
-                                               &job, cancel, error);
-  if (cache == NULL)
-    {
-      derm_model_free (model);
-      return FALSE;
-    }
-  emit_message (&job, _("decoded %u images at %d x %d in %.1f s"), n_cache, job.size, job.size,
-                (g_get_monotonic_time () - tc) / 1e6);
-  g_autofree guint *train_entries = g_new (guint, train_idx->len);
-  for (guint i = 0; i < train_idx->len; i++)
-    train_entries[i] = i;
-  g_autofree guint *val_entries = g_new (guint, MAX (val_idx->len, 1));
-  for (guint i = 0; i < val_idx->len; i++)
-    val_entries[i] = train_idx->len + i;
-
-  /* Where batches are augmented: on the model's device when asked (auto: on
-   * CUDA) and the whole cache fits beside the training. */
-  DermDeviceCache *dcache = NULL;
-  if (cfg->gpu_augment == DERM_GPU_AUGMENT_ON
-      || (cfg->gpu_augment == DERM_GPU_AUGMENT_AUTO && g_str_has_prefix (device, "cuda")))
-    {
-      guint64 need = derm_device_cache_bytes (n_cache, job.size, !classify);
-      guint64 free_bytes = 0, total_bytes = 0;
-      gboolean known = derm_engine_device_memory (device, &free_bytes, &total_bytes);
-      /* Training needs most of the device: the cache may take a third of
-       * what is free. */
-      if (known && need > free_bytes / 3)
-        emit_message (&job, _("The image cache (%.2f GiB) does not fit beside training in the free "
-                              "memory of %s (%.2f GiB): augmenting on the CPU"),
-                      need / 1073741824.0, device, free_bytes / 1073741824.0);
-      else
-        {
-          gint64 tu = g_get_monotonic_time ();
-          dcache = derm_device_cache_new (model, derm_cache_image (cache, 0),
-                                          derm_cache_labels (cache),
-                                          classify ? NULL : derm_cache_mask (cache, 0), n_cache,
-                                          job.size, &local);
-          if (dcache == NULL)
-            {
-              emit_message (&job, _("The image cache could not be copied to %s (%s): augmenting "
-                                    "on the CPU"), device, local->message);
-              g_clear_error (&local);
-              derm_engine_empty_cache ();
-            }
-          else
-            emit_message (&job, _("%u images (%.2f GiB) copied to %s in %.1f s; batches are "
-                                  "augmented there"), n_cache, need / 1073741824.0, device,
-                          (g_get_monotonic_time () - tu) / 1e6);
-        }
-    }
+    log_prior[c] = (float) log (MAX (counts[c], 0.5) / (double) net->n_train);
 
   DermLoaderConfig lc = { 0 };
   lc.batch = cfg->batch;
@@ -711,23 +767,23 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   lc.augment = TRUE;
   derm_augment_config_default (&lc.augment_config);
   lc.drop_last = TRUE;
-  lc.seed = cfg->seed;
+  lc.seed = net->seed;
   lc.workers = cfg->workers;
   g_autofree guint *order = NULL;
   if (dcache != NULL)
     {
-      order = g_new (guint, train_idx->len);
-      job.steps = derm_batches_per_epoch (train_idx->len, cfg->batch, lc.drop_last);
+      order = g_new (guint, net->n_train);
+      job->steps = derm_batches_per_epoch (net->n_train, cfg->batch, lc.drop_last);
     }
   else
     {
-      job.loader = derm_loader_new (cache, train_entries, train_idx->len, &lc, error);
-      if (job.loader == NULL)
+      job->loader = derm_loader_new (cache, net->train, net->n_train, &lc, error);
+      if (job->loader == NULL)
         {
           derm_model_free (model);
           return FALSE;
         }
-      job.steps = derm_loader_batches_per_epoch (job.loader);
+      job->steps = derm_loader_batches_per_epoch (job->loader);
     }
 
   DermTrainConfig tc_ = { 0 };
@@ -735,13 +791,13 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   tc_.loss = classify ? DERM_LOSS_CROSS_ENTROPY : DERM_LOSS_BCE_DICE;
   tc_.lr = lr;
   tc_.weight_decay = cfg->weight_decay;
-  tc_.total_steps = cfg->epochs * job.steps;
-  tc_.warmup_steps = MIN (job.steps, tc_.total_steps / 10 + 1);
+  tc_.total_steps = cfg->epochs * job->steps;
+  tc_.warmup_steps = MIN (job->steps, tc_.total_steps / 10 + 1);
   tc_.class_weights = classify && cfg->balance == DERM_BALANCE_LOSS ? weights : NULL;
   tc_.label_smoothing = classify ? 0.05 : 0;
   tc_.grad_clip = 5.0;
   tc_.finetune = cfg->finetune;
-  tc_.seed = cfg->seed;
+  tc_.seed = net->seed;
   tc_.mixed_precision = TRUE;
   tc_.mixup_alpha = classify ? cfg->mixup : 0;
   tc_.cutmix_alpha = classify ? cfg->cutmix : 0;
@@ -753,14 +809,14 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   double best = -1;
   int best_epoch = -1, bad_epochs = 0, start_epoch = 0, epoch = 0;
   gboolean best_ema = FALSE;
-  if (ok && cfg->resume != NULL)
+  if (ok && net->resume != NULL)
     {
-      ok = derm_trainer_load_checkpoint (trainer, cfg->resume, error);
-      if (ok && g_strcmp0 (derm_model_get_metadata (model, "split"), split_json) != 0)
+      ok = derm_trainer_load_checkpoint (trainer, net->resume, error);
+      if (ok && g_strcmp0 (derm_model_get_metadata (model, "split"), job->split_json) != 0)
         {
           g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
                        _("%s was trained on another split (seed, fractions, --limit or data "
-                         "differ); resume with the options it was started with"), cfg->resume);
+                         "differ); resume with the options it was started with"), net->resume);
           ok = FALSE;
         }
       if (ok)
@@ -775,65 +831,62 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
            * epoch than the checkpoint knows. A worse epoch must not replace it. */
           double saved = -1;
           int saved_epoch = -1;
-          if (saved_model_best (cfg->out_path, split_json, classify, &saved, &saved_epoch)
+          if (saved_model_best (net->out_path, job->split_json, classify, &saved, &saved_epoch)
               && saved > best)
             {
               best = saved;
               best_epoch = saved_epoch;
             }
           if (start_epoch > 0)
-            emit_message (&job, _("resumed from %s after epoch %d"), cfg->resume, start_epoch);
+            emit_message (job, _("resumed from %s after epoch %d"), net->resume, start_epoch);
           else
-            emit_message (&job, _("resumed from %s; it had stopped in the first epoch, which "
-                                  "starts again"), cfg->resume);
+            emit_message (job, _("resumed from %s; it had stopped in the first epoch, which "
+                                 "starts again"), net->resume);
         }
     }
 
   gint64 last_ckpt = g_get_monotonic_time ();
   for (epoch = start_epoch; ok && epoch < cfg->epochs; epoch++)
     {
-      job.epoch = epoch;
+      job->epoch = epoch;
       double loss = NAN;
       if (dcache != NULL)
         {
           /* The CPU loader's order and seeds, batches built on the device. */
-          derm_epoch_order (cache, train_entries, train_idx->len, lc.sampling, lc.seed, epoch,
-                            order);
-          ok = derm_trainer_run_epoch_cached (trainer, epoch, dcache, order, train_idx->len,
+          derm_epoch_order (cache, net->train, net->n_train, lc.sampling, lc.seed, epoch, order);
+          ok = derm_trainer_run_epoch_cached (trainer, epoch, dcache, order, net->n_train,
                                               cfg->batch, lc.drop_last, lc.seed,
-                                              &lc.augment_config, step_progress, &job, cancel,
+                                              &lc.augment_config, step_progress, job, job->cancel,
                                               &loss, error);
         }
       else
         {
-          derm_loader_start_epoch (job.loader, epoch);
-          ok = derm_trainer_run_epoch (trainer, epoch, job.steps, next_batch, &job,
-                                       step_progress, &job, cancel, &loss, error);
+          derm_loader_start_epoch (job->loader, epoch);
+          ok = derm_trainer_run_epoch (trainer, epoch, job->steps, next_batch, job,
+                                       step_progress, job, job->cancel, &loss, error);
         }
       if (!ok)
         break;
       double metric = NAN;
       g_autofree char *val_json = NULL;
-      if (val_idx->len > 0)
-        ok = validate (&job, model, cache, dcache, val_entries, val_idx->len, &metric, &val_json,
-                       error);
+      if (net->n_val > 0)
+        ok = validate (job, model, net->val, net->n_val, &metric, &val_json, error);
       if (!ok)
         break;
       /* The weights' moving average, validated beside the raw weights; the
        * better of the two (the average on a tie) stays in the model until
        * it is saved. */
       gboolean ema_in = FALSE;
-      if (val_idx->len > 0 && cfg->ema > 0 && derm_trainer_swap_ema (trainer))
+      if (net->n_val > 0 && cfg->ema > 0 && derm_trainer_swap_ema (trainer))
         {
           double ema_metric = NAN;
           g_autofree char *ema_json = NULL;
           ema_in = TRUE;
-          ok = validate (&job, model, cache, dcache, val_entries, val_idx->len, &ema_metric,
-                         &ema_json, error);
+          ok = validate (job, model, net->val, net->n_val, &ema_metric, &ema_json, error);
           if (!ok)
             break;
-          emit_message (&job, _("epoch %d: validation %s %.4f with the weight average, %.4f "
-                                "with the raw weights"), epoch + 1,
+          emit_message (job, _("epoch %d: validation %s %.4f with the weight average, %.4f "
+                               "with the raw weights"), epoch + 1,
                         classify ? "balanced_accuracy" : "dice", ema_metric, metric);
           if (isfinite (ema_metric) && !(ema_metric < metric))
             {
@@ -848,19 +901,19 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
             }
         }
       /* Without validation the last epoch is the best. */
-      gboolean is_best = val_idx->len == 0 || (isfinite (metric) && metric > best);
+      gboolean is_best = net->n_val == 0 || (isfinite (metric) && metric > best);
       if (is_best)
         {
-          best = val_idx->len > 0 ? metric : NAN;
+          best = net->n_val > 0 ? metric : NAN;
           best_epoch = epoch;
           best_ema = ema_in;
           bad_epochs = 0;
-          g_autofree char *tj = training_json (cfg, job.size, device, epoch, epoch + 1, best,
+          g_autofree char *tj = training_json (cfg, job->size, job->device, epoch, epoch + 1, best,
                                                best_ema);
           derm_model_set_metadata (model, "training", tj);
           derm_model_set_metadata (model, "color_constancy",
                                    cfg->shades_of_gray ? "shades_of_gray" : "none");
-          ok = derm_model_save (model, cfg->out_path, error);
+          ok = derm_model_save (model, net->out_path, error);
           derm_model_set_metadata (model, "color_constancy", "none");
         }
       else
@@ -870,7 +923,7 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       DermTrainEvent e = { .type = DERM_TRAIN_EVENT_EPOCH, .epoch = epoch, .loss = loss,
                            .val_metric = metric, .is_best = is_best, .json = val_json,
                            .val_metric_name = classify ? "balanced_accuracy" : "dice" };
-      emit (&job, &e);
+      emit (job, &e);
       if (!ok)
         break;
       set_double_metadata (model, "train.best_metric", best);
@@ -882,19 +935,19 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
                           || (g_get_monotonic_time () - last_ckpt) / 1e6 >= cfg->checkpoint_every;
       if (epoch + 1 < cfg->epochs && ckpt_due)
         {
-          ok = derm_trainer_save_checkpoint (trainer, ckpt_path, error);
+          ok = derm_trainer_save_checkpoint (trainer, net->ckpt_path, error);
           if (!ok)
             break;
           last_ckpt = g_get_monotonic_time ();
           DermTrainEvent ce = { .type = DERM_TRAIN_EVENT_CHECKPOINT, .epoch = epoch,
-                                .message = ckpt_path, .val_metric = NAN };
-          emit (&job, &ce);
+                                .message = net->ckpt_path, .val_metric = NAN };
+          emit (job, &ce);
         }
       if (cfg->patience > 0 && bad_epochs >= cfg->patience && epoch + 1 < cfg->epochs)
         {
           DermTrainEvent se = { .type = DERM_TRAIN_EVENT_EARLY_STOP, .epoch = epoch,
                                 .val_metric = NAN };
-          emit (&job, &se);
+          emit (job, &se);
           epoch++;
           break;
         }
@@ -904,33 +957,395 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
       && g_error_matches (*error, DERM_ERROR, DERM_ERROR_CANCELLED))
     {
       /* A clean stop: what was learnt so far, resumable. */
-      if (derm_trainer_save_checkpoint (trainer, ckpt_path, &local))
+      if (derm_trainer_save_checkpoint (trainer, net->ckpt_path, &local))
         {
           g_clear_error (error);
-          g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
-                       _("Training stopped in epoch %d; continue it with --resume %s"),
-                       epoch + 1, ckpt_path);
+          if (net->member >= 0)
+            g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
+                         _("Training stopped in epoch %d of member %d; continue it with "
+                           "--folds %d --resume %s"),
+                         epoch + 1, net->member + 1, cfg->folds, net->ckpt_path);
+          else
+            g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
+                         _("Training stopped in epoch %d; continue it with --resume %s"),
+                         epoch + 1, net->ckpt_path);
         }
       else
         g_prefix_error (error, _("Stopped, but the checkpoint could not be written (%s): "),
                         local->message);
     }
-  derm_loader_free (job.loader);
-  job.loader = NULL;
-  derm_device_cache_free (dcache);
+  derm_loader_free (job->loader);
+  job->loader = NULL;
   derm_trainer_free (trainer);
   derm_model_free (model);
-  if (!ok)
-    return FALSE;
-  g_clear_pointer (&cache, derm_cache_free);
-  derm_engine_empty_cache ();
+  net->best = best;
+  net->best_epoch = best_epoch;
+  net->epochs_run = epoch;
+  net->best_ema = best_ema;
+  return ok;
+}
 
-  /* The best epoch, through the inference path: temperature on validation,
-   * metrics on test. */
-  model = derm_model_load (cfg->out_path, device, error);
+/* ---- Ensembles ------------------------------------------------------------ */
+
+/* The path of member @k's own file while the ensemble is trained. */
+static char *
+member_path (const char *out_path, int k)
+{
+  return g_strdup_printf ("%s.member%d", out_path, k);
+}
+
+/* Member @k's file exists, was finished (calibrated) and was trained on the
+ * job's split with the job's folds. */
+static gboolean
+member_finished (Job *job, const char *path, int k)
+{
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return FALSE;
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (path, NULL);
+  if (st == NULL)
+    return FALSE;
+  GHashTable *meta = derm_safetensors_get_metadata (st);
+  g_autofree char *want = g_strdup_printf ("%d/%d", k, job->cfg->folds);
+  return meta != NULL && g_strcmp0 (g_hash_table_lookup (meta, "split"), job->split_json) == 0
+         && g_strcmp0 (g_hash_table_lookup (meta, "train.member_finished"), want) == 0;
+}
+
+/* After member @k's training: its temperature fitted on its own held-out
+ * fold, which also gives its balanced accuracy there; saved and marked
+ * finished. */
+static gboolean
+finish_member (Job *job, Network *net, int k, GError **error)
+{
+  g_autoptr(DermModel) model = derm_model_load (net->out_path, job->device, error);
   if (model == NULL)
     return FALSE;
-  g_autofree char *tj = training_json (cfg, job.size, device, best_epoch, epoch, best, best_ema);
+  const char *cc = derm_model_get_metadata (model, "color_constancy");
+  g_autofree char *saved_cc = g_strdup (cc != NULL ? cc : "none");
+  derm_model_set_metadata (model, "color_constancy", "none");   /* the cache applies it */
+  g_autofree float *logits = g_new (float, (gsize) MAX (net->n_val, 1) * DERM_N_CLASSES);
+  if (!cached_logits (job, model, net->val, net->n_val, logits, error))
+    return FALSE;
+  g_autofree int *labels = g_new (int, MAX (net->n_val, 1));
+  for (guint i = 0; i < net->n_val; i++)
+    labels[i] = derm_cache_label (job->cache, net->val[i]);
+  double t = derm_fit_temperature (logits, labels, net->n_val, DERM_N_CLASSES);
+  derm_model_set_temperature (model, t);
+  derm_model_set_metadata (model, "color_constancy", saved_cc);
+  g_autofree char *done = g_strdup_printf ("%d/%d", k, job->cfg->folds);
+  derm_model_set_metadata (model, "train.member_finished", done);
+  emit_message (job, _("member %d of %d: best epoch %d, balanced accuracy %.3f on its held-out "
+                       "fold, temperature %.3f"),
+                k + 1, job->cfg->folds, net->best_epoch + 1, net->best, t);
+  return derm_model_save (model, net->out_path, error);
+}
+
+/* The members' one-line JSON for the "training" metadata's "members". */
+static void
+add_member_json (JsonBuilder *b, const char *path, int fold)
+{
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (path, NULL);
+  GHashTable *meta = st != NULL ? derm_safetensors_get_metadata (st) : NULL;
+  json_builder_begin_object (b);
+  derm_json_add_int (b, "fold", fold);
+  const char *training = meta != NULL ? g_hash_table_lookup (meta, "training") : NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  if (training != NULL && json_parser_load_from_data (parser, training, -1, NULL)
+      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+      for (const char *const *key = (const char *const[]) { "best_epoch", "epochs_run",
+                                                            "val_balanced_accuracy", "weights",
+                                                            NULL };
+           *key != NULL; key++)
+        if (json_object_has_member (o, *key))
+          {
+            json_builder_set_member_name (b, *key);
+            json_builder_add_value (b, json_node_copy (json_object_get_member (o, *key)));
+          }
+    }
+  const char *t = meta != NULL ? g_hash_table_lookup (meta, "temperature") : NULL;
+  derm_json_add_number (b, "temperature", t != NULL ? g_ascii_strtod (t, NULL) : NAN);
+  json_builder_end_object (b);
+}
+
+/* Trains the K members on lesion-grouped folds of the training split (each
+ * validated and calibrated on the fold it did not see) and assembles them
+ * into cfg->out_path. Members already finished by an earlier run of the
+ * same job are kept when resuming. */
+static gboolean
+train_ensemble (Job *job, const guint *train_entries, guint n_train, GError **error)
+{
+  const DermTrainJobConfig *cfg = job->cfg;
+  const int k_members = cfg->folds;
+  g_autofree guint *samples = g_new (guint, MAX (n_train, 1));
+  for (guint i = 0; i < n_train; i++)
+    samples[i] = derm_cache_sample (job->cache, train_entries[i]);
+  g_autofree guint8 *fold = derm_split_folds (job->ds, samples, n_train, (guint) k_members,
+                                              cfg->seed);
+  /* The member a checkpoint given to --resume belongs to. */
+  int resume_member = -1;
+  if (cfg->resume != NULL)
+    {
+      g_autoptr(DermSafetensors) st = derm_safetensors_open (cfg->resume, error);
+      if (st == NULL)
+        return FALSE;
+      GHashTable *meta = derm_safetensors_get_metadata (st);
+      const char *m = meta != NULL ? g_hash_table_lookup (meta, "train.member") : NULL;
+      if (m == NULL)
+        {
+          g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                       _("%s is not the checkpoint of an ensemble's member; resume it without "
+                         "--folds"), cfg->resume);
+          return FALSE;
+        }
+      resume_member = (int) g_ascii_strtod (m, NULL);
+      if (resume_member < 0 || resume_member >= k_members)
+        {
+          g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                       _("%s belongs to member %d, but --folds is %d"), cfg->resume,
+                       resume_member + 1, k_members);
+          return FALSE;
+        }
+    }
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autofree guint *member_train = g_new (guint, MAX (n_train, 1));
+  g_autofree guint *member_val = g_new (guint, MAX (n_train, 1));
+  job->members = k_members;
+  for (int k = 0; k < k_members; k++)
+    {
+      char *path = member_path (cfg->out_path, k);
+      g_ptr_array_add (paths, path);
+      job->member = k;
+      guint nt = 0, nv = 0;
+      for (guint i = 0; i < n_train; i++)
+        {
+          if (fold[i] == k)
+            member_val[nv++] = train_entries[i];
+          else
+            member_train[nt++] = train_entries[i];
+        }
+      if (cfg->resume != NULL && k < resume_member)
+        {
+          if (!member_finished (job, path, k))
+            {
+              g_set_error (error, DERM_ERROR, DERM_ERROR_NOT_FOUND,
+                           _("Member %d of the ensemble (%s) is missing or unfinished; start "
+                             "the training again without --resume"), k + 1, path);
+              return FALSE;
+            }
+          emit_message (job, _("member %d of %d was trained before: kept"), k + 1, k_members);
+          continue;
+        }
+      emit_message (job, _("member %d of %d: %u training images, %u held out in its fold"), k + 1,
+                    k_members, nt, nv);
+      if (nt < (guint) cfg->batch || nv == 0)
+        {
+          g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID,
+                       _("Too few training images for %d folds (member %d has %u for batches of "
+                         "%d and %u held out); use fewer --folds or more data"),
+                       k_members, k + 1, nt, cfg->batch, nv);
+          return FALSE;
+        }
+      Network net = { member_train, nt, member_val, nv, path, job->ckpt_path,
+                      k == resume_member ? cfg->resume : NULL, k,
+                      cfg->seed + (guint64) k * 1000003u };
+      if (!train_network (job, &net, error) || !finish_member (job, &net, k, error))
+        return FALSE;
+    }
+  job->member = -1;
+
+  /* One model holding every member. */
+  DermModel *members[64];
+  gboolean ok = TRUE;
+  int loaded = 0;
+  for (int k = 0; ok && k < k_members; k++)
+    {
+      members[k] = derm_model_load (paths->pdata[k], "cpu", error);
+      ok = members[k] != NULL;
+      loaded += ok;
+    }
+  DermModel *ens = ok ? derm_model_new_ensemble (members, k_members, job->device, error) : NULL;
+  for (int k = 0; k < loaded; k++)
+    derm_model_free (members[k]);
+  if (ens == NULL)
+    return FALSE;
+  derm_model_set_metadata (ens, "split", job->split_json);
+  derm_model_set_metadata (ens, "dataset_sha256", job->sha);
+  derm_model_set_metadata (ens, "model_card", job->card_facts);
+  derm_model_set_metadata (ens, "color_constancy", cfg->shades_of_gray ? "shades_of_gray" : "none");
+  ok = derm_model_save (ens, cfg->out_path, error);
+  derm_model_free (ens);
+  emit_message (job, _("%d members assembled into %s"), k_members, cfg->out_path);
+  return ok;
+}
+
+/* The "training" metadata of an assembled ensemble: the job's settings,
+ * the folds and each member's own record. Returns: (transfer full). */
+static char *
+ensemble_training_json (Job *job)
+{
+  const DermTrainJobConfig *cfg = job->cfg;
+  g_autofree char *base = training_json (cfg, job->size, job->device, -1, cfg->epochs, NAN, FALSE);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, base, -1, NULL))
+    return g_steal_pointer (&base);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  g_autoptr(GList) keys = json_object_get_members (o);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      const char *key = l->data;
+      if (g_str_equal (key, "best_epoch") || g_str_equal (key, "epochs_run")
+          || g_str_equal (key, "val_balanced_accuracy") || g_str_equal (key, "weights"))
+        continue;
+      json_builder_set_member_name (b, key);
+      json_builder_add_value (b, json_node_copy (json_object_get_member (o, key)));
+    }
+  derm_json_add_int (b, "folds", cfg->folds);
+  json_builder_set_member_name (b, "members");
+  json_builder_begin_array (b);
+  for (int k = 0; k < cfg->folds; k++)
+    {
+      g_autofree char *path = member_path (cfg->out_path, k);
+      add_member_json (b, path, k);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* Each member alone on the test split (its own temperature, arg-max), for
+ * the ensemble's gain over one member: "members" in the test metrics. */
+static gboolean
+add_member_test_json (Job *job, JsonBuilder *b, const guint *test, guint n_test, GError **error)
+{
+  const int eval_batch = 64;
+  json_builder_set_member_name (b, "members");
+  json_builder_begin_array (b);
+  for (int k = 0; k < job->cfg->folds; k++)
+    {
+      g_autofree char *path = member_path (job->cfg->out_path, k);
+      g_autoptr(DermModel) m = derm_model_load (path, job->device, error);
+      if (m == NULL)
+        return FALSE;
+      DermClassMetrics tm;
+      g_autofree float *probs = NULL;
+      if (!derm_evaluate_classifier (m, job->ds, test, n_test, job->cfg->tta, eval_batch, NULL,
+                                     NULL, job->cancel, &tm, &probs, error))
+        return FALSE;
+      json_builder_begin_object (b);
+      derm_json_add_int (b, "fold", k);
+      derm_json_add_number (b, "balanced_accuracy", tm.balanced_accuracy);
+      derm_json_add_number (b, "accuracy", tm.accuracy);
+      derm_json_add_number (b, "macro_auc", tm.macro_auc);
+      derm_json_add_number (b, "ece", tm.ece);
+      derm_json_add_number (b, "melanoma_recall", tm.recall[DERM_CLASS_MEL]);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  return TRUE;
+}
+
+gboolean
+derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
+                    gpointer user_data, const volatile gint *cancel, GError **error)
+{
+  if (!check_config (cfg, error))
+    return FALSE;
+  Job job = { cfg, on_event, user_data, cancel, g_get_monotonic_time () };
+  job.epochs = cfg->epochs;
+  job.member = -1;
+  job.members = cfg->folds > 1 ? cfg->folds : 1;
+  gboolean classify = cfg->task == DERM_TASK_CLASSIFY;
+  gboolean ensemble = cfg->folds > 1;
+  job.size = cfg->image_size > 0 ? cfg->image_size : classify ? 224 : 256;
+  g_autofree char *ckpt_path = g_strdup_printf ("%s.ckpt", cfg->out_path);
+  job.ckpt_path = ckpt_path;
+
+  /* Dataset and split */
+  DermDatasetFlags flags = (classify ? 0 : DERM_DATASET_REQUIRE_MASKS)
+                           | (cfg->lenient ? DERM_DATASET_LENIENT : 0);
+  g_autoptr(DermDataset) ds = derm_dataset_load (cfg->data_dir, flags, error);
+  if (ds == NULL)
+    return FALSE;
+  job.ds = ds;
+  g_autofree char *sha = derm_dataset_hash (ds);
+  job.sha = sha;
+  derm_dataset_limit_lesions (ds, cfg->limit, cfg->seed);
+  DermSplitConfig split_cfg = { cfg->seed, cfg->val_fraction, cfg->test_fraction };
+  g_autofree guint8 *assignment = derm_split_assign (ds, &split_cfg, error);
+  if (assignment == NULL)
+    return FALSE;
+  guint n = ds->samples->len;
+  g_autoptr(GArray) train_idx = derm_split_indices (assignment, n, DERM_SPLIT_TRAIN);
+  g_autoptr(GArray) val_idx = derm_split_indices (assignment, n, DERM_SPLIT_VAL);
+  g_autoptr(GArray) test_idx = derm_split_indices (assignment, n, DERM_SPLIT_TEST);
+  g_autofree char *split_json = derm_split_to_json (&split_cfg, cfg->limit, sha, assignment, n);
+  job.split_json = split_json;
+  {
+    g_autofree char *report = derm_dataset_report (ds, 20);
+    DermTrainEvent e = { .type = DERM_TRAIN_EVENT_DATASET, .n_train = train_idx->len,
+                         .n_val = val_idx->len, .n_test = test_idx->len, .message = report,
+                         .val_metric = NAN };
+    emit (&job, &e);
+  }
+  if (train_idx->len < (guint) cfg->batch)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID,
+                   _("Only %u training images for batches of %d; use more data or a smaller "
+                     "--batch"), train_idx->len, cfg->batch);
+      return FALSE;
+    }
+  {
+    GArray *parts[3] = { train_idx, val_idx, test_idx };
+    for (int p = 0; p < 3; p++)
+      for (guint i = 0; i < parts[p]->len; i++)
+        job.split_counts[p][((DermSample *) ds->samples->pdata[g_array_index (parts[p], guint, i)])->label]++;
+  }
+
+  /* The cache: training images first, then validation. */
+  guint n_cache = train_idx->len + val_idx->len;
+  job.n_cache = n_cache;
+  g_autofree guint *cache_idx = g_new (guint, MAX (n_cache, 1));
+  memcpy (cache_idx, train_idx->data, train_idx->len * sizeof (guint));
+  memcpy (cache_idx + train_idx->len, val_idx->data, val_idx->len * sizeof (guint));
+  DermCacheConfig cc = { job.size, !classify, cfg->shades_of_gray, cfg->workers };
+  gint64 tc = g_get_monotonic_time ();
+  job.cache = derm_cache_new (ds, cache_idx, n_cache, &cc, cache_progress, &job, cancel, error);
+  if (job.cache == NULL)
+    return FALSE;
+  emit_message (&job, _("decoded %u images at %d x %d in %.1f s"), n_cache, job.size, job.size,
+                (g_get_monotonic_time () - tc) / 1e6);
+  g_autofree guint *train_entries = g_new (guint, MAX (train_idx->len, 1));
+  for (guint i = 0; i < train_idx->len; i++)
+    train_entries[i] = i;
+  g_autofree guint *val_entries = g_new (guint, MAX (val_idx->len, 1));
+  for (guint i = 0; i < val_idx->len; i++)
+    val_entries[i] = train_idx->len + i;
+
+  Network single = { train_entries, train_idx->len, val_entries, val_idx->len, cfg->out_path,
+                     ckpt_path, cfg->resume, -1, cfg->seed };
+  gboolean ok = ensemble ? train_ensemble (&job, train_entries, train_idx->len, error)
+                         : train_network (&job, &single, error);
+  g_clear_pointer (&job.dcache, derm_device_cache_free);
+  g_clear_pointer (&job.cache, derm_cache_free);
+  derm_engine_empty_cache ();
+  g_autofree char *device = g_steal_pointer (&job.device);
+  g_autofree char *card_facts = g_steal_pointer (&job.card_facts);
+  if (!ok)
+    return FALSE;
+  job.device = device;
+
+  /* The best epoch (or the assembled ensemble), through the inference path:
+   * temperature on validation, metrics on test. */
+  DermModel *model = derm_model_load (cfg->out_path, device, error);
+  if (model == NULL)
+    return FALSE;
+  g_autofree char *tj = ensemble ? ensemble_training_json (&job)
+                                 : training_json (cfg, job.size, device, single.best_epoch,
+                                                  single.epochs_run, single.best, single.best_ema);
   derm_model_set_metadata (model, "training", tj);
   const int eval_batch = 64;
   /* The decision rule, fitted on validation with the calibrated
@@ -993,6 +1408,9 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
           derm_evaluate_add_bootstrap_json (b, ds, (guint *) test_idx->data, test_idx->len, probs,
                                             has_decision ? decision.class_offsets : NULL,
                                             has_decision ? decision.risk_threshold : NAN, NULL);
+          if (ensemble && !add_member_test_json (&job, b, (guint *) test_idx->data,
+                                                 test_idx->len, error))
+            goto fail;
         }
       else
         {
@@ -1019,6 +1437,11 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
     goto fail;
   derm_model_free (model);
   g_unlink (ckpt_path);
+  for (int k = 0; ensemble && k < cfg->folds; k++)
+    {
+      g_autofree char *path = member_path (cfg->out_path, k);
+      g_unlink (path);
+    }
   {
     DermTrainEvent e = { .type = DERM_TRAIN_EVENT_DONE, .message = cfg->out_path,
                          .val_metric = NAN };

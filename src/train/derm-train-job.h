@@ -91,7 +91,21 @@ typedef struct {
    * beside the raw weights each epoch and saved in their place when its
    * validation metric is at least as good. */
   double ema;
+  /* 0 or 1: one network. K >= 2: an ensemble of K members, member k trained
+   * on the training split less its k-th lesion-grouped fold and validated,
+   * early-stopped and calibrated on that fold; the members are assembled
+   * into one model file (derm_model_new_ensemble), whose temperature and
+   * decision rule are fitted on the validation split as a single network's.
+   * The test split is never seen. Members live in OUT.member<k> until the
+   * job ends; a cancelled job resumes (with the same --folds) from OUT.ckpt,
+   * keeping the members already finished. Started from an ensemble's file
+   * (init_weights), member k starts from its member k modulo their count,
+   * and a single network from its first member. */
+  int folds;
 } DermTrainJobConfig;
+
+/* The most members an ensemble may have. */
+#define DERM_TRAIN_MAX_FOLDS 16
 
 /* Fills @config with the defaults (classification, ResNet-50, 30 epochs,
  * batch 32, fractions 0.15 / 0.15, seed 1, balanced sampling, patience 8,
@@ -133,6 +147,8 @@ typedef struct {
   double temperature;
   const char *message;        /* borrowed, may be NULL */
   const char *json;           /* borrowed, may be NULL */
+  int member;                 /* the ensemble member in training (0-based), or -1 */
+  int members;                /* 1, or the ensemble's member count */
 } DermTrainEvent;
 
 typedef void (*DermTrainEventFunc) (const DermTrainEvent *event, gpointer user_data);

@@ -300,5 +300,34 @@ check "analyze of two images writes a mask each into the folder" \
 "$CLI" analyze "$TMP/none.jpg" --classifier "$M" >/dev/null 2>&1; rc=$?
 check "analyze of a missing file exits 1" '[ $rc -eq 1 ]'
 
+# ---- an ensemble (--folds): one file that classify, evaluate and analyze use
+E="$TMP/ens.safetensors"
+"$CLI" train --data "$DATA" --out "$E" --arch resnet18 --image-size 32 --epochs 1 --batch 16 \
+  --limit 160 --seed 3 --folds 2 --json-log "$TMP/ens.jsonl" 2>"$TMP/ens.err"; rc=$?
+check "train --folds 2 exits 0, names each member's epochs and leaves no member file" \
+  '[ $rc -eq 0 ] && grep -q "^member 2/2, epoch 1/1 done" "$TMP/ens.err" && [ ! -e "$E.member0" ] && [ ! -e "$E.member1" ]'
+[ $rc -eq 0 ] || sed 's/^/# /' "$TMP/ens.err"
+out=$("$CLI" weights-info "$E"); rc=$?
+check "weights-info names the ensemble's members" '[ $rc -eq 0 ] && echo "$out" | grep -q "^Ensemble: *2 members"'
+out=$("$CLI" weights-info --card "$E"); rc=$?
+check "the model card has the members and each alone on test" \
+  '[ $rc -eq 0 ] && echo "$out" | grep -q "## Ensemble members" && echo "$out" | grep -q "the members. mean"'
+"$CLI" evaluate --weights "$E" --data "$DATA" --json >"$TMP/ens-eval.json" 2>/dev/null; rc=$?
+check "evaluate runs the ensemble with its decision rule" \
+  '[ $rc -eq 0 ] && $PY - "$TMP/ens-eval.json" <<PYEOF
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert 0 <= r["balanced_accuracy"] <= 1 and "ci95" in r and "operating_point" in r, r
+PYEOF'
+"$CLI" analyze "$IMG1" --classifier "$E" --segmenter "$S" --json >"$TMP/ens-an.json" 2>/dev/null; rc=$?
+check "analyze with the ensemble: probabilities sum to 1" \
+  '[ $rc -eq 0 ] && $PY -c "
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+assert abs(sum(r[\"probabilities\"].values()) - 1) < 1e-3
+" "$TMP/ens-an.json"'
+err=$("$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --limit 160 --init "$E" --epochs 1 --image-size 32 --arch resnet18 2>&1); rc=$?
+check "an ensemble starts a single network from its first member, and says so" '[ $rc -eq 0 ] && echo "$err" | grep -q "ensemble of 2 networks: this network starts from its member 1"'
+
 echo "1..$n"
 exit $fail

@@ -103,15 +103,15 @@ test_refusals (void)
   rm_rf (tmp);
 }
 
-/* 7 classes x 3 lesions, one 32 x 24 image each: a disc whose colour is the
- * class, with its mask. */
+/* 7 classes x @per_class lesions, one 32 x 24 image each: a disc whose
+ * colour is the class, with its mask. */
 static void
-make_tiny_dataset (const char *dir)
+make_dataset (const char *dir, int per_class)
 {
   GString *csv = g_string_new ("lesion_id,image_id,dx,dx_type,age,sex,localization\n");
   const guint8 skin[3] = { 200, 160, 140 };
   for (int c = 0; c < DERM_N_CLASSES; c++)
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < per_class; k++)
       {
         g_autofree char *id = g_strdup_printf ("ISIC_%07d", c * 10 + k);
         guint8 lesion[3] = { (guint8) (30 * c), (guint8) (255 - 30 * c), (guint8) (60 + 20 * k) };
@@ -121,6 +121,12 @@ make_tiny_dataset (const char *dir)
       }
   write_text (dir, "HAM10000_metadata.csv", csv->str);
   g_string_free (csv, TRUE);
+}
+
+static void
+make_tiny_dataset (const char *dir)
+{
+  make_dataset (dir, 3);
 }
 
 typedef struct {
@@ -385,6 +391,143 @@ test_resume_keeps_better_saved_model (void)
   rm_rf (dir);
 }
 
+typedef struct {
+  volatile gint cancel;
+  int stop_member;          /* cancel after this member's first epoch */
+  int max_member;           /* the highest member seen in a step */
+  gboolean members_ok;      /* every step event names 2 members */
+  GString *messages;
+} EnsembleWatch;
+
+static void
+watch_ensemble (const DermTrainEvent *e, gpointer data)
+{
+  EnsembleWatch *w = data;
+  if (e->type == DERM_TRAIN_EVENT_STEP)
+    {
+      w->max_member = MAX (w->max_member, e->member);
+      if (e->members != 2 || e->member < 0)
+        w->members_ok = FALSE;
+    }
+  if (e->type == DERM_TRAIN_EVENT_MESSAGE)
+    g_string_append_printf (w->messages, "%s\n", e->message);
+  if (e->type == DERM_TRAIN_EVENT_EPOCH && e->member == w->stop_member && e->epoch == 0)
+    g_atomic_int_set (&w->cancel, 1);
+}
+
+static JsonObject *
+metadata_object (DermModel *m, const char *key, JsonParser *parser)
+{
+  const char *text = derm_model_get_metadata (m, key);
+  g_assert_nonnull (text);
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* --folds 2: two members on lesion-grouped folds, assembled into one model
+ * with the members' records and their test metrics; the member files go
+ * once it is written. A job stopped in the second member resumes from its
+ * checkpoint, keeps the first member and ends with the model an
+ * uninterrupted job writes. An ensemble starts an ensemble of as many,
+ * never a single network. */
+static void
+test_ensemble (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *out = g_build_filename (dir, "e.safetensors", NULL);
+  g_autofree char *whole = g_build_filename (dir, "whole.safetensors", NULL);
+  g_autofree char *ckpt = g_strdup_printf ("%s.ckpt", out);
+  g_autofree char *member0 = g_strdup_printf ("%s.member0", out);
+  g_autofree char *member1 = g_strdup_printf ("%s.member1", out);
+  make_dataset (data, 6);
+  DermTrainJobConfig cfg;
+  tiny_job (&cfg, data, out);
+  cfg.epochs = 2;
+  cfg.folds = 2;
+  cfg.checkpoint_every = 3600;
+
+  EnsembleWatch w = { 0, -1, -1, TRUE, g_string_new (NULL) };
+  g_autoptr(GError) error = NULL;
+  g_assert_true (derm_train_job_run (&cfg, watch_ensemble, &w, &w.cancel, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (w.max_member, ==, 1);
+  g_assert_true (w.members_ok);
+  g_assert_nonnull (strstr (w.messages->str, "2 members assembled"));
+  g_assert_false (g_file_test (member0, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (member1, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+  {
+    g_autoptr(DermModel) m = derm_model_load (out, "cpu", &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (derm_model_get_members (m), ==, 2);
+    g_assert_nonnull (derm_model_get_metadata (m, "decision"));
+    g_autoptr(JsonParser) p1 = json_parser_new ();
+    JsonObject *training = metadata_object (m, "training", p1);
+    g_assert_cmpint (json_object_get_int_member (training, "folds"), ==, 2);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (training, "members")), ==, 2);
+    g_autoptr(JsonParser) p2 = json_parser_new ();
+    JsonObject *metrics = metadata_object (m, "metrics", p2);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (metrics, "members")), ==, 2);
+  }
+  g_assert_cmpint (g_rename (out, whole), ==, 0);
+
+  /* Stopped in the second member's first epoch, then resumed. */
+  EnsembleWatch stop = { 0, 1, -1, TRUE, g_string_new (NULL) };
+  g_assert_false (derm_train_job_run (&cfg, watch_ensemble, &stop, &stop.cancel, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_assert_nonnull (strstr (error->message, "--folds 2 --resume"));
+  g_clear_error (&error);
+  g_assert_true (g_file_test (member0, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+  cfg.resume = ckpt;
+  EnsembleWatch resumed = { 0, -1, -1, TRUE, g_string_new (NULL) };
+  g_assert_true (derm_train_job_run (&cfg, watch_ensemble, &resumed, &resumed.cancel, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (resumed.messages->str, "member 1 of 2 was trained before"));
+  g_assert_true (same_model (out, whole));
+
+  /* Checkpoints and folds must agree. */
+  g_autofree char *single = g_build_filename (dir, "single.safetensors", NULL);
+  g_autofree char *single_ckpt = g_strdup_printf ("%s.ckpt", single);
+  DermTrainJobConfig one;
+  tiny_job (&one, data, single);
+  one.epochs = 2;
+  one.checkpoint_every = 3600;
+  StopAfterFirstEpoch s1 = { 0 };
+  g_assert_false (derm_train_job_run (&one, stop_after_first_epoch, &s1, &s1.cancel, &error));
+  g_clear_error (&error);
+  cfg.resume = single_ckpt;
+  expect_refusal (&cfg, DERM_ERROR_MISMATCH, "not the checkpoint of an ensemble");
+  cfg.resume = NULL;
+
+  /* An ensemble of two starts one of two, member by member, and a single
+   * network from its first member. */
+  cfg.init_weights = whole;
+  cfg.epochs = 1;
+  g_assert_true (derm_train_job_run (&cfg, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  one.init_weights = whole;
+  one.resume = NULL;
+  EnsembleWatch from = { 0, -1, -1, TRUE, g_string_new (NULL) };
+  g_assert_true (derm_train_job_run (&one, watch_ensemble, &from, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (from.messages->str, "starts from its member 1"));
+  g_string_free (from.messages, TRUE);
+
+  cfg.init_weights = NULL;
+  cfg.folds = DERM_TRAIN_MAX_FOLDS + 1;
+  expect_refusal (&cfg, DERM_ERROR_INVALID, "--folds");
+  cfg.folds = 2;
+  cfg.task = DERM_TASK_SEGMENT;
+  cfg.arch = DERM_ARCH_UNET;
+  expect_refusal (&cfg, DERM_ERROR_INVALID, "classifiers");
+  g_string_free (w.messages, TRUE);
+  g_string_free (stop.messages, TRUE);
+  g_string_free (resumed.messages, TRUE);
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -395,5 +538,6 @@ main (int argc, char **argv)
   g_test_add_func ("/train-job/checkpoint-interval", test_checkpoint_interval);
   g_test_add_func ("/train-job/gpu-augment", test_gpu_augment);
   g_test_add_func ("/train-job/resume-keeps-better-saved-model", test_resume_keeps_better_saved_model);
+  g_test_add_func ("/train-job/ensemble", test_ensemble);
   return g_test_run ();
 }
