@@ -29,6 +29,7 @@ struct _DermTrainPanel
   GtkDropDown *data_drop, *task_drop, *arch_drop, *init_drop, *finetune_drop, *device_drop;
   GtkDropDown *balance_drop;
   GtkCheckButton *mix_check, *ema_check;
+  GtkSpinButton *folds_spin;
   GtkEntry *folder_entry, *init_entry;
   GtkButton *folder_button, *init_button;
   GtkSpinButton *epochs_spin, *batch_spin, *size_spin, *lr_spin;
@@ -229,6 +230,7 @@ read_settings (DermTrainPanel *self, DermTrainSettings *s)
   s->mixup = mix ? DERM_TRAIN_MIXUP_ALPHA : 0;
   s->cutmix = mix ? DERM_TRAIN_CUTMIX_ALPHA : 0;
   s->ema = gtk_check_button_get_active (self->ema_check) ? DERM_TRAIN_EMA_DECAY : 0;
+  s->folds = gtk_spin_button_get_value_as_int (self->folds_spin);
   g_free (s->device);
   guint d = gtk_drop_down_get_selected (self->device_drop);
   s->device = g_strdup (self->device_names[MIN (d, g_strv_length (self->device_names) - 1)]);
@@ -261,6 +263,7 @@ write_settings (DermTrainPanel *self, const DermTrainSettings *s)
   gtk_drop_down_set_selected (self->balance_drop, s->balance == DERM_BALANCE_LOGIT_ADJUST ? 1 : 0);
   gtk_check_button_set_active (self->mix_check, s->mixup > 0 || s->cutmix > 0);
   gtk_check_button_set_active (self->ema_check, s->ema > 0);
+  gtk_spin_button_set_value (self->folds_spin, MAX (s->folds, 1));
   gtk_editable_set_text (GTK_EDITABLE (self->folder_entry), s->folder != NULL ? s->folder : "");
   gtk_editable_set_text (GTK_EDITABLE (self->init_entry), s->init_file != NULL ? s->init_file : "");
   for (guint i = 0; self->device_names[i] != NULL; i++)
@@ -453,12 +456,24 @@ task_label (const DermTrainRunnerEvent *e)
   return e->task == DERM_TASK_CLASSIFY ? _("Classifier") : _("Segmenter");
 }
 
+/* " (member 2 of 5)" while an ensemble's member trains, else "".
+ * Returns: (transfer full). */
+static char *
+member_label (const DermTrainRunnerEvent *e)
+{
+  if (e->members > 1 && e->member >= 0)
+    return g_strdup_printf (_(" (member %d of %d)"), e->member + 1, e->members);
+  return g_strdup ("");
+}
+
 static void
 set_bar (DermTrainPanel *self, const DermTrainRunnerEvent *e, const char *what, double fraction)
 {
+  g_autofree char *member = member_label (e);
   g_autofree char *prefix = e->n_tasks > 1
-                              ? g_strdup_printf ("(%d/%d) %s · ", e->task_index + 1, e->n_tasks, task_label (e))
-                              : g_strdup_printf ("%s · ", task_label (e));
+                              ? g_strdup_printf ("(%d/%d) %s%s · ", e->task_index + 1, e->n_tasks,
+                                                 task_label (e), member)
+                              : g_strdup_printf ("%s%s · ", task_label (e), member);
   g_autofree char *text = g_strconcat (prefix, what, NULL);
   gtk_progress_bar_set_text (self->progress_bar, text);
   gtk_progress_bar_set_fraction (self->progress_bar, CLAMP (fraction, 0, 1));
@@ -608,6 +623,8 @@ runner_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermTrainPane
                                               e->images_per_second, elapsed, eta);
         double fraction = e->steps > 0 && e->epochs > 0
                             ? (e->epoch + (double) e->step / e->steps) / e->epochs : 0;
+        if (e->members > 1 && e->member >= 0)
+          fraction = (e->member + fraction) / e->members;
         set_bar (self, e, t, fraction);
         g_autofree char *stage = g_strdup_printf (_("Training. Loss (running mean of the epoch): %.4f; "
                                                     "learning rate follows a cosine schedule."),
@@ -620,8 +637,9 @@ runner_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermTrainPane
         derm_curve_add_metric (self->curve, e->epoch + 1, e->val_metric);
         if (e->json != NULL)
           show_recall (self, e->json);
-        g_autofree char *t = g_strdup_printf (_("%s epoch %d/%d: loss %.4f, validation %s %.3f%s"),
-                                              task_label (e), e->epoch + 1, e->epochs, e->loss,
+        g_autofree char *member = member_label (e);
+        g_autofree char *t = g_strdup_printf (_("%s%s epoch %d/%d: loss %.4f, validation %s %.3f%s"),
+                                              task_label (e), member, e->epoch + 1, e->epochs, e->loss,
                                               e->task == DERM_TASK_CLASSIFY ? _("balanced accuracy")
                                                                             : _("Dice"),
                                               e->val_metric, e->is_best ? _(" (best so far, saved)") : "");
@@ -1530,7 +1548,7 @@ derm_train_panel_class_init (DermTrainPanelClass *klass)
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, DermTrainPanel, name)
   BIND (content); BIND (stack); BIND (setup_grid);
   BIND (data_drop); BIND (task_drop); BIND (arch_drop); BIND (init_drop); BIND (finetune_drop);
-  BIND (device_drop); BIND (balance_drop); BIND (mix_check); BIND (ema_check); BIND (folder_entry); BIND (init_entry); BIND (folder_button); BIND (init_button);
+  BIND (device_drop); BIND (balance_drop); BIND (mix_check); BIND (ema_check); BIND (folds_spin); BIND (folder_entry); BIND (init_entry); BIND (folder_button); BIND (init_button);
   BIND (epochs_spin); BIND (batch_spin); BIND (size_spin); BIND (lr_spin);
   BIND (estimate_button); BIND (start_button); BIND (cancel_button); BIND (resume_button);
   BIND (estimate_label); BIND (stage_label); BIND (progress_bar); BIND (curve); BIND (recall_grid);

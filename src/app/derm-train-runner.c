@@ -43,6 +43,7 @@ derm_train_settings_init (DermTrainSettings *s)
   s->mixup = job.mixup;
   s->cutmix = job.cutmix;
   s->ema = job.ema;
+  s->folds = 1;
 }
 
 static char *active_model_path (DermModelKind kind, gint64 *id);
@@ -126,6 +127,7 @@ derm_train_settings_to_json (const DermTrainSettings *s)
   json_builder_add_double_value (b, s->cutmix);
   json_builder_set_member_name (b, "ema");
   json_builder_add_double_value (b, s->ema);
+  INT ("folds", s->folds);
 #undef STR
 #undef INT
   json_builder_end_object (b);
@@ -186,6 +188,8 @@ settings_from_object (DermTrainSettings *s, JsonObject *o, GError **error)
   s->mixup = json_object_get_double_member_with_default (o, "mixup", s->mixup);
   s->cutmix = json_object_get_double_member_with_default (o, "cutmix", s->cutmix);
   s->ema = json_object_get_double_member_with_default (o, "ema", s->ema);
+  s->folds = (int) CLAMP (json_object_get_int_member_with_default (o, "folds", s->folds), 1,
+                          DERM_TRAIN_MAX_FOLDS);
   return TRUE;
 }
 
@@ -435,7 +439,7 @@ job_event_cb (const DermTrainEvent *je, gpointer data)
     .elapsed_seconds = je->elapsed_seconds, .val_metric = je->val_metric,
     .temperature = je->temperature, .is_best = je->is_best, .done = je->done,
     .total = je->total, .n_train = je->n_train, .n_val = je->n_val, .n_test = je->n_test,
-    .message = (char *) je->message, .json = (char *) je->json,
+    .member = je->member, .members = je->members, .message = (char *) je->message, .json = (char *) je->json,
   };
   post_event (job, &e);
 }
@@ -967,6 +971,7 @@ run_tasks (JobContext *job, GError **error)
           cfg.balance = s->balance;
           cfg.mixup = s->mixup;
           cfg.cutmix = s->cutmix;
+          cfg.folds = s->folds;
         }
       cfg.ema = s->ema;
       cfg.lenient = TRUE;
@@ -1364,7 +1369,9 @@ estimate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
       /* 70 % of the images train each epoch; validation (15 %) runs forward
        * only, about a third of a training step's cost per image. */
       double per_epoch = 0.70 * d->n_images / ips + 0.15 * d->n_images / (3 * ips);
-      seconds += d->settings.epochs * per_epoch;
+      /* An ensemble of K trains K members on (K - 1) / K of the images each. */
+      int k = t == 0 ? d->settings.folds : 1;
+      seconds += d->settings.epochs * per_epoch * (k > 1 ? k - 1 : 1);
       ips_sum += ips;
       n++;
     }

@@ -52,6 +52,7 @@ typedef struct {
   int patience;
   DermBalance balance;       /* classifier: sampling or logit-adjust */
   double mixup, cutmix, ema; /* classifier recipe, 0: off (DermTrainJobConfig) */
+  int folds;                /* classifier: 0 or 1 one network, K an ensemble of K */
   guint64 seed;
 } DermTrainSettings;
 
@@ -81,6 +82,7 @@ typedef struct {
   DermTask task;            /* the job it belongs to */
   int task_index, n_tasks;  /* 0-based job number when both models are trained */
   int epoch, epochs, step, steps;
+  int member, members;      /* the ensemble member in training (-1: none) and their count */
   gint64 global_step;
   double loss, images_per_second, eta_seconds, elapsed_seconds, val_metric, temperature;
   gboolean is_best;

@@ -560,6 +560,7 @@ typedef struct {
   guint tests[2];            /* test-split results by task */
   gint64 registered[2];      /* by DermModelKind */
   gboolean numbered_bar;     /* "(2/2) Segmenter · epoch ..." seen */
+  gboolean member_bar;       /* "... Classifier (member 2 of 2) · epoch ..." seen */
 } Run;
 
 static void
@@ -572,6 +573,8 @@ run_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, Run *r)
       const char *text = gtk_progress_bar_get_text (GTK_PROGRESS_BAR (child ("progress_bar")));
       if (e->n_tasks == 2 && t == 1 && g_str_has_prefix (text, "(2/2) Segmenter · epoch "))
         r->numbered_bar = TRUE;
+      if (t == 0 && g_str_has_prefix (text, "(1/2) Classifier (member 2 of 2) · epoch "))
+        r->member_bar = TRUE;
     }
   else if (e->type == DERM_TRAIN_EVENT_TEST)
     r->tests[t]++;
@@ -708,6 +711,8 @@ test_both_models (void)
   open_panel ();
   g_assert_null (active_version (DERM_MODEL_KIND_SEGMENTER));
   set_up_job (2, 2, 2, 8, 32);   /* folder + confirmed cases; classifier then segmenter */
+  /* The classifier as an ensemble of two; the segmenter stays one network. */
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (child ("folds_spin")), 2);
   g_assert_false (gtk_widget_is_sensitive (child ("resume_button")));
 
   Run r;
@@ -718,6 +723,7 @@ test_both_models (void)
   g_assert_cmpuint (r.steps[0], >, 0);
   g_assert_cmpuint (r.steps[1], >, 0);
   g_assert_true (r.numbered_bar);
+  g_assert_true (r.member_bar);
   g_assert_cmpuint (r.tests[0], ==, 1);
   g_assert_cmpuint (r.tests[1], ==, 1);
   both_classifier = r.registered[DERM_MODEL_KIND_CLASSIFIER];
@@ -758,6 +764,18 @@ test_both_models (void)
   /* Provenance: both sources; only the confirmed cases; their masks. */
   g_autoptr(DermStore) store = derm_store_open (NULL, NULL);
   g_autoptr(DermModelVersion) seg = derm_store_get_model (store, both_segmenter, NULL);
+  {
+    /* The classifier is one file holding both members; its settings say so. */
+    g_autoptr(DermModelVersion) cls = derm_store_get_model (store, both_classifier, NULL);
+    g_assert_nonnull (strstr (cls->settings_json, "\"folds\":2"));
+    g_autoptr(GError) load_error = NULL;
+    g_autoptr(DermModel) ens = derm_model_load (cls->file_path, "cpu", &load_error);
+    g_assert_no_error (load_error);
+    g_assert_cmpint (derm_model_get_members (ens), ==, 2);
+    g_autoptr(DermModel) one = derm_model_load (seg->file_path, "cpu", &load_error);
+    g_assert_no_error (load_error);
+    g_assert_cmpint (derm_model_get_members (one), ==, 1);
+  }
   g_printerr ("# segmenter provenance: %s\n# metrics: %s\n", seg->provenance, seg->metrics_json);
   g_assert_nonnull (strstr (seg->provenance, "HAM10000 folder"));
   g_assert_nonnull (strstr (seg->provenance, "14 confirmed cases of the case database"));
