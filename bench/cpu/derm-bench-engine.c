@@ -23,6 +23,10 @@
  *               (DCT-scaled), classify (ResNet-50), segment (U-Net base 32),
  *               Grad-CAM of the top class, derm_lesion_measure; each part
  *               timed too
+ *   classify_rNN_PX_kK  batch-1 classification latency (derm_model_classify)
+ *               of a PX px image by ResNet-NN, one network (K = 1) or an
+ *               ensemble of K (derm_model_new_ensemble), e.g.
+ *               classify_r18_96_k1,classify_r18_96_k5: an ensemble's cost
  *   train_rNN_PX  ResNet-NN (18, 34, 50) training images/s at PX px, batch
  *               --train-batch (32), AdamW, cross-entropy, mixed precision
  *               (on the CPU: the engine's CPU policy), e.g. train_r18_128
@@ -90,6 +94,55 @@ bench_infer (gboolean bf16)
   g_rand_free (rand);
   derm_image_free (img);
   derm_model_free (m);
+}
+
+/* Batch-1 classification latency of ResNet-@depth at @size px, one network
+ * or an ensemble of @k members (fresh weights, each its own seed). */
+static void
+bench_classify (DermArch arch, int size, int k, const char *name)
+{
+  GError *error = NULL;
+  DermModelConfig cfg = { arch, 7, 0, size };
+  DermModel *members[32];
+  for (int i = 0; i < k; i++)
+    {
+      derm_engine_manual_seed (1 + i);
+      members[i] = derm_model_new (&cfg, "cpu", &error);
+      if (members[i] == NULL)
+        die (error);
+    }
+  DermModel *m = k == 1 ? members[0] : derm_model_new_ensemble (members, k, device, &error);
+  if (m == NULL)
+    die (error);
+  if (k == 1 && device != NULL && !derm_model_to_device (m, device, &error))
+    die (error);
+  DermImage *img = derm_image_new (size, size, 3, &error);
+  GRand *rand = g_rand_new_with_seed (1);
+  for (gsize i = 0; i < (gsize) size * size * 3; i++)
+    img->data[i] = (guint8) g_rand_int_range (rand, 0, 256);
+  float probs[7];
+  for (int i = 0; i < warmup * 2; i++)
+    if (!derm_model_classify (m, img, FALSE, probs, &error))
+      die (error);
+  double *t = g_new (double, runs);
+  for (int i = 0; i < runs; i++)
+    {
+      gint64 s = g_get_monotonic_time ();
+      if (!derm_model_classify (m, img, FALSE, probs, &error))
+        die (error);
+      t[i] = (g_get_monotonic_time () - s) / 1000.0;
+    }
+  qsort (t, runs, sizeof (double), bench_compare_double);
+  printf ("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s)\n", name, t[runs / 2], runs,
+          t[runs / 10], t[runs * 9 / 10], derm_model_get_device (m));
+  fflush (stdout);
+  g_free (t);
+  g_rand_free (rand);
+  derm_image_free (img);
+  if (m != members[0])
+    derm_model_free (m);
+  for (int i = 0; i < k; i++)
+    derm_model_free (members[i]);
 }
 
 typedef struct {
@@ -567,9 +620,18 @@ main (int argc, char **argv)
   g_auto(GStrv) parts = g_strsplit (what, ",", -1);
   for (int i = 0; parts[i] != NULL; i++)
     {
-      int depth, size;
+      int depth, size, k;
       char tail;
       DermArch arch;
+      if (sscanf (parts[i], "classify_r%d_%d_k%d%c", &depth, &size, &k, &tail) == 3 && size >= 32
+          && k >= 1 && k <= 32)
+        {
+          g_autofree char *arch_name = g_strdup_printf ("resnet%d", depth);
+          g_autofree char *name = g_strdup_printf ("%s_ms", parts[i]);
+          if (derm_arch_from_name (arch_name, &arch))
+            bench_classify (arch, size, k, name);
+          continue;
+        }
       if (sscanf (parts[i], "train_r%d_%d%c", &depth, &size, &tail) != 2 || size < 32)
         continue;
       g_autofree char *arch_name = g_strdup_printf ("resnet%d", depth);

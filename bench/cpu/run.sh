@@ -15,6 +15,9 @@
 #   e2e       JPEG bytes -> probabilities + mask
 #   analysis  the app's whole analysis from the JPEG's bytes: decode,
 #             classify, segment, Grad-CAM of the top class, lesion measurements
+#   classify_rNN_PX_kK  ResNet-NN classify at PX px, one network (K = 1) or
+#             an ensemble of K (the mean of their probabilities), e.g.
+#             WHAT=classify_r18_96_k1,classify_r18_96_k5
 # Training, batch $TRAIN_BATCH, AdamW, cross-entropy, synthetic images (img/s;
 # ratio = Dermalens / PyTorch): train_r18_96, train_r18_128, train_r18_224,
 # train_r50_128 (any train_rNN_PX, NN = 18, 34, 50, in WHAT)
@@ -183,6 +186,12 @@ d = {}
 for line in open(path):
     side, name, v = line.split()
     d.setdefault(name, {}).setdefault(side, []).append(float(v))
+for name in sorted(d):
+    r = re.fullmatch(r"classify_r(\d+)_(\d+)_k(\d+)_ms", name)
+    if r:
+        rows.append((name, "ResNet-%s classify, batch 1, %s px, %s" % (
+            r.group(1), r.group(2), "one network" if r.group(3) == "1" else
+            "ensemble of %s" % r.group(3))))
 for name in sorted(d):
     r = re.fullmatch(r"train_r(\d+)_(\d+)_ips", name)
     if r:

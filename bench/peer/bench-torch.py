@@ -376,6 +376,27 @@ def main():
             "infer_bf16_ms" if bf16 else "infer_fp32_ms", statistics.median(t), a.runs,
             t[a.runs // 10], t[a.runs * 9 // 10], dev), flush=True)
 
+    def classify_ensemble(depth, size, k, name):
+        """Batch 1 at @size px by K torchvision ResNets: each member's
+        softmax (temperature 1), their mean: what an ensemble's user writes."""
+        members = []
+        for i in range(k):
+            torch.manual_seed(1 + i)
+            m = getattr(torchvision.models, "resnet%d" % depth)(num_classes=7).to(dev).eval()
+            members.append(m.to(memory_format=torch.channels_last) if cl else m)
+        img = torch.randint(0, 256, (1, size, size, 3), dtype=torch.uint8)
+
+        def once():
+            with torch.no_grad(), autocast(False):
+                x = normalise(img)
+                p = torch.stack([torch.softmax(m(x).float(), 1) for m in members]).mean(0).cpu()
+            return p
+
+        t = timed(once)
+        print("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s)" % (
+            name, statistics.median(t), a.runs, t[a.runs // 10], t[a.runs * 9 // 10], dev),
+            flush=True)
+
     def train(kind, batch, size, name):
         torch.manual_seed(0)
         if kind == "unet":
@@ -757,6 +778,10 @@ def main():
         train("resnet50", b2, a.train_size, "train_r50_b256_ips")
     if "unet" in what:
         train("unet", a.unet_batch, a.unet_size, "train_unet_b32_ips")
+    for w in what:
+        r = re.fullmatch(r"classify_r(18|34|50)_(\d+)_k(\d+)", w)
+        if r:
+            classify_ensemble(int(r.group(1)), int(r.group(2)), int(r.group(3)), w + "_ms")
     for w in what:
         r = re.fullmatch(r"train_r(18|34|50)_(\d+)", w)
         if r:
