@@ -5,7 +5,9 @@ deviation over seeds of the test metrics the model's own decision rule gives
 (balanced accuracy, melanoma recall), the arg-max's balanced accuracy, macro
 AUC, ECE, the operating point's sensitivity and specificity, and the
 training minutes; then one line per run with its 95% lesion-bootstrap
-intervals. Standard library only."""
+intervals; then, for ensembles (train --folds K), each member alone on the
+test split beside the ensemble (from the model file's "metrics" metadata).
+Standard library only."""
 import glob
 import json
 import os
@@ -28,6 +30,13 @@ def load(out):
         run["eval"] = ev
         runs.setdefault(run["recipe"], []).append(run)
     return runs
+
+
+def model_metadata(path):
+    """The __metadata__ of a safetensors file (header only)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n)).get("__metadata__", {})
 
 
 def metric(ev, key):
@@ -90,6 +99,32 @@ def main():
             print(f"| {recipe} s{r['seed']} | `{r['options'] or '(defaults)'}` | "
                   f"{cell('ba', 'balanced_accuracy')} | {cell('mel', 'mel')} | "
                   f"{cell('auc', 'macro_auc')} | {cell('ece', 'ece')} |")
+    ensembles = []
+    for recipe, rs in runs.items():
+        for r in rs:
+            path = os.path.join(sys.argv[1], f"{recipe}-s{r['seed']}.safetensors")
+            try:
+                m = json.loads(model_metadata(path).get("metrics", "{}"))
+            except (OSError, ValueError):
+                continue
+            if m.get("members"):
+                ensembles.append((recipe, r, m))
+    if not ensembles:
+        return
+    print()
+    print("| run | members | member BA arg-max (mean ± sd) | ensemble BA arg-max | gain "
+          "| member macro AUC | ensemble macro AUC | member MEL recall | ensemble MEL recall (arg-max) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for recipe, r, m in ensembles:
+        members = m["members"]
+        ba = [x["balanced_accuracy"] for x in members]
+        auc = [x["macro_auc"] for x in members]
+        mel = [x["melanoma_recall"] for x in members]
+        ens_ba = m.get("argmax_balanced_accuracy", m["balanced_accuracy"])
+        ens_mel = m.get("argmax_recall_MEL", (m.get("per_class") or {}).get("MEL", {}).get("recall"))
+        print(f"| {recipe} s{r['seed']} | {len(members)} | {mean_sd(ba)} | {ens_ba:.3f} | "
+              f"{ens_ba - statistics.fmean(ba):+.3f} | {mean_sd(auc)} | {m['macro_auc']:.3f} | "
+              f"{mean_sd(mel)} | {ens_mel:.3f} |")
 
 
 if __name__ == "__main__":
