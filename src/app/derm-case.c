@@ -13,11 +13,6 @@
 #include "derm-error.h"
 #include "derm-metrics.h"
 
-/* Stable JSON keys, in DermColor order (derm_color_name is translated). */
-static const char *const color_keys[DERM_N_COLORS] = {
-  "white", "red", "light_brown", "dark_brown", "blue_gray", "black",
-};
-
 static const struct { const char *site; const char *label; } site_labels[] = {
   { "abdomen", N_("Abdomen") }, { "acral", N_("Acral") }, { "back", N_("Back") },
   { "chest", N_("Chest") }, { "ear", N_("Ear") }, { "face", N_("Face") }, { "foot", N_("Foot") },
@@ -82,7 +77,7 @@ derm_case_measurements_to_json (const DermAnalysisResult *result, const char *no
       json_builder_set_member_name (b, "colors");
       json_builder_begin_object (b);
       for (int c = 0; c < DERM_N_COLORS; c++)
-        derm_json_add_number (b, color_keys[c], m->color_fraction[c]);
+        derm_json_add_number (b, derm_color_key (c), m->color_fraction[c]);
       json_builder_end_object (b);
       json_builder_set_member_name (b, "n_colors");
       json_builder_add_int_value (b, m->n_colors);
@@ -151,7 +146,7 @@ parse_measurements (const char *json, DermAnalysisResult *result, char **notes)
   JsonNode *colors = json_object_get_member (o, "colors");
   if (colors != NULL && JSON_NODE_HOLDS_OBJECT (colors))
     for (int c = 0; c < DERM_N_COLORS; c++)
-      m->color_fraction[c] = member_double (json_node_get_object (colors), color_keys[c]);
+      m->color_fraction[c] = member_double (json_node_get_object (colors), derm_color_key (c));
   m->n_colors = (int) json_object_get_int_member (o, "n_colors");
   result->has_measurements = TRUE;
 }

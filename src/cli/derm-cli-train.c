@@ -888,7 +888,7 @@ analyze_one (const char *path, DermModel *classifier, const DermDecision *decisi
           json_builder_begin_object (b);
           for (int c = 0; c < DERM_N_COLORS; c++)
             {
-              json_builder_set_member_name (b, derm_color_name (c));
+              json_builder_set_member_name (b, derm_color_key (c));
               json_builder_add_double_value (b, m.color_fraction[c]);
             }
           json_builder_end_object (b);

@@ -18,16 +18,24 @@
 /* Reference colours of dermoscopy (Seidenari et al.; as used by colour
  * detection work on dermoscopy images), sRGB. */
 static const struct {
+  const char *key;
   const char *name;
   guint8 rgb[3];
 } colors[DERM_N_COLORS] = {
-  { N_("white"), { 197, 188, 217 } },
-  { N_("red"), { 118, 21, 17 } },
-  { N_("light brown"), { 163, 82, 16 } },
-  { N_("dark brown"), { 135, 44, 5 } },
-  { N_("blue-gray"), { 113, 108, 139 } },
-  { N_("black"), { 41, 31, 30 } },
+  { "white", N_("white"), { 197, 188, 217 } },
+  { "red", N_("red"), { 118, 21, 17 } },
+  { "light_brown", N_("light brown"), { 163, 82, 16 } },
+  { "dark_brown", N_("dark brown"), { 135, 44, 5 } },
+  { "blue_gray", N_("blue-gray"), { 113, 108, 139 } },
+  { "black", N_("black"), { 41, 31, 30 } },
 };
+
+const char *
+derm_color_key (DermColor color)
+{
+  g_return_val_if_fail (color < DERM_N_COLORS, NULL);
+  return colors[color].key;
+}
 
 const char *
 derm_color_name (DermColor color)

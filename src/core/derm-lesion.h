@@ -40,8 +40,11 @@ typedef struct {
 } DermLesionMeasurements;
 
 /* "white", "red", "light brown", "dark brown", "blue-gray", "black"
- * (translated). Borrowed, static. */
+ * (translated, for people). Borrowed, static. */
 const char *derm_color_name (DermColor color);
+/* "white", "red", "light_brown", "dark_brown", "blue_gray", "black": the
+ * stable, untranslated key of files and JSON. Borrowed, static. */
+const char *derm_color_key (DermColor color);
 
 /* Measures the lesion of @mask (1 channel, >= 128 = lesion; resized
  * nearest-neighbour to @image's size when it differs) on @image (RGB).

@@ -271,6 +271,8 @@ r = json.load(open(sys.argv[1]))[0]
 assert abs(sum(r[\"probabilities\"].values()) - 1) < 1e-3
 assert r[\"predicted\"] in r[\"probabilities\"]
 assert \"measurements\" in r
+m = r[\"measurements\"]
+assert m is None or set(m[\"colors\"]) == {\"white\", \"red\", \"light_brown\", \"dark_brown\", \"blue_gray\", \"black\"}, m
 " "$TMP/an.json" && [ -s "$TMP/mask.png" ]'
 check "analyze: the class from the model's offsets, the flag from its risk threshold" \
   '$PY - "$TMP/an.json" "$TMP/info.json" <<PYEOF

@@ -155,6 +155,11 @@ test_colors (void)
   measure_ok (pale, mask, &m);
   g_assert_cmpint (m.n_colors, ==, 0);
   g_assert_cmpstr (derm_color_name (DERM_COLOR_BLUE_GRAY), ==, "blue-gray");
+  /* Files and JSON use stable keys, whatever the language. */
+  const char *keys[DERM_N_COLORS] = { "white", "red", "light_brown", "dark_brown", "blue_gray",
+                                      "black" };
+  for (int c = 0; c < DERM_N_COLORS; c++)
+    g_assert_cmpstr (derm_color_key (c), ==, keys[c]);
 }
 
 static void
