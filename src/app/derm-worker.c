@@ -140,9 +140,12 @@ describe_model (DermModel *model, const char *path)
 {
   g_autofree char *base = g_path_get_basename (path);
   const char *version = derm_model_get_metadata (model, "version");
-  return g_strdup_printf ("%s, %s%s%s, %s", derm_arch_name (derm_model_get_arch (model)), base,
-                          version != NULL ? " v" : "", version != NULL ? version : "",
-                          derm_model_get_device (model));
+  int members = derm_model_get_members (model);
+  /* An ensemble: "resnet18 × 5". */
+  const char *name = derm_arch_name (derm_model_get_arch (model));
+  g_autofree char *arch = members > 1 ? g_strdup_printf ("%s × %d", name, members) : g_strdup (name);
+  return g_strdup_printf ("%s, %s%s%s, %s", arch, base, version != NULL ? " v" : "",
+                          version != NULL ? version : "", derm_model_get_device (model));
 }
 
 /* Loads @path on @device. A GPU that fails to start is no reason to refuse

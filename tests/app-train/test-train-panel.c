@@ -808,6 +808,8 @@ test_both_models (void)
   g_autofree char *seg_base = g_path_get_basename (as->file_path);
   g_printerr ("# analysis after activating both: %s; %s\n", info, seg_info);
   g_assert_nonnull (strstr (info, cls_base));
+  /* The window's analysis runs the ensemble and names it. */
+  g_assert_true (g_str_has_prefix (info, "resnet18 × 2, "));
   g_assert_nonnull (seg_info);
   g_assert_nonnull (strstr (seg_info, seg_base));
   close_panel ();
