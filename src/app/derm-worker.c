@@ -59,6 +59,7 @@ typedef struct {
   DermDecision decision;  /* the classifier's rule, when has_decision */
   GError *load_error;   /* why the classifier is missing, kept until the config changes */
   char *device_notice;  /* the device chosen failed and the CPU is used instead; or NULL */
+  char *rule_notice;    /* the classifier's decision rule cannot be read; or NULL */
 } WorkerState;
 
 struct _DermWorker
@@ -107,6 +108,7 @@ unload_models (WorkerState *state)
   g_clear_pointer (&state->segmenter_info, g_free);
   g_clear_error (&state->load_error);
   g_clear_pointer (&state->device_notice, g_free);
+  g_clear_pointer (&state->rule_notice, g_free);
   state->loaded = FALSE;
 }
 
@@ -223,8 +225,15 @@ ensure_models (WorkerState *state)
   state->has_decision = decision != NULL
                         && derm_decision_from_json (decision, &state->decision, &rule_error);
   if (rule_error != NULL)
-    g_warning ("%s: the decision rule is unreadable, the highest probability decides: %s", cpath,
-               rule_error->message);
+    {
+      g_autofree char *base = g_path_get_basename (cpath);
+      state->rule_notice = g_strdup_printf (_("The decision rule stored in “%s” cannot be read "
+                                              "(%s): the most probable class is shown, and the "
+                                              "malignant flag uses the threshold in the "
+                                              "preferences. Train or refit the model's rule "
+                                              "(dermalens-cli refit-decision)."),
+                                            base, rule_error->message);
+    }
 
   g_autoptr(GError) seg_error = NULL;
   g_autofree char *spath = resolve_model_path (&store, segmenter_path, DERM_MODEL_KIND_SEGMENTER, &seg_error);
@@ -327,6 +336,14 @@ run_analysis (WorkerState *state, Request *request, GError **error)
   result->segmenter_info = g_strdup (state->segmenter_info);
   if (result->notice == NULL && state->device_notice != NULL)
     result->notice = g_strdup (state->device_notice);
+  if (state->rule_notice != NULL)
+    {
+      char *joined = result->notice != NULL
+                       ? g_strconcat (result->notice, " ", state->rule_notice, NULL)
+                       : g_strdup (state->rule_notice);
+      g_free (result->notice);
+      result->notice = joined;
+    }
   return g_steal_pointer (&result);
 }
 

@@ -164,6 +164,20 @@ with_rule (const char *in, const char *out, const char *code, double threshold)
   return ok ? 0 : fail (error);
 }
 
+/* A copy of the model @in whose decision rule cannot be read. */
+static int
+with_bad_rule (const char *in, const char *out)
+{
+  GError *error = NULL;
+  DermModel *model = derm_model_load (in, "cpu", &error);
+  if (model == NULL)
+    return fail (error);
+  derm_model_set_metadata (model, "decision", "{\"class_offsets\": [1, 2");
+  gboolean ok = derm_model_save (model, out, &error);
+  derm_model_free (model);
+  return ok ? 0 : fail (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -171,6 +185,8 @@ main (int argc, char **argv)
     return make_models (argv[2], argv[3]);
   if (argc == 6 && strcmp (argv[1], "with-rule") == 0)
     return with_rule (argv[2], argv[3], argv[4], g_ascii_strtod (argv[5], NULL));
+  if (argc == 4 && strcmp (argv[1], "with-bad-rule") == 0)
+    return with_bad_rule (argv[2], argv[3]);
   if (argc == 4 && strcmp (argv[1], "classify") == 0)
     return classify (argv[2], argv[3]);
   if (argc == 5 && strcmp (argv[1], "make-lesion") == 0)

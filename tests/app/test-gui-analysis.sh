@@ -24,7 +24,7 @@ run_app () {
     timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$@" >"$out/$name.log" 2>&1
 }
 
-echo "1..22"
+echo "1..23"
 
 "$tool" make-lesion "$out/analysis-input.png" 600 450
 run_app screenshot-no-model "$out/analysis-input.png"
@@ -88,6 +88,14 @@ check "the flag is the model's operating point, said in words" \
   "grep -q '^risk_flag=Malignant risk: .* at or above the model’s operating point (1 %). At this threshold the model found 9 in 10 malignant lesions on held-out data, and flagged 3 in 10 benign ones.$' '$rst'"
 check "without a rule the flag uses the setting's threshold (30 %)" \
   "grep -q '^risk_flag=\$' '$st' || grep -q '(threshold 30 %)\.$' '$st'"
+
+# A rule that cannot be read: the window says so, and decides as without one.
+"$tool" with-bad-rule "$data/classifier.safetensors" "$data/badrule.safetensors"
+run_app screenshot-analysis-bad-rule --device=cpu --classifier="$data/badrule.safetensors" \
+  --segmenter="$data/segmenter.safetensors" "$out/analysis-input.png"
+bst="$out/screenshot-analysis-bad-rule.state"
+check "an unreadable decision rule: a notice in the window, the most probable class shown" \
+  "grep -q '^notice=The decision rule stored in “badrule.safetensors” cannot be read' '$bst' && grep -q '^bar0=$top|' '$bst' && [ \"\$(grep '^bar' '$bst')\" = \"\$(grep '^bar' '$st')\" ]"
 
 # The dark style: the same analysis with GTK_THEME=Adwaita:dark. The results
 # panel and the page take the theme's dark colours (no white left over from
