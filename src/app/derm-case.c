@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 
 #include "derm-case.h"
+#include "derm-decision.h"
 #include "derm-error.h"
 #include "derm-metrics.h"
 
@@ -87,6 +88,14 @@ derm_case_measurements_to_json (const DermAnalysisResult *result, const char *no
       json_builder_set_member_name (b, "measurement_error");
       json_builder_add_string_value (b, result->measurement_error);
     }
+  /* The classifier's decision rule, as the analysis applied it. */
+  g_autoptr(JsonParser) rule = json_parser_new ();
+  if (result->decided_by_rule && result->decision_json != NULL
+      && json_parser_load_from_data (rule, result->decision_json, -1, NULL))
+    {
+      json_builder_set_member_name (b, "decision");
+      json_builder_add_value (b, json_node_copy (json_parser_get_root (rule)));
+    }
   json_builder_set_member_name (b, "notes");
   json_builder_add_string_value (b, notes != NULL ? notes : "");
   json_builder_end_object (b);
@@ -129,6 +138,19 @@ parse_measurements (const char *json, DermAnalysisResult *result, char **notes)
 
   if (notes != NULL && json_object_has_member (o, "notes"))
     *notes = g_strdup (json_object_get_string_member (o, "notes"));
+  JsonNode *rule = json_object_get_member (o, "decision");
+  if (rule != NULL && JSON_NODE_HOLDS_OBJECT (rule))
+    {
+      g_autofree char *text = json_to_string (rule, FALSE);
+      DermDecision d;
+      if (derm_decision_from_json (text, &d, NULL))
+        {
+          result->decided_by_rule = TRUE;
+          result->model_risk_threshold = d.risk_threshold;
+          result->operating_point_text = derm_decision_describe_operating_point (&d);
+          result->decision_json = g_steal_pointer (&text);
+        }
+    }
   if (json_object_has_member (o, "measurement_error"))
     result->measurement_error = g_strdup (json_object_get_string_member (o, "measurement_error"));
   if (!json_object_has_member (o, "area_px"))
@@ -169,7 +191,8 @@ derm_case_result_from_analysis (const DermAnalysis *analysis, char **notes, GErr
   memcpy (result->probs, analysis->probs, sizeof result->probs);
   result->top_class = analysis->predicted;
   result->heatmap_class = analysis->predicted;
-  /* The rule's threshold is not stored with a case: the user's applies. */
+  /* A case stored before the rule was kept with it: the user's threshold
+   * applies (parse_measurements () restores a stored rule). */
   result->model_risk_threshold = NAN;
   if (analysis->mask_png != NULL)
     {

@@ -1017,6 +1017,7 @@ copy_result_without_images (const DermAnalysisResult *result)
   copy->segmenter_info = g_strdup (result->segmenter_info);
   copy->notice = g_strdup (result->notice);
   copy->operating_point_text = g_strdup (result->operating_point_text);
+  copy->decision_json = g_strdup (result->decision_json);
   return copy;
 }
 

@@ -84,6 +84,7 @@ derm_analysis_result_free (DermAnalysisResult *result)
   g_free (result->segmenter_info);
   g_free (result->notice);
   g_free (result->operating_point_text);
+  g_free (result->decision_json);
   g_free (result);
 }
 
@@ -295,6 +296,7 @@ run_analysis (WorkerState *state, Request *request, GError **error)
   result->operating_point_text = state->has_decision
                                    ? derm_decision_describe_operating_point (&state->decision)
                                    : NULL;
+  result->decision_json = state->has_decision ? derm_decision_to_json (&state->decision) : NULL;
 
   if (state->segmenter != NULL)
     {

@@ -26,11 +26,14 @@ typedef struct {
   char *notice;                  /* e.g. the GPU failed and the CPU was used; or NULL */
   /* The classifier's decision rule (derm-decision.h): top_class was decided
    * with its class offsets (decided_by_rule), model_risk_threshold is its
-   * operating point (NAN: none: a model without one, or a stored case) and
-   * operating_point_text says what the flag means there, or NULL. */
+   * operating point (NAN: none: a model without one) and
+   * operating_point_text says what the flag means there, or NULL;
+   * decision_json is the rule itself (the model's "decision" metadata), kept
+   * with a stored case so that reopening it flags as the analysis did. */
   gboolean decided_by_rule;
   double model_risk_threshold;
   char *operating_point_text;
+  char *decision_json;
 } DermAnalysisResult;
 
 void derm_analysis_result_free (DermAnalysisResult *result);

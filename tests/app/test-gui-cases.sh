@@ -20,7 +20,10 @@ for f in case-browser follow-up correction save-dialog preferences; do rm -f "$o
 mkdir -p "$data"
 "$tool" make-lesion "$out/visit1.png" 600 450
 "$tool" make-lesion "$out/visit2.jpg" 640 480
-"$tool" make-models "$data/classifier.safetensors" "$data/segmenter.safetensors"
+"$tool" make-models "$data/plain.safetensors" "$data/segmenter.safetensors"
+# A classifier with a decision rule whose operating point (1 %) flags every
+# image: a reopened case must flag as its analysis did.
+"$tool" with-rule "$data/plain.safetensors" "$data/classifier.safetensors" VASC 0.01
 
 s="$out/cases"
 script="save-case|P-0042|back|left shoulder|2024-03-01|Itchy since spring;state|$s-saved.state"
@@ -40,7 +43,7 @@ script="$script;brush-size|30;erase|300|225|300|225;state|$s-erased.state;undo;s
 script="$script;strokes|5|300|225|310|225;state|$s-burst.state;undo;undo;undo;undo;undo"
 script="$script;export|$out/report.pdf;state|$s-export.state;shot|main|$out/screenshot-correction.png"
 
-echo "1..27"
+echo "1..28"
 XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
 DERMALENS_TEST_STATE="$s-final.state" DERMALENS_TEST_SCRIPT="$script" \
   timeout 600 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" --device=cpu \
@@ -89,6 +92,8 @@ check "reopened case: no stored heatmap, the heatmap button says it is computed 
 after_heatmap=$(val cases-heatmap worker_analyses)
 check "heatmap toggled on a reopened case: computed on the worker, no new analysis ($after -> $after_heatmap)" \
   "[ \"\$(val cases-heatmap has_heatmap)\" = 1 ] && [ \"\$(val cases-heatmap heatmap_source)\" = on-demand ] && [ '$after' = '$after_heatmap' ] && grep -q '^status=Heatmap computed now with the current classifier' '$s-heatmap.state'"
+check "reopened case flags at the model's stored operating point, as its analysis did" \
+  "grep -q '^risk_flag=.*the model’s operating point (1 %)\. At this threshold the model found 9 in 10 malignant lesions' '$s-saved.state' && [ \"\$(val cases-reopen risk_flag)\" = \"\$(val cases-saved risk_flag)\" ]"
 check "reopened probabilities are the stored ones" \
   "[ \"\$(grep '^bar' '$s-saved.state')\" = \"\$(grep '^bar' '$s-reopen.state')\" ]"
 check "toggling the contour overlay" \
