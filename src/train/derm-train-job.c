@@ -812,6 +812,13 @@ train_network (Job *job, Network *net, GError **error)
   if (ok && net->resume != NULL)
     {
       ok = derm_trainer_load_checkpoint (trainer, net->resume, error);
+      if (ok && net->member < 0 && derm_model_get_metadata (model, "train.member") != NULL)
+        {
+          g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                       _("%s is the checkpoint of an ensemble's member; resume it with the "
+                         "--folds it was started with"), net->resume);
+          ok = FALSE;
+        }
       if (ok && g_strcmp0 (derm_model_get_metadata (model, "split"), job->split_json) != 0)
         {
           g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
@@ -1123,6 +1130,13 @@ train_ensemble (Job *job, const guint *train_entries, guint n_train, GError **er
             member_val[nv++] = train_entries[i];
           else
             member_train[nt++] = train_entries[i];
+        }
+      /* A member finished before the checkpoint was written (a job killed
+       * between two members) is kept too. */
+      if (cfg->resume != NULL && k == resume_member && member_finished (job, path, k))
+        {
+          emit_message (job, _("member %d of %d was trained before: kept"), k + 1, k_members);
+          continue;
         }
       if (cfg->resume != NULL && k < resume_member)
         {

@@ -480,6 +480,14 @@ test_ensemble (void)
   g_clear_error (&error);
   g_assert_true (g_file_test (member0, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+  /* A member's checkpoint does not resume a single network. */
+  {
+    DermTrainJobConfig single_cfg;
+    tiny_job (&single_cfg, data, out);
+    single_cfg.epochs = 2;
+    single_cfg.resume = ckpt;
+    expect_refusal (&single_cfg, DERM_ERROR_MISMATCH, "ensemble's member");
+  }
   cfg.resume = ckpt;
   EnsembleWatch resumed = { 0, -1, -1, TRUE, g_string_new (NULL) };
   g_assert_true (derm_train_job_run (&cfg, watch_ensemble, &resumed, &resumed.cancel, &error));
