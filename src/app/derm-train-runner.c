@@ -439,7 +439,8 @@ job_event_cb (const DermTrainEvent *je, gpointer data)
     .elapsed_seconds = je->elapsed_seconds, .val_metric = je->val_metric,
     .temperature = je->temperature, .is_best = je->is_best, .done = je->done,
     .total = je->total, .n_train = je->n_train, .n_val = je->n_val, .n_test = je->n_test,
-    .member = je->member, .members = je->members, .message = (char *) je->message, .json = (char *) je->json,
+    .member = je->member, .members = je->members, .message = (char *) je->message,
+    .json = (char *) je->json,
   };
   post_event (job, &e);
 }
