@@ -61,18 +61,17 @@ die (GError *error)
   bench_die ("derm-bench-engine", error);
 }
 
+/* Times batch-1 derm_model_classify of a random @size px image with @m
+ * (median of --runs after warm-up) and prints it as RESULT @name. */
 static void
-bench_infer (gboolean bf16)
+time_classify (DermModel *m, int size, const char *name)
 {
   GError *error = NULL;
-  DermModelConfig cfg = { DERM_ARCH_RESNET50, 7, 0, 224 };
-  DermModel *m = derm_model_new (&cfg, device, &error);
-  if (m == NULL)
+  DermImage *img = derm_image_new (size, size, 3, &error);
+  if (img == NULL)
     die (error);
-  derm_model_set_inference_bf16 (m, bf16);
-  DermImage *img = derm_image_new (224, 224, 3, &error);
   GRand *rand = g_rand_new_with_seed (1);
-  for (gsize i = 0; i < 224 * 224 * 3; i++)
+  for (gsize i = 0; i < (gsize) size * size * 3; i++)
     img->data[i] = (guint8) g_rand_int_range (rand, 0, 256);
   float probs[7];
   for (int i = 0; i < warmup * 2; i++)
@@ -87,12 +86,24 @@ bench_infer (gboolean bf16)
       t[i] = (g_get_monotonic_time () - s) / 1000.0;
     }
   qsort (t, runs, sizeof (double), bench_compare_double);
-  printf ("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s)\n", bf16 ? "infer_bf16_ms" : "infer_fp32_ms",
-          t[runs / 2], runs, t[runs / 10], t[runs * 9 / 10], derm_model_get_device (m));
+  printf ("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s)\n", name, t[runs / 2], runs,
+          t[runs / 10], t[runs * 9 / 10], derm_model_get_device (m));
   fflush (stdout);
   g_free (t);
   g_rand_free (rand);
   derm_image_free (img);
+}
+
+static void
+bench_infer (gboolean bf16)
+{
+  GError *error = NULL;
+  DermModelConfig cfg = { DERM_ARCH_RESNET50, 7, 0, 224 };
+  DermModel *m = derm_model_new (&cfg, device, &error);
+  if (m == NULL)
+    die (error);
+  derm_model_set_inference_bf16 (m, bf16);
+  time_classify (m, 224, bf16 ? "infer_bf16_ms" : "infer_fp32_ms");
   derm_model_free (m);
 }
 
@@ -116,29 +127,7 @@ bench_classify (DermArch arch, int size, int k, const char *name)
     die (error);
   if (k == 1 && device != NULL && !derm_model_to_device (m, device, &error))
     die (error);
-  DermImage *img = derm_image_new (size, size, 3, &error);
-  GRand *rand = g_rand_new_with_seed (1);
-  for (gsize i = 0; i < (gsize) size * size * 3; i++)
-    img->data[i] = (guint8) g_rand_int_range (rand, 0, 256);
-  float probs[7];
-  for (int i = 0; i < warmup * 2; i++)
-    if (!derm_model_classify (m, img, FALSE, probs, &error))
-      die (error);
-  double *t = g_new (double, runs);
-  for (int i = 0; i < runs; i++)
-    {
-      gint64 s = g_get_monotonic_time ();
-      if (!derm_model_classify (m, img, FALSE, probs, &error))
-        die (error);
-      t[i] = (g_get_monotonic_time () - s) / 1000.0;
-    }
-  qsort (t, runs, sizeof (double), bench_compare_double);
-  printf ("RESULT %s %.3f ms (median of %d; p10 %.3f, p90 %.3f; %s)\n", name, t[runs / 2], runs,
-          t[runs / 10], t[runs * 9 / 10], derm_model_get_device (m));
-  fflush (stdout);
-  g_free (t);
-  g_rand_free (rand);
-  derm_image_free (img);
+  time_classify (m, size, name);
   if (m != members[0])
     derm_model_free (m);
   for (int i = 0; i < k; i++)
