@@ -590,6 +590,36 @@ write_state (const char *path, const std::vector<std::pair<std::string, torch::T
   return derm_safetensors_write (path, tensors.data (), tensors.size (), md, error);
 }
 
+// Copies @path's weights into @model: the whole file (@member -1; an
+// ensemble's file only into an ensemble of as many) or one member of an
+// ensemble's file. FALSE with @error when the file cannot be opened; throws
+// on a mismatch.
+static gboolean
+load_weights_from (DermModel *model, const char *path, int member, bool replace_head,
+                   GError **error)
+{
+  g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
+  if (st == nullptr)
+    return FALSE;
+  GHashTable *md = derm_safetensors_get_metadata (st);
+  const char *members = md ? (const char *) g_hash_table_lookup (md, "ensemble_members") : nullptr;
+  gint64 k = members != nullptr ? g_ascii_strtoll (members, nullptr, 10) : 0;
+  std::string prefix;
+  if (member >= 0)
+    {
+      if (member >= k)
+        fail (DERM_ERROR_MISMATCH, _("%s has no ensemble member %d"), path, member + 1);
+      prefix = "member" + std::to_string (member) + ".";
+    }
+  else if (members != nullptr && k != model->members)
+    fail (DERM_ERROR_MISMATCH,
+          _("%s is an ensemble of %s networks: it can start an ensemble of as many "
+            "(--folds %s), each member from its own, not a single network"),
+          path, members, members);
+  copy_weights (model, st, path, prefix, replace_head);
+  return TRUE;
+}
+
 } // namespace derm
 
 extern "C" {
@@ -751,18 +781,7 @@ derm_model_load_weights (DermModel *model, const char *path, gboolean replace_he
 {
   try
     {
-      g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
-      if (st == nullptr)
-        return FALSE;
-      GHashTable *md = derm_safetensors_get_metadata (st);
-      const char *members = md ? (const char *) g_hash_table_lookup (md, "ensemble_members") : nullptr;
-      if (members != nullptr && g_ascii_strtoll (members, nullptr, 10) != model->members)
-        derm::fail (DERM_ERROR_MISMATCH,
-                    _("%s is an ensemble of %s networks: it can start an ensemble of as many "
-                      "(--folds %s), each member from its own, not a single network"),
-                    path, members, members);
-      derm::copy_weights (model, st, path, "", replace_head);
-      return TRUE;
+      return derm::load_weights_from (model, path, -1, replace_head, error);
     }
   DERM_CATCH (error, FALSE)
 }
@@ -773,18 +792,9 @@ derm_model_load_member_weights (DermModel *model, const char *path, int member,
 {
   try
     {
-      g_autoptr (DermSafetensors) st = derm_safetensors_open (path, error);
-      if (st == nullptr)
-        return FALSE;
-      GHashTable *md = derm_safetensors_get_metadata (st);
-      const char *members = md ? (const char *) g_hash_table_lookup (md, "ensemble_members") : nullptr;
-      gint64 k = members != nullptr ? g_ascii_strtoll (members, nullptr, 10) : 0;
       if (model->members != 1)
         derm::fail (DERM_ERROR_INVALID, _("Only a single network takes one member's weights"));
-      if (member < 0 || member >= k)
-        derm::fail (DERM_ERROR_MISMATCH, _("%s has no ensemble member %d"), path, member + 1);
-      derm::copy_weights (model, st, path, "member" + std::to_string (member) + ".", replace_head);
-      return TRUE;
+      return derm::load_weights_from (model, path, member, replace_head, error);
     }
   DERM_CATCH (error, FALSE)
 }
