@@ -13,6 +13,7 @@
 #include "derm-engine.h"
 #include "derm-error.h"
 #include "derm-model-card.h"
+#include "derm-registry.h"
 #include "derm-safetensors.h"
 #include "derm-store.h"
 #include "derm-train-charts.h"
@@ -136,23 +137,6 @@ static char *
 format_number (double v)
 {
   return isfinite (v) ? g_strdup_printf ("%.3f", v) : g_strdup ("–");
-}
-
-/* "balanced accuracy 0.712" or "Dice 0.843", or a note. Returns: (transfer full). */
-static char *
-version_summary (const DermModelVersion *v)
-{
-  g_autoptr(JsonParser) p = json_parser_new ();
-  JsonObject *m = parse_object (p, v->metrics_json);
-  if (m == NULL)
-    return g_strdup (_("no test metrics"));
-  double ba = object_number (m, "balanced_accuracy");
-  if (isfinite (ba))
-    return g_strdup_printf (_("test balanced accuracy %.3f"), ba);
-  double dice = object_number (m, "dice");
-  if (isfinite (dice))
-    return g_strdup_printf (_("test Dice %.3f"), dice);
-  return g_strdup (_("no test metrics"));
 }
 
 static const char *
@@ -783,7 +767,7 @@ resume_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
 
 /* ---- Versions ------------------------------------------------------------------------- */
 
-typedef enum { OP_LIST, OP_ACTIVATE, OP_DELETE, OP_IMPORT } OpKind;
+typedef enum { OP_LIST, OP_ACTIVATE, OP_DELETE, OP_IMPORT, OP_EXPORT } OpKind;
 
 typedef struct {
   OpKind kind;
@@ -803,100 +787,26 @@ store_op_free (StoreOp *op)
   g_free (op);
 }
 
-static gint64
-import_model (const char *path, int *model_kind, GError **error)
-{
-  /* Loading it is the only real check that the engine can use it. */
-  DermModel *model = derm_model_load (path, "cpu", error);
-  if (model == NULL)
-    return 0;
-  DermArch arch = derm_model_get_arch (model);
-  int classes = derm_model_get_num_classes (model);
-  g_autofree char *metrics = g_strdup (derm_model_get_metadata (model, "metrics"));
-  g_autofree char *training = g_strdup (derm_model_get_metadata (model, "training"));
-  derm_model_free (model);
-  if (derm_arch_task (arch) == DERM_TASK_CLASSIFY && classes != DERM_N_CLASSES)
-    {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
-                   _("This file has %d classes, not the seven diagnoses: use it as starting "
-                     "weights in the Train page instead."), classes);
-      return 0;
-    }
-  *model_kind = derm_arch_task (arch) == DERM_TASK_CLASSIFY ? DERM_MODEL_KIND_CLASSIFIER
-                                                            : DERM_MODEL_KIND_SEGMENTER;
-  g_autofree char *dir = derm_train_models_dir ();
-  g_autofree char *base = g_path_get_basename (path);
-  g_autofree char *dest = NULL;
-  for (int i = 0; dest == NULL || g_file_test (dest, G_FILE_TEST_EXISTS); i++)
-    {
-      g_free (dest);
-      g_autofree char *name = i == 0 ? g_strdup_printf ("imported-%s", base)
-                                     : g_strdup_printf ("imported-%d-%s", i, base);
-      dest = g_build_filename (dir, name, NULL);
-    }
-  g_autofree char *sha = NULL;
-  g_autoptr(GError) local = NULL;
-  if (!derm_train_copy_file (path, dest, &sha, &local))
-    {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("Cannot copy the model into %s: %s"), dir,
-                   local->message);
-      return 0;
-    }
-  g_autoptr(DermStore) store = derm_store_open (NULL, error);
-  if (store == NULL)
-    {
-      g_unlink (dest);
-      return 0;
-    }
-  g_autofree char *provenance = g_strdup_printf (_("Imported from %s"), path);
-  DermModelVersion v = {
-    .kind = *model_kind, .architecture = (char *) derm_arch_name (arch), .file_path = dest,
-    .sha256 = sha, .metrics_json = metrics, .settings_json = training, .provenance = provenance,
-  };
-  gint64 id = derm_store_register_model (store, &v, error);
-  if (id == 0)
-    g_unlink (dest);
-  return id;
-}
-
+/* The registry operation @op, then the versions as they now are. */
 static void
-store_op_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+store_op_worker (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   StoreOp *op = data;
   GError *error = NULL;
-  gboolean ok = TRUE;
-  if (op->kind == OP_IMPORT)
-    {
-      op->id = import_model (op->path, &op->model_kind, &error);
-      ok = op->id > 0;
-    }
-  else
-    {
-      g_autoptr(DermStore) store = derm_store_open (NULL, &error);
-      ok = store != NULL;
-      if (ok && op->kind == OP_ACTIVATE)
-        {
-          g_autoptr(DermModelVersion) v = derm_store_get_model (store, op->id, &error);
-          ok = v != NULL && derm_store_activate_model (store, op->id, &error);
-          if (ok)
-            op->model_kind = v->kind;
-        }
-      else if (ok && op->kind == OP_DELETE)
-        {
-          g_autoptr(DermModelVersion) v = derm_store_get_model (store, op->id, &error);
-          ok = v != NULL && derm_store_delete_model (store, op->id, &error);
-          /* The file goes too when it is one of ours. */
-          g_autofree char *dir = derm_train_models_dir ();
-          g_autofree char *prefix = g_strconcat (dir, G_DIR_SEPARATOR_S, NULL);
-          if (ok && g_str_has_prefix (v->file_path, prefix))
-            g_unlink (v->file_path);
-        }
-      if (ok)
-        {
-          op->versions = derm_store_list_models (store, -1, &error);
-          ok = op->versions != NULL;
-        }
-    }
+  g_autoptr(DermStore) store = derm_store_open (NULL, &error);
+  gboolean ok = store != NULL;
+  DermModelKind kind = DERM_MODEL_KIND_CLASSIFIER;
+  if (ok && op->kind == OP_IMPORT)
+    ok = (op->id = derm_registry_import (store, op->path, NULL, &kind, &error)) > 0;
+  else if (ok && op->kind == OP_ACTIVATE)
+    ok = derm_registry_activate (store, op->id, &kind, &error);
+  else if (ok && op->kind == OP_DELETE)
+    ok = derm_registry_delete (store, op->id, &error);
+  else if (ok && op->kind == OP_EXPORT)
+    ok = derm_registry_export (store, op->id, op->path, &error);
+  op->model_kind = kind;
+  if (ok && op->kind != OP_EXPORT)
+    ok = (op->versions = derm_store_list_models (store, -1, &error)) != NULL;
   if (ok)
     g_task_return_boolean (task, TRUE);
   else
@@ -909,14 +819,14 @@ run_store_op (DermTrainPanel *self, StoreOp *op, GAsyncReadyCallback callback)
   g_weak_ref_init (&op->panel, self);
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, op);
   g_task_set_task_data (task, op, (GDestroyNotify) store_op_free);
-  g_task_run_in_thread (task, store_op_thread);
+  g_task_run_in_thread (task, store_op_worker);
 }
 
 static GtkWidget *
 version_row (const DermModelVersion *v)
 {
   g_autofree char *when = format_time (v->created);
-  g_autofree char *summary = version_summary (v);
+  g_autofree char *summary = derm_registry_version_summary (v);
   g_autofree char *head = g_markup_printf_escaped ("<b>%s %" G_GINT64_FORMAT "</b> · %s · %s",
                                                    _("Version"), v->id, kind_label (v->kind),
                                                    v->architecture);
@@ -989,6 +899,7 @@ store_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       const char *what = op->kind == OP_ACTIVATE ? _("The version could not be activated")
                          : op->kind == OP_DELETE ? _("The version could not be deleted")
                          : op->kind == OP_IMPORT ? _("The model could not be imported")
+                         : op->kind == OP_EXPORT ? _("The version could not be exported")
                                                  : _("The model versions could not be read");
       g_autofree char *t = g_strdup_printf ("%s: %s", what, error->message);
       gtk_label_set_text (self->versions_status, t);
@@ -1024,6 +935,9 @@ store_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         gtk_label_set_text (self->versions_status, t);
       }
       break;
+    case OP_EXPORT:
+      gtk_label_set_text (self->versions_status, _("Exported."));
+      return;
     case OP_LIST:
       break;
     }
@@ -1112,33 +1026,20 @@ delete_button_clicked_cb (GtkButton *button, DermTrainPanel *self)
 }
 
 static void
-exported_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GWeakRef *ref = user_data;
-  g_autoptr(DermTrainPanel) self = g_weak_ref_get (ref);
-  g_weak_ref_clear (ref);
-  g_free (ref);
-  g_autoptr(GError) error = NULL;
-  gboolean ok = g_file_copy_finish (G_FILE (source), result, &error);
-  if (self == NULL)
-    return;
-  if (!ok)
-    show_error (self, _("The version could not be exported"), error->message);
-  else
-    gtk_label_set_text (self->versions_status, _("Exported."));
-}
-
-static void
 export_chosen (DermTrainPanel *self, GFile *dest)
 {
-  const DermModelVersion *v = find_version (self, self->selected_version);
-  if (v == NULL)
+  if (find_version (self, self->selected_version) == NULL)
     return;
-  g_autoptr(GFile) src = g_file_new_for_path (v->file_path);
-  GWeakRef *ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (ref, self);
-  g_file_copy_async (src, dest, G_FILE_COPY_OVERWRITE, G_PRIORITY_DEFAULT, NULL, NULL, NULL,
-                     exported_cb, ref);
+  StoreOp *op = g_new0 (StoreOp, 1);
+  op->kind = OP_EXPORT;
+  op->id = self->selected_version;
+  op->path = g_file_get_path (dest);
+  if (op->path == NULL)
+    {
+      g_free (op);
+      return;
+    }
+  run_store_op (self, op, store_op_done_cb);
 }
 
 static void
@@ -1407,7 +1308,7 @@ _derm_train_panel_describe (DermTrainPanel *self, GString *out)
   for (guint i = 0; self->versions != NULL && i < self->versions->len; i++)
     {
       const DermModelVersion *v = self->versions->pdata[i];
-      g_autofree char *summary = version_summary (v);
+      g_autofree char *summary = derm_registry_version_summary (v);
       g_string_append_printf (out, "version=%" G_GINT64_FORMAT "|%s|%s|%s|%s|parent %" G_GINT64_FORMAT "\n",
                               v->id, derm_model_kind_to_string (v->kind), v->architecture, summary,
                               v->active ? "active" : "inactive", v->parent_id);

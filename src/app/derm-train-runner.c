@@ -13,6 +13,7 @@
 
 #include "derm-dataset.h"
 #include "derm-error.h"
+#include "derm-registry.h"
 #include "derm-safetensors.h"
 #include "derm-store.h"
 #include "derm-train-runner.h"
@@ -254,34 +255,6 @@ G_DEFINE_BOXED_TYPE (DermTrainRunnerEvent, derm_train_runner_event,
                      derm_train_runner_event_copy, derm_train_runner_event_free)
 
 /* ---- Paths --------------------------------------------------------------------- */
-
-static char *
-data_subdir (const char *name)
-{
-  char *dir = g_build_filename (g_get_user_data_dir (), "dermalens", name, NULL);
-  g_mkdir_with_parents (dir, 0700);
-  return dir;
-}
-
-char *
-derm_train_models_dir (void)
-{
-  return data_subdir ("models");
-}
-
-gboolean
-derm_train_copy_file (const char *src, const char *dst, char **sha256, GError **error)
-{
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents (src, &contents, &len, error)
-      || !g_file_set_contents_full (dst, contents, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT
-                                    | G_FILE_SET_CONTENTS_DURABLE, 0600, error))
-    return FALSE;
-  if (sha256 != NULL)
-    *sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
-  return TRUE;
-}
 
 /* Not created here: it exists only while a job is running or resumable. */
 static char *
@@ -748,51 +721,6 @@ job_state_load (const char *job_dir, JobState *st, GError **error)
 
 /* ---- Registration ---------------------------------------------------------------- */
 
-static char *
-file_sha256 (const char *path, GError **error)
-{
-  g_autoptr(GMappedFile) mapped = g_mapped_file_new (path, FALSE, error);
-  if (mapped == NULL)
-    return NULL;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-                                      (const guchar *) g_mapped_file_get_contents (mapped),
-                                      g_mapped_file_get_length (mapped));
-}
-
-/* Moves (or copies) @src into the models folder under a new name; the
- * destination appears whole or not at all. Returns: (transfer full) its path. */
-static char *
-install_model_file (const char *src, const char *stem, GError **error)
-{
-  g_autofree char *dir = derm_train_models_dir ();
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
-  char *dst = NULL;
-  for (int i = 0; dst == NULL; i++)
-    {
-      g_autofree char *name = i == 0 ? g_strdup_printf ("%s-%s.safetensors", stem, stamp)
-                                     : g_strdup_printf ("%s-%s-%d.safetensors", stem, stamp, i);
-      char *candidate = g_build_filename (dir, name, NULL);
-      if (!g_file_test (candidate, G_FILE_TEST_EXISTS))
-        dst = candidate;
-      else
-        g_free (candidate);
-    }
-  if (g_rename (src, dst) == 0)
-    return dst;
-  /* Another file system: copy through a temporary file. */
-  g_autoptr(GError) local = NULL;
-  if (!derm_train_copy_file (src, dst, NULL, &local))
-    {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_IO,
-                   _("The new model could not be saved in %s (%s)"), dir, local->message);
-      g_free (dst);
-      return NULL;
-    }
-  g_unlink (src);
-  return dst;
-}
-
 /* Registers the finished model at @path (moved into the models folder).
  * Returns the version id or 0 with @error. */
 static gint64
@@ -805,7 +733,6 @@ register_model (JobContext *job, DermTask task, const char *path, const JobState
   if (sf == NULL)
     return 0;
   GHashTable *meta = derm_safetensors_get_metadata (sf);
-  g_autofree char *arch = g_strdup (meta != NULL ? g_hash_table_lookup (meta, "architecture") : NULL);
   const char *metrics = meta != NULL ? g_hash_table_lookup (meta, "metrics") : NULL;
   const char *training = meta != NULL ? g_hash_table_lookup (meta, "training") : NULL;
   g_autofree char *settings_json = NULL;
@@ -818,21 +745,12 @@ register_model (JobContext *job, DermTask task, const char *path, const JobState
     g_autoptr(JsonNode) root = json_builder_get_root (b);
     settings_json = json_to_string (root, FALSE);
   }
-  g_autofree char *stem = g_strdup_printf ("%s-%s", derm_model_kind_to_string (kind),
-                                           arch != NULL ? arch : "model");
   g_autofree char *metrics_copy = g_strdup (metrics);
   g_clear_pointer (&sf, derm_safetensors_free);
 
-  g_autofree char *installed = install_model_file (path, stem, error);
-  if (installed == NULL)
-    return 0;
-  g_autofree char *sha = file_sha256 (installed, error);
-  g_autoptr(DermStore) store = sha != NULL ? derm_store_open (NULL, error) : NULL;
+  g_autoptr(DermStore) store = derm_store_open (NULL, error);
   if (store == NULL)
-    {
-      g_unlink (installed);
-      return 0;
-    }
+    return 0;
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *when = g_date_time_format (now, "%Y-%m-%d %H:%M");
   const DermTrainSettings *s = &job->settings;
@@ -850,22 +768,10 @@ register_model (JobContext *job, DermTask task, const char *path, const JobState
       g_free (provenance);
       provenance = both;
     }
-  gint64 parent = st->parents[kind];
-  if (parent > 0)
-    {
-      g_autoptr(DermModelVersion) pv = derm_store_get_model (store, parent, NULL);
-      if (pv == NULL)
-        parent = 0;   /* deleted meanwhile */
-    }
-  DermModelVersion v = {
-    .kind = kind, .architecture = (char *) (arch != NULL ? arch : ""), .file_path = installed,
-    .sha256 = sha, .metrics_json = metrics_copy, .settings_json = settings_json,
-    .provenance = provenance, .parent_id = parent,
-  };
-  gint64 id = derm_store_register_model (store, &v, error);
-  if (id == 0)
-    g_unlink (installed);
-  else
+  g_autofree char *installed = NULL;
+  gint64 id = derm_registry_install (store, path, TRUE, NULL, settings_json, provenance,
+                                     st->parents[kind], &installed, error);
+  if (id > 0)
     {
       DermTrainRunnerEvent e = { .type = DERM_TRAIN_RUNNER_EVENT_REGISTERED, .version_id = id,
                                  .message = installed, .json = metrics_copy, .val_metric = NAN };

@@ -126,13 +126,6 @@ void       derm_train_runner_discard (DermTrainRunner *self);
 /* Stops a running job and waits for its thread (application shutdown). */
 void       derm_train_runner_shutdown (DermTrainRunner *self);
 
-/* Where the registry's model files are: $XDG_DATA_HOME/dermalens/models
- * (created, 0700). Returns: (transfer full). */
-char      *derm_train_models_dir (void);
-/* Copies @src to @dst (mode 0600, synced): @dst appears whole or not at
- * all. @sha256 (optional out, transfer full): the SHA-256 of what was
- * copied. On failure @error is GLib's file error, for the caller's message. */
-gboolean   derm_train_copy_file (const char *src, const char *dst, char **sha256, GError **error);
 /* A user's sentence for a failed job (out of memory: a smaller batch or the
  * CPU). Returns: (transfer full). */
 char      *derm_train_describe_error (const GError *error, const DermTrainSettings *settings);

@@ -464,7 +464,8 @@ derm_cli_init_weights (int argc, char **argv)
     { "classes", 0, 0, G_OPTION_ARG_INT, &classes, N_("Number of classes (default 7)"), N_("N") },
     { "unet-base", 0, 0, G_OPTION_ARG_INT, &base, N_("U-Net first-level width (default 32)"), N_("N") },
     { "from", 0, 0, G_OPTION_ARG_FILENAME, &from,
-      N_("Start from a torchvision state dict in safetensors (the head is replaced)"), N_("FILE") },
+      N_("Start from a torchvision ResNet state dict in safetensors: a head with --classes "
+         "outputs is kept, another (ImageNet's 1000) is replaced by a fresh one"), N_("FILE") },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Random seed for the fresh weights"), N_("N") },
     { NULL }
   };

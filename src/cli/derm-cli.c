@@ -22,6 +22,7 @@ static const DermCliCommand commands[] = {
     derm_cli_refit_decision },
   { "analyze", N_("Classify, segment and measure lesion images"), derm_cli_analyze },
   { "cases", N_("List, show, add, export, import and delete stored cases"), derm_cli_cases },
+  { "models", N_("List, show, import, activate, export and delete model versions"), derm_cli_models },
 };
 
 static void

@@ -48,5 +48,6 @@ int derm_cli_evaluate (int argc, char **argv);
 int derm_cli_refit_decision (int argc, char **argv);
 int derm_cli_analyze (int argc, char **argv);
 int derm_cli_cases (int argc, char **argv);
+int derm_cli_models (int argc, char **argv);
 
 G_END_DECLS
