@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "derm-application.h"
+#include "derm-paths.h"
 #include "derm-resources.h"
 #include "derm-engine.h"
 #include "derm-error.h"
@@ -33,35 +34,17 @@ G_DEFINE_FINAL_TYPE (DermApplication, derm_application, GTK_TYPE_APPLICATION)
 
 /* ---- Running from the build tree ------------------------------------------------ */
 
-/* TRUE when this process's executable lies inside the build tree: it was
- * not installed, so schemas, translations and icons come from there. */
-static gboolean
-running_uninstalled (void)
-{
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  if (exe == NULL)
-    return FALSE;
-  g_autofree char *prefix = g_strconcat (DERM_BUILD_ROOT, G_DIR_SEPARATOR_S, NULL);
-  return g_str_has_prefix (exe, prefix);
-}
-
 gboolean
 derm_application_setup_environment (GError **error)
 {
-  const char *localedir = LOCALEDIR;
-
-  if (running_uninstalled ())
+  /* Not installed: schemas and translations come from the build tree. */
+  if (derm_running_uninstalled ())
     {
       g_autofree char *compiled = g_build_filename (DERM_SCHEMA_BUILD_DIR, "gschemas.compiled", NULL);
       if (g_getenv ("GSETTINGS_SCHEMA_DIR") == NULL && g_file_test (compiled, G_FILE_TEST_EXISTS))
         g_setenv ("GSETTINGS_SCHEMA_DIR", DERM_SCHEMA_BUILD_DIR, TRUE);
-      localedir = DERM_LOCALE_BUILD_DIR;
     }
-
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, localedir);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  derm_setup_translations ();
 
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
   g_autoptr(GSettingsSchema) schema = NULL;

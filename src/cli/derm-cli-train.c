@@ -13,11 +13,13 @@
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
+#include "derm-analysis.h"
 #include "derm-classes.h"
 #include "derm-cli.h"
 #include "derm-dataset.h"
 #include "derm-decision.h"
 #include "derm-engine.h"
+#include "derm-error.h"
 #include "derm-evaluate.h"
 #include "derm-lesion.h"
 #include "derm-metrics.h"
@@ -746,21 +748,6 @@ out:
 
 /* ---- analyze ------------------------------------------------------------------ */
 
-/* "decision_rule", "risk_threshold" and "malignant_flag" (null without an
- * operating point) of one image. */
-static void
-add_decision_json (JsonBuilder *b, const DermDecision *d, const float *probs)
-{
-  json_builder_set_member_name (b, "decision_rule");
-  json_builder_add_string_value (b, "class_offsets");
-  derm_json_add_number (b, "risk_threshold", d->risk_threshold);
-  json_builder_set_member_name (b, "malignant_flag");
-  if (isnan (d->risk_threshold))
-    json_builder_add_null_value (b);
-  else
-    json_builder_add_boolean_value (b, derm_decision_is_malignant (d, probs));
-}
-
 static void
 print_flag (const DermDecision *d, const float *probs)
 {
@@ -786,9 +773,31 @@ mask_path_for (const char *mask_out, const char *image, gboolean many)
   return g_build_filename (mask_out, name, NULL);
 }
 
+static void
+print_measurements (const DermAnalysisResult *r)
+{
+  if (!r->has_measurements)
+    {
+      printf (_("  no measurements: %s\n"), r->measurement_error);
+      return;
+    }
+  const DermLesionMeasurements *m = &r->measurements;
+  printf (_("  lesion area        %.1f%% of the image (%lld px)\n"),
+          100 * m->area_fraction, (long long) m->area_px);
+  printf (_("  asymmetry          %.3f (major axis), %.3f (minor axis)\n"),
+          m->asymmetry[0], m->asymmetry[1]);
+  printf (_("  border compactness %.3f (1 = disc)\n"), m->compactness);
+  printf (_("  colours            %d:"), m->n_colors);
+  for (int c = 0; c < DERM_N_COLORS; c++)
+    if (m->color_fraction[c] >= DERM_LESION_COLOR_MIN_FRACTION)
+      printf (" %s (%.0f%%)", derm_color_name (c), 100 * m->color_fraction[c]);
+  printf ("\n");
+  printf (_("  diameter           %.1f px\n"), m->diameter_px);
+}
+
+/* The analysis is the window's (derm_analysis_run ()), without Grad-CAM. */
 static gboolean
-analyze_one (const char *path, DermModel *classifier, const DermDecision *decision,
-             DermModel *segmenter, gboolean tta, const char *mask_out, gboolean many,
+analyze_one (const char *path, const DermAnalysisSetup *setup, const char *mask_out, gboolean many,
              gboolean json, JsonBuilder *b, GError **error)
 {
   json_builder_begin_object (b);
@@ -804,111 +813,44 @@ analyze_one (const char *path, DermModel *classifier, const DermDecision *decisi
   if (!json)
     printf ("%s (%d x %d)\n", path, image->width, image->height);
 
-  if (classifier != NULL)
+  g_autoptr(DermAnalysisResult) r = derm_analysis_run (setup, image, error);
+  if (r == NULL)
+    return FALSE;
+  if (setup->segmenter != NULL && r->mask == NULL)
     {
-      float probs[DERM_N_CLASSES];
-      if (!derm_model_classify (classifier, image, tta, probs, error))
-        return FALSE;
-      int best = derm_decision_predict (probs, DERM_N_CLASSES,
-                                        decision != NULL ? decision->class_offsets : NULL);
-      double risk = derm_class_malignant_risk (probs);
-      json_builder_set_member_name (b, "probabilities");
-      json_builder_begin_object (b);
-      for (int c = 0; c < DERM_N_CLASSES; c++)
-        {
-          json_builder_set_member_name (b, derm_class_code (c));
-          json_builder_add_double_value (b, probs[c]);
-        }
-      json_builder_end_object (b);
-      json_builder_set_member_name (b, "predicted");
-      json_builder_add_string_value (b, derm_class_code (best));
-      json_builder_set_member_name (b, "malignant_risk");
-      json_builder_add_double_value (b, risk);
-      if (decision != NULL)
-        add_decision_json (b, decision, probs);
-      if (!json)
-        {
-          printf (_("  predicted: %s (%s), p = %.3f; malignant risk %.3f\n"),
-                  derm_class_code (best), derm_class_name (best), probs[best], risk);
-          if (decision != NULL)
-            print_flag (decision, probs);
-          for (int c = 0; c < DERM_N_CLASSES; c++)
-            printf ("    %-6s %.4f  %s\n", derm_class_code (c), probs[c], derm_class_name (c));
-        }
+      g_set_error (error, DERM_ERROR, DERM_ERROR_FAILED, "%s", r->measurement_error);
+      return FALSE;
     }
-  if (segmenter != NULL)
+  if (r->notice != NULL)
+    derm_cli_error ("%s", r->notice);
+  derm_analysis_result_add_json (b, r);
+  if (r->classified && !json)
     {
-      g_autoptr(DermImage) prob = derm_model_segment (segmenter, image, tta, error);
-      if (prob == NULL)
-        return FALSE;
-      g_autoptr(DermImage) mask = derm_image_copy (prob);
+      int best = r->top_class;
+      printf (_("  predicted: %s (%s), p = %.3f; malignant risk %.3f\n"),
+              derm_class_code (best), derm_class_name (best), r->probs[best],
+              derm_class_malignant_risk (r->probs));
+      if (setup->decision != NULL)
+        print_flag (setup->decision, r->probs);
+      for (int c = 0; c < DERM_N_CLASSES; c++)
+        printf ("    %-6s %.4f  %s\n", derm_class_code (c), r->probs[c], derm_class_name (c));
+    }
+  if (r->mask != NULL && mask_out != NULL)
+    {
+      g_autoptr(DermImage) mask = derm_image_copy (r->mask);
       gsize px = (gsize) mask->width * mask->height;
       for (gsize i = 0; i < px; i++)
         mask->data[i] = mask->data[i] >= 128 ? 255 : 0;
-      if (mask_out != NULL)
-        {
-          g_autofree char *mp = mask_path_for (mask_out, path, many);
-          if (!derm_image_save_png (mask, mp, error))
-            return FALSE;
-          json_builder_set_member_name (b, "mask");
-          json_builder_add_string_value (b, mp);
-          if (!json)
-            printf (_("  mask written to %s\n"), mp);
-        }
-      DermLesionMeasurements m;
-      g_autoptr(GError) local = NULL;
-      json_builder_set_member_name (b, "measurements");
-      if (!derm_lesion_measure (image, mask, &m, &local))
-        {
-          json_builder_add_null_value (b);
-          if (!json)
-            printf (_("  no measurements: %s\n"), local->message);
-        }
-      else
-        {
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "area_fraction");
-          json_builder_add_double_value (b, m.area_fraction);
-          json_builder_set_member_name (b, "area_px");
-          json_builder_add_int_value (b, m.area_px);
-          json_builder_set_member_name (b, "asymmetry");
-          json_builder_begin_array (b);
-          json_builder_add_double_value (b, m.asymmetry[0]);
-          json_builder_add_double_value (b, m.asymmetry[1]);
-          json_builder_end_array (b);
-          json_builder_set_member_name (b, "compactness");
-          json_builder_add_double_value (b, m.compactness);
-          json_builder_set_member_name (b, "perimeter_px");
-          json_builder_add_double_value (b, m.perimeter_px);
-          json_builder_set_member_name (b, "diameter_px");
-          json_builder_add_double_value (b, m.diameter_px);
-          json_builder_set_member_name (b, "n_colors");
-          json_builder_add_int_value (b, m.n_colors);
-          json_builder_set_member_name (b, "colors");
-          json_builder_begin_object (b);
-          for (int c = 0; c < DERM_N_COLORS; c++)
-            {
-              json_builder_set_member_name (b, derm_color_key (c));
-              json_builder_add_double_value (b, m.color_fraction[c]);
-            }
-          json_builder_end_object (b);
-          json_builder_end_object (b);
-          if (!json)
-            {
-              printf (_("  lesion area        %.1f%% of the image (%lld px)\n"),
-                      100 * m.area_fraction, (long long) m.area_px);
-              printf (_("  asymmetry          %.3f (major axis), %.3f (minor axis)\n"),
-                      m.asymmetry[0], m.asymmetry[1]);
-              printf (_("  border compactness %.3f (1 = disc)\n"), m.compactness);
-              printf (_("  colours            %d:"), m.n_colors);
-              for (int c = 0; c < DERM_N_COLORS; c++)
-                if (m.color_fraction[c] >= DERM_LESION_COLOR_MIN_FRACTION)
-                  printf (" %s (%.0f%%)", derm_color_name (c), 100 * m.color_fraction[c]);
-              printf ("\n");
-              printf (_("  diameter           %.1f px\n"), m.diameter_px);
-            }
-        }
+      g_autofree char *mp = mask_path_for (mask_out, path, many);
+      if (!derm_image_save_png (mask, mp, error))
+        return FALSE;
+      json_builder_set_member_name (b, "mask");
+      json_builder_add_string_value (b, mp);
+      if (!json)
+        printf (_("  mask written to %s\n"), mp);
     }
+  if (setup->segmenter != NULL && !json)
+    print_measurements (r);
   json_builder_end_object (b);
   return TRUE;
 }
@@ -978,13 +920,14 @@ derm_cli_analyze (int argc, char **argv)
 
   DermDecision decision;
   gboolean has_decision = classifier != NULL && model_decision (classifier, &decision);
+  DermAnalysisSetup setup = { .classifier = classifier, .decision = has_decision ? &decision : NULL,
+                              .segmenter = segmenter, .tta = tta };
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_array (b);
   for (int i = 1; i < argc; i++)
     {
       g_autoptr(GError) local = NULL;
-      if (!analyze_one (argv[i], classifier, has_decision ? &decision : NULL, segmenter, tta,
-                        mask_out, many, json, b, &local))
+      if (!analyze_one (argv[i], &setup, mask_out, many, json, b, &local))
         {
           derm_cli_error ("%s", local->message);
           rc = DERM_CLI_EXIT_FAILURE;

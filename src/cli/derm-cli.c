@@ -9,6 +9,7 @@
 
 #include "derm-cli.h"
 #include "derm-engine.h"
+#include "derm-paths.h"
 
 static const DermCliCommand commands[] = {
   { "info", N_("Show the libtorch version, devices and threads"), derm_cli_info },
@@ -82,10 +83,7 @@ derm_cli_parse_options (const GOptionEntry *entries, const char *parameter_strin
 int
 derm_cli_main (int argc, char **argv)
 {
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  derm_setup_translations ();
 
   if (argc < 2)
     {

@@ -285,6 +285,13 @@ assert r["predicted"] == max(score, key=score.get), (r["predicted"], score)
 assert r["decision_rule"] == "class_offsets" and r["risk_threshold"] == d["risk_threshold"]
 assert r["malignant_flag"] is (r["malignant_risk"] >= d["risk_threshold"]), r
 PYEOF'
+# Files and JSON never change with the user's language (LANGUAGE is honoured
+# with the tests' C.UTF-8 locale; the catalogue comes from the build tree).
+"$CLI" analyze "$IMG1" --classifier "$M" --segmenter "$S" --json >"$TMP/an-c.json" 2>/dev/null
+LANGUAGE=de "$CLI" analyze "$IMG1" --classifier "$M" --segmenter "$S" --json >"$TMP/an-de.json" 2>/dev/null
+LANGUAGE=de "$CLI" analyze "$IMG1" --classifier "$M" --segmenter "$S" >"$TMP/an-de.txt" 2>/dev/null
+check "analyze --json is the same in German and in C, though the text is German" \
+  'cmp -s "$TMP/an-c.json" "$TMP/an-de.json" && grep -q "vorhergesagt" "$TMP/an-de.txt"'
 "$CLI" init-weights --arch resnet18 --image-size 32 --out "$TMP/fresh.safetensors" >/dev/null 2>&1
 "$CLI" analyze "$IMG1" --classifier "$TMP/fresh.safetensors" --json >"$TMP/fresh.json" 2>/dev/null; rc=$?
 check "a model without a decision rule: the arg-max, no flag (as before)" \

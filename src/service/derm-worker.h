@@ -5,39 +5,10 @@
 
 #include <gio/gio.h>
 
-#include "derm-classes.h"
-#include "derm-image.h"
-#include "derm-lesion.h"
+#include "derm-analysis.h"
 
 G_BEGIN_DECLS
 
-typedef struct {
-  float probs[DERM_N_CLASSES];   /* softmax with the model's temperature */
-  int top_class;
-  DermImage *mask;               /* segmentation at the image's size, 0..255; NULL without a segmenter */
-  DermImage *heatmap;            /* Grad-CAM of heatmap_class at the image's size */
-  int heatmap_class;
-  gboolean has_measurements;
-  DermLesionMeasurements measurements;
-  char *measurement_error;       /* why there are no measurements, or NULL */
-  gboolean measurements_corrected; /* measured on the clinician's corrected mask */
-  char *classifier_info;         /* "resnet50, file.safetensors, cpu" */
-  char *segmenter_info;          /* or NULL */
-  char *notice;                  /* e.g. the GPU failed and the CPU was used; or NULL */
-  /* The classifier's decision rule (derm-decision.h): top_class was decided
-   * with its class offsets (decided_by_rule), model_risk_threshold is its
-   * operating point (NAN: none: a model without one) and
-   * operating_point_text says what the flag means there, or NULL;
-   * decision_json is the rule itself (the model's "decision" metadata), kept
-   * with a stored case so that reopening it flags as the analysis did. */
-  gboolean decided_by_rule;
-  double model_risk_threshold;
-  char *operating_point_text;
-  char *decision_json;
-} DermAnalysisResult;
-
-void derm_analysis_result_free (DermAnalysisResult *result);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermAnalysisResult, derm_analysis_result_free)
 
 #define DERM_TYPE_WORKER (derm_worker_get_type ())
 G_DECLARE_FINAL_TYPE (DermWorker, derm_worker, DERM, WORKER, GObject)

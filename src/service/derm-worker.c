@@ -13,6 +13,7 @@
 
 #include <math.h>
 
+#include "derm-analysis.h"
 #include "derm-decision.h"
 #include "derm-engine.h"
 #include "derm-error.h"
@@ -71,22 +72,6 @@ struct _DermWorker
 };
 
 G_DEFINE_FINAL_TYPE (DermWorker, derm_worker, G_TYPE_OBJECT)
-
-void
-derm_analysis_result_free (DermAnalysisResult *result)
-{
-  if (result == NULL)
-    return;
-  derm_image_free (result->mask);
-  derm_image_free (result->heatmap);
-  g_free (result->measurement_error);
-  g_free (result->classifier_info);
-  g_free (result->segmenter_info);
-  g_free (result->notice);
-  g_free (result->operating_point_text);
-  g_free (result->decision_json);
-  g_free (result);
-}
 
 static void
 request_free (Request *request)
@@ -251,21 +236,6 @@ ensure_models (WorkerState *state)
     g_warning ("Segmentation model unavailable: %s", seg_error->message);
 }
 
-/* Runs @op; when it fails on a GPU, moves @model to the CPU and runs it
- * again, leaving a notice. */
-#define WITH_CPU_FALLBACK(model, notice, ok_expr, error)                                  \
-  G_STMT_START {                                                                           \
-    if (!(ok_expr) && g_strcmp0 (derm_model_get_device (model), "cpu") != 0)               \
-      {                                                                                    \
-        if (*(notice) == NULL)                                                             \
-          *(notice) = g_strdup_printf (_("The GPU failed (%s); the analysis ran on the CPU."), \
-                                       (*(error))->message);                               \
-        g_clear_error (error);                                                             \
-        if (derm_model_to_device (model, "cpu", error))                                    \
-          (void) (ok_expr);                                                                \
-      }                                                                                    \
-  } G_STMT_END
-
 static DermAnalysisResult *
 run_analysis (WorkerState *state, Request *request, GError **error)
 {
@@ -277,63 +247,13 @@ run_analysis (WorkerState *state, Request *request, GError **error)
     }
 
   g_atomic_int_inc (&state->shared->analyses_run);
-  g_autoptr(DermAnalysisResult) result = g_new0 (DermAnalysisResult, 1);
-  GError *local = NULL;
-  gboolean ok = FALSE;
-  WITH_CPU_FALLBACK (state->classifier, &result->notice,
-                     (ok = derm_model_classify (state->classifier, request->image, request->tta,
-                                                result->probs, &local)), &local);
-  if (!ok)
-    {
-      g_propagate_error (error, local);
-      return NULL;
-    }
-  result->top_class = derm_decision_predict (result->probs, DERM_N_CLASSES,
-                                             state->has_decision ? state->decision.class_offsets
-                                                                 : NULL);
-  result->decided_by_rule = state->has_decision;
-  result->model_risk_threshold = state->has_decision ? state->decision.risk_threshold : NAN;
-  result->operating_point_text = state->has_decision
-                                   ? derm_decision_describe_operating_point (&state->decision)
-                                   : NULL;
-  result->decision_json = state->has_decision ? derm_decision_to_json (&state->decision) : NULL;
-
-  if (state->segmenter != NULL)
-    {
-      WITH_CPU_FALLBACK (state->segmenter, &result->notice,
-                         (result->mask = derm_model_segment (state->segmenter, request->image,
-                                                             request->tta, &local)), &local);
-      if (result->mask == NULL)
-        {
-          result->measurement_error = g_strdup (local->message);
-          g_clear_error (&local);
-        }
-    }
-  else
-    result->measurement_error = g_strdup (_("No segmentation model is installed, so the lesion "
-                                            "is neither outlined nor measured."));
-
-  result->heatmap_class = result->top_class;
-  WITH_CPU_FALLBACK (state->classifier, &result->notice,
-                     (result->heatmap = derm_model_gradcam (state->classifier, request->image,
-                                                            result->top_class, &local)), &local);
-  if (result->heatmap == NULL)
-    {
-      g_warning ("Grad-CAM failed: %s", local->message);
-      g_clear_error (&local);
-    }
-
-  if (result->mask != NULL)
-    {
-      if (derm_lesion_measure (request->image, result->mask, &result->measurements, &local))
-        result->has_measurements = TRUE;
-      else
-        {
-          result->measurement_error = g_strdup (local->message);
-          g_clear_error (&local);
-        }
-    }
-
+  DermAnalysisSetup setup = {
+    .classifier = state->classifier, .decision = state->has_decision ? &state->decision : NULL,
+    .segmenter = state->segmenter, .tta = request->tta, .heatmap = TRUE,
+  };
+  DermAnalysisResult *result = derm_analysis_run (&setup, request->image, error);
+  if (result == NULL)
+    return NULL;
   result->classifier_info = g_strdup (state->classifier_info);
   result->segmenter_info = g_strdup (state->segmenter_info);
   if (result->notice == NULL && state->device_notice != NULL)
@@ -346,7 +266,7 @@ run_analysis (WorkerState *state, Request *request, GError **error)
       g_free (result->notice);
       result->notice = joined;
     }
-  return g_steal_pointer (&result);
+  return result;
 }
 
 static void
@@ -375,12 +295,8 @@ serve (WorkerState *state, Request *request)
         if (state->classifier == NULL)
           error = g_error_copy (state->load_error);
         else
-          {
-            g_autofree char *notice = NULL;
-            WITH_CPU_FALLBACK (state->classifier, &notice,
-                               (heatmap = derm_model_gradcam (state->classifier, request->image,
-                                                              request->class_index, &error)), &error);
-          }
+          heatmap = derm_analysis_gradcam (state->classifier, request->image, request->class_index,
+                                           NULL, &error);
         if (heatmap == NULL)
           g_task_return_error (request->task, error);
         else
