@@ -54,7 +54,7 @@ case_item_new (DermCase *c)
       g_autoptr(DermAnalysisResult) r = derm_case_result_from_analysis (c->analysis, &notes, NULL);
     }
   g_autofree char *text = g_strjoin ("\n", c->patient->identifier, c->lesion->body_site,
-                                     derm_case_body_site_label (c->lesion->body_site),
+                                     derm_body_site_label (c->lesion->body_site),
                                      c->lesion->label, c->image->original_name,
                                      notes != NULL ? notes : "",
                                      c->annotation != NULL ? c->annotation->notes : "", NULL);
@@ -285,7 +285,7 @@ cell_text (const DermCase *c, Column column)
     case COLUMN_PATIENT:
       return g_strdup (c->patient->identifier);
     case COLUMN_SITE:
-      return g_strdup (derm_case_body_site_label (c->lesion->body_site));
+      return g_strdup (derm_body_site_label (c->lesion->body_site));
     case COLUMN_LESION:
       return g_strdup (c->lesion->label);
     case COLUMN_DATE:
@@ -535,7 +535,7 @@ derm_case_browser_init (DermCaseBrowser *self)
   g_autoptr(GPtrArray) sites = g_ptr_array_new ();
   g_ptr_array_add (sites, (gpointer) _("Any body site"));
   for (const char *const *s = derm_body_sites (); *s != NULL; s++)
-    g_ptr_array_add (sites, (gpointer) derm_case_body_site_label (*s));
+    g_ptr_array_add (sites, (gpointer) derm_body_site_label (*s));
   set_dropdown_strings (self->site_dropdown, sites);
 
   g_autoptr(GPtrArray) classes = g_ptr_array_new ();

@@ -14,37 +14,6 @@
 #include "derm-error.h"
 #include "derm-metrics.h"
 
-static const struct { const char *site; const char *label; } site_labels[] = {
-  { "abdomen", N_("Abdomen") }, { "acral", N_("Acral") }, { "back", N_("Back") },
-  { "chest", N_("Chest") }, { "ear", N_("Ear") }, { "face", N_("Face") }, { "foot", N_("Foot") },
-  { "genital", N_("Genital") }, { "hand", N_("Hand") },
-  { "lower extremity", N_("Lower extremity") }, { "neck", N_("Neck") },
-  { "scalp", N_("Scalp") }, { "trunk", N_("Trunk") },
-  { "upper extremity", N_("Upper extremity") }, { "unknown", N_("Unknown site") },
-};
-
-const char *
-derm_case_body_site_label (const char *site)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (site_labels); i++)
-    if (g_strcmp0 (site, site_labels[i].site) == 0)
-      return _(site_labels[i].label);
-  return site != NULL ? site : "";
-}
-
-const char *
-derm_case_dx_type_label (DermDxType type)
-{
-  switch (type)
-    {
-    case DERM_DX_TYPE_HISTO: return _("Histopathology");
-    case DERM_DX_TYPE_FOLLOW_UP: return _("Follow-up examination");
-    case DERM_DX_TYPE_CONSENSUS: return _("Expert consensus");
-    case DERM_DX_TYPE_CONFOCAL: return _("Confocal microscopy");
-    default: return "";
-    }
-}
-
 /* ---- Measurements JSON ------------------------------------------------------- */
 
 /* The counterpart of member_pair (): [v0, v1]. */

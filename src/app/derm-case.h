@@ -17,12 +17,6 @@
 
 G_BEGIN_DECLS
 
-/* The display name of a HAM10000 body site ("lower extremity" -> "Lower
- * extremity", translated). Returns: (transfer none). */
-const char *derm_case_body_site_label (const char *site);
-/* The display name of a dx_type ("Histopathology" ...). (transfer none) */
-const char *derm_case_dx_type_label (DermDxType type);
-
 /* Returns: (transfer full) the measurements JSON (see above). @result may
  * have no measurements; @notes may be NULL. */
 char *derm_case_measurements_to_json (const DermAnalysisResult *result, const char *notes);

@@ -185,7 +185,7 @@ show_visit (DermCompare *self, int side)
     {
       g_string_append_c (details, '\n');
       g_string_append_printf (details, _("Confirmed: %s (%s)"), derm_class_name (v->c->annotation->diagnosis),
-                              derm_case_dx_type_label (v->c->annotation->dx_type));
+                              derm_dx_type_label (v->c->annotation->dx_type));
     }
   gtk_label_set_text (self->details[side], details->str);
 }

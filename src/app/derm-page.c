@@ -785,7 +785,7 @@ case_title (const DermCase *c)
   g_autofree char *date = dt != NULL ? g_date_time_format (dt, "%Y-%m-%d") : g_strdup ("?");
   /* Translators: a stored case's tab title: patient, body site, visit date */
   return g_strdup_printf (_("%s, %s, %s"), c->patient->identifier,
-                          derm_case_body_site_label (c->lesion->body_site), date);
+                          derm_body_site_label (c->lesion->body_site), date);
 }
 
 static void
@@ -1084,7 +1084,7 @@ derm_page_export_report (DermPage *self, const char *path, GError **error)
   if (self->stored != NULL)
     {
       report->patient = g_strdup (self->stored->patient->identifier);
-      report->body_site = g_strdup (derm_case_body_site_label (self->stored->lesion->body_site));
+      report->body_site = g_strdup (derm_body_site_label (self->stored->lesion->body_site));
       report->lesion_label = g_strdup (self->stored->lesion->label);
       report->captured = self->stored->image->captured;
       if (self->stored->annotation != NULL)
@@ -1532,7 +1532,7 @@ derm_page_init (DermPage *self)
   gtk_drop_down_set_model (self->diagnosis_dropdown, G_LIST_MODEL (dx_model));
   g_autoptr(GtkStringList) dx_types = gtk_string_list_new (NULL);
   for (int t = DERM_DX_TYPE_HISTO; t <= DERM_DX_TYPE_CONFOCAL; t++)
-    gtk_string_list_append (dx_types, derm_case_dx_type_label (t));
+    gtk_string_list_append (dx_types, derm_dx_type_label (t));
   gtk_drop_down_set_model (self->dx_type_dropdown, G_LIST_MODEL (dx_types));
 
   self->ops_cancellable = g_cancellable_new ();

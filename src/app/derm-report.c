@@ -340,7 +340,7 @@ draw_page (cairo_t *cr, const DermReport *report)
       /* Translators: a diagnosis and how it was confirmed, e.g. "Melanoma (MEL), confirmed by Histopathology" */
       g_autofree char *dx = g_strdup_printf (_("%s (%s), confirmed by %s"), derm_class_name (report->diagnosis),
                                              derm_class_code (report->diagnosis),
-                                             derm_case_dx_type_label (report->dx_type));
+                                             derm_dx_type_label (report->dx_type));
       y += draw_text (cr, x, y, width, dx, "Sans 9", FALSE) + 2;
       if (report->annotation_notes != NULL && *report->annotation_notes != '\0')
         y += draw_text (cr, x, y, width, report->annotation_notes, "Sans 9", FALSE) + 2;

@@ -197,7 +197,7 @@ derm_save_dialog_init (DermSaveDialog *self)
   guint unknown = 0;
   for (guint i = 0; sites[i] != NULL; i++)
     {
-      gtk_string_list_append (model, derm_case_body_site_label (sites[i]));
+      gtk_string_list_append (model, derm_body_site_label (sites[i]));
       if (g_str_equal (sites[i], "unknown"))
         unknown = i;
     }

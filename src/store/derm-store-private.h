@@ -41,21 +41,44 @@ void _derm_store_bind_blob (StoreStmt *stmt, int index, GBytes *bytes);
 /* Returns: (transfer full) the column as a string, NULL for SQL NULL. */
 char *_derm_store_column_dup (StoreStmt *stmt, int col);
 GBytes *_derm_store_column_bytes (StoreStmt *stmt, int col);
+/* Runs a statement that returns no rows (or whose rows are ignored); on
+ * failure sets @error from the connection, @what as for _derm_store_set_error. */
+gboolean _derm_store_step_done (DermStore *store, StoreStmt *stmt, GError **error,
+                                const char *what);
+/* Runs a one-row statement outside the cache (a PRAGMA) and reads its first
+ * column into @value, left as it was when there is no row. */
+gboolean _derm_store_pragma_int (DermStore *store, const char *sql, int *value,
+                                 GError **error);
 
-/* Copies the image at @file_path into the images directory (content
- * addressed), fsync'ing it when @sync. Fills @sha256 (65 bytes), @file_name
- * (the name inside images/), width and height. @created_new is TRUE when the
- * file was not there before (so a failed insert may remove it). */
+/* The current time in Unix seconds, for a row's created column. */
+gint64 _derm_store_now_seconds (void);
+/* Checks a string argument: valid UTF-8, and present and not empty when
+ * @required. @what names it in the message ("patient identifier"). */
+gboolean _derm_store_check_text (const char *s, const char *what, gboolean required,
+                                 GError **error);
+/* Creates @dir (and its parents) with user-only permissions when absent. */
+gboolean _derm_store_ensure_private_dir (const char *dir, GError **error);
+
+/* derm-store-schema.c: applies the missing migrations up to schema @target,
+ * each in its own write transaction. */
+gboolean _derm_store_migrate (DermStore *store, int target, GError **error);
+
+/* derm-store-files.c: copies the image at @file_path into the images
+ * directory (content addressed), fsync'ing it when @sync. Fills @sha256 (65
+ * bytes), @file_name (the name inside images/), width and height.
+ * @created_new is TRUE when the file was not there before (so a failed
+ * insert may remove it). */
 gboolean _derm_store_copy_image_in (DermStore *store, const char *file_path,
                                     gboolean sync, char sha256[65],
                                     char **file_name, int *width, int *height,
                                     gboolean *created_new, GError **error);
-/* Inserts an images row (inside the caller's transaction). */
+/* derm-store-cases.c: inserts an images row (inside the caller's transaction). */
 gint64 _derm_store_insert_image (DermStore *store, gint64 lesion_id, gint64 captured,
                                  const char *sha256, const char *file_name,
                                  int width, int height, const char *original_name,
                                  GError **error);
-/* Removes @file_name from images/ when no visit references it any more. */
+/* derm-store-files.c: removes @file_name from images/ when no visit
+ * references it any more. */
 void _derm_store_remove_if_unreferenced (DermStore *store, const char *file_name);
 
 /* Bench and tests: the SQL derm_store_list_cases () runs for @query's page

@@ -18,13 +18,16 @@
  * a newer Dermalens), DERM_ERROR_FORMAT (a corrupt database or a file that is
  * not an image).
  *
- * Times are Unix seconds (UTC). Row ids are > 0; 0 means "none".
+ * Times are Unix seconds (UTC). Row ids are > 0; 0 means "none". The words
+ * stored as keys (sexes, dx types, body sites, model kinds) are in
+ * derm-vocab.h.
  */
 #pragma once
 
 #include <glib.h>
 
 #include "derm-classes.h"
+#include "derm-vocab.h"
 
 G_BEGIN_DECLS
 
@@ -33,38 +36,6 @@ G_BEGIN_DECLS
 #define DERM_STORE_BUSY_TIMEOUT_MS 10000
 
 typedef struct _DermStore DermStore;
-
-typedef enum {
-  DERM_SEX_UNKNOWN = 0,
-  DERM_SEX_MALE,
-  DERM_SEX_FEMALE,
-} DermSex;
-
-/* How a diagnosis was confirmed: HAM10000's dx_type vocabulary. */
-typedef enum {
-  DERM_DX_TYPE_HISTO = 0,
-  DERM_DX_TYPE_FOLLOW_UP,
-  DERM_DX_TYPE_CONSENSUS,
-  DERM_DX_TYPE_CONFOCAL,
-} DermDxType;
-
-typedef enum {
-  DERM_MODEL_KIND_CLASSIFIER = 0,
-  DERM_MODEL_KIND_SEGMENTER,
-} DermModelKind;
-
-/* Vocabulary (borrowed static strings, HAM10000 spelling). The _from_string
- * functions return -1 for an unknown string (case-insensitive). */
-const char *derm_sex_to_string (DermSex sex);               /* "male" */
-int         derm_sex_from_string (const char *s);
-const char *derm_dx_type_to_string (DermDxType t);          /* "histo" */
-int         derm_dx_type_from_string (const char *s);
-const char *derm_model_kind_to_string (DermModelKind k);    /* "classifier" */
-int         derm_model_kind_from_string (const char *s);
-/* HAM10000's localization vocabulary: "abdomen", "acral", ... "unknown".
- * Returns: (transfer none) a NULL-terminated static array. */
-const char * const *derm_body_sites (void);
-gboolean    derm_body_site_is_valid (const char *site);
 
 /* ---- Records. Every string and blob in a record is owned by the record; free
  * the record with its _free function (NULL is accepted). ------------------ */
