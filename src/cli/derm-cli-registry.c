@@ -212,13 +212,13 @@ models_show (int argc, char **argv)
     }
   g_autofree char *when = format_created (v->created);
   g_autofree char *summary = derm_registry_version_summary (v);
-  printf (_("Version:     %" G_GINT64_FORMAT "%s\n"), v->id, v->active ? _(" (active)") : "");
+  printf (_("Version:     %lld%s\n"), (long long) v->id, v->active ? _(" (active)") : "");
   printf (_("Kind:        %s, %s\n"), derm_model_kind_to_string (v->kind), v->architecture);
   printf (_("Created:     %s\n"), when);
   printf (_("File:        %s\n"), v->file_path);
   printf (_("SHA-256:     %s\n"), v->sha256);
   if (v->parent_id > 0)
-    printf (_("Trained from: version %" G_GINT64_FORMAT "\n"), v->parent_id);
+    printf (_("Trained from: version %lld\n"), (long long) v->parent_id);
   printf (_("Provenance:  %s\n"), v->provenance != NULL ? v->provenance : "");
   printf (_("Result:      %s\n"), summary);
   return DERM_CLI_EXIT_OK;
@@ -275,12 +275,13 @@ models_import (int argc, char **argv)
       derm_cli_print_json (b);
     }
   else if (activate)
-    printf (_("Imported %s as version %" G_GINT64_FORMAT " (%s, %s), now active.\n"), argv[1], id,
+    printf (_("Imported %s as version %lld (%s, %s), now active.\n"), argv[1], (long long) id,
             derm_model_kind_to_string (kind), v->architecture);
   else
-    printf (_("Imported %s as version %" G_GINT64_FORMAT " (%s, %s); activate it with "
-              "'dermalens-cli models activate %" G_GINT64_FORMAT "'.\n"),
-            argv[1], id, derm_model_kind_to_string (kind), v->architecture, id);
+    printf (_("Imported %s as version %lld (%s, %s); activate it with "
+              "'dermalens-cli models activate %lld'.\n"),
+            argv[1], (long long) id, derm_model_kind_to_string (kind), v->architecture,
+            (long long) id);
   return DERM_CLI_EXIT_OK;
 }
 
@@ -308,7 +309,7 @@ models_activate (int argc, char **argv)
     printf ("{\"activated\": %" G_GINT64_FORMAT ", \"kind\": \"%s\"}\n", id,
             derm_model_kind_to_string (kind));
   else
-    printf (_("Version %" G_GINT64_FORMAT " is the active %s.\n"), id,
+    printf (_("Version %lld is the active %s.\n"), (long long) id,
             derm_model_kind_to_string (kind));
   return DERM_CLI_EXIT_OK;
 }
@@ -334,7 +335,7 @@ models_export (int argc, char **argv)
   if (opt_json)
     printf ("{\"exported\": %" G_GINT64_FORMAT "}\n", id);
   else
-    printf (_("Version %" G_GINT64_FORMAT " written to %s\n"), id, argv[2]);
+    printf (_("Version %lld written to %s\n"), (long long) id, argv[2]);
   return DERM_CLI_EXIT_OK;
 }
 
@@ -360,7 +361,7 @@ models_delete (int argc, char **argv)
   if (opt_json)
     printf ("{\"deleted\": %" G_GINT64_FORMAT "}\n", id);
   else
-    printf (_("Deleted version %" G_GINT64_FORMAT "\n"), id);
+    printf (_("Deleted version %lld\n"), (long long) id);
   return DERM_CLI_EXIT_OK;
 }
 

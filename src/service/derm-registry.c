@@ -272,10 +272,10 @@ convert_torchvision (const char *path, DermSafetensors *sf, const DermImportOpti
   if (fc->shape[0] != DERM_N_CLASSES)
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
-                   _("%s is a %s whose head has %" G_GINT64_FORMAT " outputs, not the seven "
+                   _("%s is a %s whose head has %lld outputs, not the seven "
                      "diagnoses, so it cannot diagnose as it is. Use it as starting weights "
                      "instead: dermalens-cli init-weights --from, then train."),
-                   path, derm_arch_name (arch), fc->shape[0]);
+                   path, derm_arch_name (arch), (long long) fc->shape[0]);
       return FALSE;
     }
   DermImportOptions o = options != NULL ? *options : (DermImportOptions) { 0 };
@@ -396,8 +396,8 @@ derm_registry_activate (DermStore *store, gint64 id, DermModelKind *kind, GError
   if (!g_file_test (v->file_path, G_FILE_TEST_IS_REGULAR))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_NOT_FOUND,
-                   _("Version %" G_GINT64_FORMAT "'s file %s is missing; it was not activated."),
-                   id, v->file_path);
+                   _("Version %lld's file %s is missing; it was not activated."),
+                   (long long) id, v->file_path);
       return FALSE;
     }
   if (!derm_store_activate_model (store, id, error))
@@ -430,9 +430,8 @@ derm_registry_export (DermStore *store, gint64 id, const char *dest, GError **er
   g_autoptr(GError) local = NULL;
   if (!derm_registry_copy_file (v->file_path, dest, NULL, &local))
     {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("Version %" G_GINT64_FORMAT " could not be "
-                                                       "exported to %s: %s"),
-                   id, dest, local->message);
+      g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("Version %lld could not be exported to %s: %s"),
+                   (long long) id, dest, local->message);
       return FALSE;
     }
   return TRUE;

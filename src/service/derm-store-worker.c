@@ -42,7 +42,7 @@ typedef struct {
 } ThreadData;
 
 static gpointer
-store_thread (gpointer user_data)
+store_worker (gpointer user_data)
 {
   ThreadData *td = user_data;
   DermStore *store = NULL;
@@ -173,6 +173,6 @@ derm_store_worker_new (const char *location)
   ThreadData *td = g_new0 (ThreadData, 1);
   td->queue = g_async_queue_ref (self->queue);
   td->location = g_strdup (location);
-  self->thread = g_thread_new ("derm-store", store_thread, td);
+  self->thread = g_thread_new ("derm-store", store_worker, td);
   return self;
 }

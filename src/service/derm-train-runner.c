@@ -905,7 +905,7 @@ run_tasks (JobContext *job, GError **error)
 }
 
 static gpointer
-job_thread (gpointer data)
+job_worker (gpointer data)
 {
   JobContext *job = data;
   GError *error = NULL;
@@ -935,7 +935,7 @@ launch (DermTrainRunner *self, JobContext *job, GError **error)
   self->job = job;
   self->cancel_step = -1;
   self->steps_after_cancel = -1;
-  self->thread = g_thread_try_new ("derm-train", job_thread, job, error);
+  self->thread = g_thread_try_new ("derm-train", job_worker, job, error);
   if (self->thread == NULL)
     {
       g_clear_pointer (&self->job, job_context_free);
@@ -1244,7 +1244,7 @@ count_images (const DermTrainSettings *s, GError **error)
 }
 
 static void
-estimate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+estimate_run (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   EstimateData *d = task_data;
   GError *error = NULL;
@@ -1292,7 +1292,7 @@ static gpointer
 estimate_worker (gpointer data)
 {
   g_autoptr(GTask) task = data;
-  estimate_thread (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
+  estimate_run (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
   return NULL;
 }
 

@@ -322,7 +322,7 @@ serve (WorkerState *state, Request *request)
 }
 
 static gpointer
-worker_thread (gpointer data)
+model_worker (gpointer data)
 {
   WorkerState state = { .shared = data };
 
@@ -523,7 +523,7 @@ derm_worker_init (DermWorker *self)
   self->shared->queue = g_async_queue_new ();
   self->shared->device = g_strdup ("auto");
   g_mutex_init (&self->shared->lock);
-  self->thread = g_thread_new ("derm-model-worker", worker_thread, self->shared);
+  self->thread = g_thread_new ("derm-model-worker", model_worker, self->shared);
 }
 
 DermWorker *
