@@ -16,42 +16,13 @@
 
 /* ---- Measurements JSON ------------------------------------------------------- */
 
-/* The counterpart of member_pair (): [v0, v1]. */
-static void
-add_pair (JsonBuilder *b, const char *name, const double v[2])
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  json_builder_add_double_value (b, v[0]);
-  json_builder_add_double_value (b, v[1]);
-  json_builder_end_array (b);
-}
-
 char *
 derm_case_measurements_to_json (const DermAnalysisResult *result, const char *notes)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   if (result->has_measurements)
-    {
-      const DermLesionMeasurements *m = &result->measurements;
-      json_builder_set_member_name (b, "area_px");
-      json_builder_add_int_value (b, m->area_px);
-      derm_json_add_number (b, "area_fraction", m->area_fraction);
-      add_pair (b, "asymmetry", m->asymmetry);
-      derm_json_add_number (b, "orientation", m->orientation);
-      derm_json_add_number (b, "perimeter_px", m->perimeter_px);
-      derm_json_add_number (b, "compactness", m->compactness);
-      derm_json_add_number (b, "diameter_px", m->diameter_px);
-      add_pair (b, "centroid", m->centroid);
-      json_builder_set_member_name (b, "colors");
-      json_builder_begin_object (b);
-      for (int c = 0; c < DERM_N_COLORS; c++)
-        derm_json_add_number (b, derm_color_key (c), m->color_fraction[c]);
-      json_builder_end_object (b);
-      json_builder_set_member_name (b, "n_colors");
-      json_builder_add_int_value (b, m->n_colors);
-    }
+    derm_analysis_add_measurements_json (b, &result->measurements);
   else if (result->measurement_error != NULL)
     {
       json_builder_set_member_name (b, "measurement_error");
@@ -158,6 +129,7 @@ derm_case_result_from_analysis (const DermAnalysis *analysis, char **notes, GErr
   g_autoptr(DermAnalysisResult) result = g_new0 (DermAnalysisResult, 1);
 
   memcpy (result->probs, analysis->probs, sizeof result->probs);
+  result->classified = TRUE;
   result->top_class = analysis->predicted;
   result->heatmap_class = analysis->predicted;
   /* A case stored before the rule was kept with it: the user's threshold
