@@ -1,7 +1,7 @@
 #!/bin/sh
 # tools/train-window-demo.sh: retrains both models from the window on a
 # HAM10000 folder and adopts the result, as a user would, driven through the
-# app's test hook under Xvfb; writes screenshots and state dumps.
+# test hook (tests/app/dermalens-test) under Xvfb; writes screenshots and state dumps.
 #   1. both models from scratch in one job, then activate both;
 #   2. fine-tune the classifier from the active one (the view shows it
 #      beside the active version), activate it, analyse an image with it.
@@ -13,7 +13,7 @@ ham=${1:?usage: tools/train-window-demo.sh HAM10000_DIR OUT_DIR [BUILD_DIR]}
 out=${2:?usage: tools/train-window-demo.sh HAM10000_DIR OUT_DIR [BUILD_DIR]}
 build=${3:-_build}
 cd "$(dirname "$0")/.."
-app="$PWD/$build/src/app/dermalens"
+app="$PWD/$build/tests/app/dermalens-test"   # the app with the test hook
 [ -x "$app" ] || { echo "build first: $app is missing" >&2; exit 1; }
 mkdir -p "$out/data"
 out=$(cd "$out" && pwd)

@@ -13,7 +13,6 @@
 #include "derm-engine.h"
 #include "derm-error.h"
 #include "derm-preferences.h"
-#include "derm-test-hook.h"
 #include "derm-window.h"
 
 struct _DermApplication
@@ -71,9 +70,7 @@ get_or_create_window (DermApplication *self)
   if (window != NULL)
     return DERM_WINDOW (window);
 
-  DermWindow *new_window = derm_window_new (self);
-  derm_test_hook_watch_window (new_window);
-  return new_window;
+  return derm_window_new (self);
 }
 
 static void
@@ -357,13 +354,9 @@ derm_application_init (DermApplication *self)
 DermApplication *
 derm_application_new (void)
 {
-  GApplicationFlags flags = G_APPLICATION_HANDLES_OPEN;
-  /* A test must never hand its files to a running instance. */
-  if (derm_test_hook_enabled ())
-    flags |= G_APPLICATION_NON_UNIQUE;
   return g_object_new (DERM_TYPE_APPLICATION,
                        "application-id", APP_ID,
-                       "flags", flags,
+                       "flags", G_APPLICATION_HANDLES_OPEN,
                        "resource-base-path", "/org/dermalens/Dermalens",
                        NULL);
 }

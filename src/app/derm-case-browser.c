@@ -7,6 +7,7 @@
 
 #include "derm-case.h"
 #include "derm-case-browser.h"
+#include "derm-case-browser-private.h"
 #include "derm-error.h"
 
 /* ---- One row: a GObject around a DermCase ---------------------------------------- */

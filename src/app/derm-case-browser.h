@@ -20,7 +20,6 @@ DermCaseBrowser *derm_case_browser_new (GtkWindow *parent, DermStoreWorker *stor
 
 /* Runs the query again (after a save). */
 void     derm_case_browser_reload (DermCaseBrowser *self);
-gboolean derm_case_browser_get_loading (DermCaseBrowser *self);
 /* Rows shown (after search and filters). */
 guint    derm_case_browser_get_n_shown (DermCaseBrowser *self);
 /* Sets the search text / the body-site filter (HAM10000 spelling, NULL: any). */
@@ -29,10 +28,5 @@ void     derm_case_browser_set_site (DermCaseBrowser *self, const char *site);
 /* Opens / compares the row at @position as the buttons do. */
 void     derm_case_browser_activate_row (DermCaseBrowser *self, guint position);
 void     derm_case_browser_compare_row (DermCaseBrowser *self, guint position);
-/* The image id / lesion id of the row at @position, 0 when there is none. */
-gint64   derm_case_browser_row_case_id (DermCaseBrowser *self, guint position);
-gint64   derm_case_browser_row_lesion_id (DermCaseBrowser *self, guint position);
-/* The rows shown, "key=value" lines (for tests). */
-void     derm_case_browser_describe (DermCaseBrowser *self, GString *out);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 
 #include "derm-case.h"
 #include "derm-compare.h"
+#include "derm-compare-private.h"
 #include "derm-viewer.h"
 
 /* One side: a visit with its decoded image and what was stored. */

@@ -16,8 +16,5 @@ G_DECLARE_FINAL_TYPE (DermCompare, derm_compare, DERM, COMPARE, GtkWindow)
  * shown). Returns: (transfer none) a new window over @parent. */
 DermCompare *derm_compare_new (GtkWindow *parent, DermStoreWorker *store, GSettings *settings,
                                gint64 lesion_id);
-gboolean     derm_compare_get_loading (DermCompare *self);
-/* What the window shows, "key=value" lines (for tests). */
-void         derm_compare_describe (DermCompare *self, GString *out);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 #include "derm-case.h"
 #include "derm-error.h"
 #include "derm-page.h"
+#include "derm-page-private.h"
 #include "derm-report.h"
 #include "derm-results.h"
 #include "derm-save-dialog.h"

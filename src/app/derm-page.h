@@ -76,15 +76,7 @@ void           derm_page_set_diagnosis (DermPage *self, int diagnosis, DermDxTyp
 /* Stores the mask as shown and the chosen diagnosis as an annotation. */
 gboolean       derm_page_save_correction (DermPage *self, GError **error);
 
-/* TRUE while the page computes something besides the analysis: the
- * measurement of a corrected mask (debounced after each stroke) or a
- * heatmap. */
-gboolean       derm_page_get_computing (DermPage *self);
-
 /* Runs the analysis again (after new models were imported). */
 void           derm_page_analyze (DermPage *self);
-
-/* Appends what the page shows as "key=value" lines (for tests). */
-void           derm_page_describe (DermPage *self, GString *out);
 
 G_END_DECLS

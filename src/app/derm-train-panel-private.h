@@ -1,4 +1,6 @@
-/* derm-train-panel-private.h: for the GUI tests only. */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * derm-train-panel-private.h: for the GUI tests only. */
 #pragma once
 
 #include "derm-train-panel.h"
@@ -19,6 +21,9 @@ GtkNativeDialog *_derm_train_panel_get_file_chooser (DermTrainPanel *self);
 gint64     _derm_train_panel_get_selected_version (DermTrainPanel *self);
 /* The list row of version @id, or NULL. (transfer none) */
 GtkListBoxRow *_derm_train_panel_get_version_row (DermTrainPanel *self, gint64 id);
+/* Jobs started from now on use about @lesions lesions, drawn class by
+ * class (0: all), as `train --limit` does: tests keep their jobs small. */
+void       _derm_train_panel_set_limit (DermTrainPanel *self, guint lesions);
 /* What the panel shows as "key=value" lines. */
 void       _derm_train_panel_describe (DermTrainPanel *self, GString *out);
 

@@ -59,6 +59,7 @@ struct _DermTrainPanel
   GPtrArray *versions;          /* DermModelVersion, newest first */
   gint64 selected_version;
   gint64 new_version;            /* the last version the job registered */
+  guint limit;                   /* lesions per job (0: all); only tests set it */
   gint64 new_versions[2];        /* by DermModelKind: what the job registered, 0: none */
   gint64 pending_select;
   GtkFileChooserNative *chooser;
@@ -222,10 +223,7 @@ read_settings (DermTrainPanel *self, DermTrainSettings *s)
   s->folder = *folder ? g_strdup (folder) : NULL;
   const char *init = gtk_editable_get_text (GTK_EDITABLE (self->init_entry));
   s->init_file = *init ? g_strdup (init) : NULL;
-  /* Tests keep their jobs tiny. */
-  const char *limit = g_getenv ("DERMALENS_TRAIN_LIMIT");
-  if (limit != NULL)
-    s->limit = (guint) g_ascii_strtoull (limit, NULL, 10);
+  s->limit = self->limit;
 }
 
 static void
@@ -1282,6 +1280,12 @@ _derm_train_panel_get_version_row (DermTrainPanel *self, gint64 id)
     if (GTK_IS_LIST_BOX_ROW (w) && GPOINTER_TO_INT (g_object_get_data (G_OBJECT (w), "version-id")) == id)
       return GTK_LIST_BOX_ROW (w);
   return NULL;
+}
+
+void
+_derm_train_panel_set_limit (DermTrainPanel *self, guint lesions)
+{
+  self->limit = lesions;
 }
 
 void

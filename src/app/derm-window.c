@@ -12,6 +12,7 @@
 #include "derm-store.h"
 #include "derm-train-panel.h"
 #include "derm-window.h"
+#include "derm-window-private.h"
 
 struct _DermWindow
 {

@@ -36,12 +36,6 @@ void        derm_window_show_analysis (DermWindow *self);
 DermTrainPanel *derm_window_get_training_panel (DermWindow *self);
 /* The number of open images. */
 int         derm_window_get_n_pages (DermWindow *self);
-/* Returns: (transfer none) the notebook of the open images (for the test hook). */
-GtkNotebook *derm_window_get_notebook (DermWindow *self);
-/* Returns: "analysis" or "training"; and the header's training button text,
- * or NULL while it is hidden (for the test hook). */
-const char *derm_window_get_view (DermWindow *self);
-const char *derm_window_get_training_status (DermWindow *self);
 
 /* Opens a stored case (@c: transfer full, masks loaded) in a page, or shows
  * the page that already has it. Returns: (transfer none). */

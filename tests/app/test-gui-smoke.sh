@@ -1,9 +1,11 @@
 #!/bin/sh
 # GUI smoke test under Xvfb (TAP): the app opens a generated image, shows it,
 # saves a screenshot and quits cleanly; a corrupt image shows its error.
-#   test-gui-smoke.sh DERMALENS APP-TEST-TOOL OUTDIR
+#   test-gui-smoke.sh DERMALENS-TEST APP-TEST-TOOL OUTDIR DERMALENS
+# DERMALENS-TEST is the application with the test hook linked in
+# (tests/app/dermalens-test); DERMALENS, the shipped one, must not hold it.
 set -u
-app=$1 tool=$2 out=$3
+app=$1 tool=$2 out=$3 shipped=$4
 mkdir -p "$out"
 
 . "$(dirname "$0")/gui-tap.sh"
@@ -17,7 +19,10 @@ run_app () {
     timeout 180 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$2" >"$out/$1.log" 2>&1
 }
 
-echo "1..11"
+echo "1..13"
+
+check "the shipped dermalens starts (--help exits 0)" "'$shipped' --help >/dev/null 2>&1"
+check "the shipped dermalens holds no test hook" "! grep -aq DERMALENS_TEST_ '$shipped'"
 
 "$tool" make-lesion "$out/smoke-input.png" 640 480
 check "generated test image" "[ -s '$out/smoke-input.png' ]"

@@ -1,16 +1,22 @@
-/* derm-test-hook.c: screenshot and state dump for the GUI tests. */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * derm-test-hook.c: screenshot, state dump and scripted steps for the GUI
+ * tests, linked into tests/app/dermalens-test (never into the shipped
+ * application). */
 #include "config.h"
 
 #define G_LOG_DOMAIN "derm-test-hook"
 
 #include <glib/gi18n.h>
 
-#include "derm-case-browser.h"
-#include "derm-compare.h"
+#include "derm-case-browser-private.h"
+#include "derm-compare-private.h"
 #include "derm-error.h"
 #include "derm-preferences.h"
 #include "derm-store.h"
+#include "derm-page-private.h"
 #include "derm-test-hook.h"
+#include "derm-window-private.h"
 #include "derm-train-panel-private.h"
 
 #include <signal.h>
@@ -563,6 +569,9 @@ start_step (Script *s)
        * from the folder on the CPU, set up and started in the training view
        * as a user would. */
       DermTrainPanel *panel = derm_window_show_training (window);
+      const char *limit = g_getenv ("DERMALENS_TRAIN_LIMIT");
+      if (limit != NULL)
+        _derm_train_panel_set_limit (panel, (guint) g_ascii_strtoull (limit, NULL, 10));
       const char *task = field (s, 5);
       guint task_index = g_str_equal (task, "segmenter") ? 1 : g_str_equal (task, "both") ? 2 : 0;
       gtk_editable_set_text (GTK_EDITABLE (_derm_train_panel_get_child (panel, "folder_entry")), field (s, 1));

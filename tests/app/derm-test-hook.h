@@ -1,4 +1,5 @@
-/* derm-test-hook.h: hooks the GUI tests drive through the environment.
+/* derm-test-hook.h: hooks the GUI tests drive through the environment of
+ * tests/app/dermalens-test (the application with this hook linked in).
  *
  *   DERMALENS_TEST_SCREENSHOT=PATH  once the first page has settled (image
  *                                   shown, or its error), render the window
@@ -31,6 +32,7 @@
  *                                   view|analysis|training,
  *                                   close-window (the title bar's close),
  *                                   stop-dialog|keep|stop (answers the question)
+ *   DERMALENS_TRAIN_LIMIT=N         train steps use about N lesions (train --limit)
  * With either set, the application quits after writing them. All are for
  * tests only; users never see them. A failing step prints why and makes
  * the application exit 1. */
@@ -45,7 +47,8 @@ G_BEGIN_DECLS
 /* TRUE when a test hook is requested. */
 gboolean derm_test_hook_enabled (void);
 
-/* Watches @window's pages; called once per new window. */
+/* Watches @window's pages when a hook is requested; called once per new
+ * window (dermalens-test does it on GtkApplication::window-added). */
 void     derm_test_hook_watch_window (DermWindow *window);
 
 /* Renders @widget as it is now into a PNG file. */
