@@ -1,4 +1,7 @@
-/* derm-application.c: the GtkApplication. */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * derm-application.c: the GtkApplication: settings, the shared context,
+ * app actions (About, Preferences, Quit), the command line. */
 #include "config.h"
 
 #define G_LOG_DOMAIN "derm-application"
@@ -21,8 +24,7 @@ struct _DermApplication
 
   GSettings *settings;
   GSettings *desktop_settings; /* org.gnome.desktop.interface, when installed */
-  DermWorker *worker;
-  DermStoreWorker *store_worker;
+  DermContext *context;        /* created at startup, handed to each window */
   /* Command-line overrides, not stored in settings. */
   char *classifier_override;
   char *segmenter_override;
@@ -70,7 +72,7 @@ get_or_create_window (DermApplication *self)
   if (window != NULL)
     return DERM_WINDOW (window);
 
-  return derm_window_new (self);
+  return derm_window_new (GTK_APPLICATION (self), self->context);
 }
 
 static void
@@ -85,34 +87,13 @@ quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   g_application_quit (app);
 }
 
-/* A new string: how the engine computes on this machine, for About and
- * Preferences. */
-char *
-derm_application_describe_compute (void)
-{
-  const DermCpuPolicy *policy = derm_engine_cpu_policy ();
-  g_autofree char *cuda = derm_engine_cuda_device_count () > 0 ? derm_engine_cuda_device_name (0) : NULL;
-  /* Translators: %s is a sentence such as "fp32: the CPU has no bfloat16 units" */
-  g_autofree char *cpu = g_strdup_printf (_("CPU: %s (libtorch %s, %d threads)."), policy->reason,
-                                          derm_engine_torch_version (), derm_engine_get_threads ());
-  if (cuda == NULL)
-    return g_steal_pointer (&cpu);
-  return g_strdup_printf (_("%s GPU: %s, bf16 autocast for training."), cpu, cuda);
-}
-
-static void
-settings_cpu_fp32_changed_cb (GSettings *settings, const char *key, DermApplication *self)
-{
-  derm_engine_set_cpu_fp32 (g_settings_get_boolean (settings, "cpu-fp32"));
-}
-
 static void
 about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   DermApplication *self = DERM_APPLICATION (user_data);
   static const char *const developers[] = { "The Dermalens developers", NULL };
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
-  g_autofree char *compute = derm_application_describe_compute ();
+  g_autofree char *compute = derm_describe_compute ();
   g_autofree char *comments = g_strdup_printf ("%s\n\n%s",
                                                _("Decision support for dermoscopy. It does not make a diagnosis."),
                                                compute);
@@ -145,49 +126,13 @@ static const GActionEntry app_entries[] = {
   { .name = "preferences", .activate = preferences_activated },
 };
 
-/* ---- Models ------------------------------------------------------------------ */
+/* ---- The context --------------------------------------------------------------- */
 
-static const char *
-first_set (const char *override, const char *setting)
-{
-  return override != NULL ? override : setting;
-}
-
-void
-derm_application_reload_models (DermApplication *self)
-{
-  g_return_if_fail (DERM_IS_APPLICATION (self));
-  if (self->worker == NULL)
-    return;
-  g_autofree char *cls = g_settings_get_string (self->settings, "classifier-model");
-  g_autofree char *seg = g_settings_get_string (self->settings, "segmenter-model");
-  g_autofree char *dev = g_settings_get_string (self->settings, "device");
-  derm_worker_set_models (self->worker, first_set (self->classifier_override, cls),
-                          first_set (self->segmenter_override, seg),
-                          first_set (self->device_override, dev));
-}
-
-static void
-model_settings_changed_cb (GSettings *settings, const char *key, DermApplication *self)
-{
-  derm_application_reload_models (self);
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
-    if (DERM_IS_WINDOW (l->data))
-      derm_window_reanalyze (DERM_WINDOW (l->data));
-}
-
-DermWorker *
-derm_application_get_worker (DermApplication *self)
+DermContext *
+derm_application_get_context (DermApplication *self)
 {
   g_return_val_if_fail (DERM_IS_APPLICATION (self), NULL);
-  return self->worker;
-}
-
-DermStoreWorker *
-derm_application_get_store_worker (DermApplication *self)
-{
-  g_return_val_if_fail (DERM_IS_APPLICATION (self), NULL);
-  return self->store_worker;
+  return self->context;
 }
 
 /* ---- Dark style ------------------------------------------------------------------ */
@@ -233,15 +178,11 @@ derm_application_startup (GApplication *app)
   follow_desktop_color_scheme (self);
 
   self->settings = g_settings_new (APP_ID);
-  /* Before any model runs: the CPU precision policy with the user's setting. */
-  settings_cpu_fp32_changed_cb (self->settings, "cpu-fp32", self);
-  g_signal_connect (self->settings, "changed::cpu-fp32", G_CALLBACK (settings_cpu_fp32_changed_cb), self);
-  self->worker = derm_worker_new ();
-  self->store_worker = derm_store_worker_new (NULL);
-  derm_application_reload_models (self);
-  g_signal_connect (self->settings, "changed::classifier-model", G_CALLBACK (model_settings_changed_cb), self);
-  g_signal_connect (self->settings, "changed::segmenter-model", G_CALLBACK (model_settings_changed_cb), self);
-  g_signal_connect (self->settings, "changed::device", G_CALLBACK (model_settings_changed_cb), self);
+  /* The settings, the workers and the models they use: what every window shares. */
+  self->context = derm_context_new (self->settings, NULL);
+  derm_context_set_overrides (self->context, self->classifier_override, self->segmenter_override,
+                              self->device_override);
+  derm_context_reload_models (self->context);
 
   /* GtkApplication loads icons and help-overlay.ui from the resource base
    * path by itself, but not style.css (that is libadwaita's). */
@@ -294,10 +235,8 @@ static void
 derm_application_shutdown (GApplication *app)
 {
   DermApplication *self = DERM_APPLICATION (app);
-  if (self->worker != NULL)
-    derm_worker_shutdown (self->worker);
-  if (self->store_worker != NULL)
-    derm_store_worker_shutdown (self->store_worker);
+  if (self->context != NULL)
+    derm_context_shutdown (self->context);
   G_APPLICATION_CLASS (derm_application_parent_class)->shutdown (app);
 }
 
@@ -306,8 +245,7 @@ derm_application_finalize (GObject *object)
 {
   DermApplication *self = DERM_APPLICATION (object);
 
-  g_clear_object (&self->worker);
-  g_clear_object (&self->store_worker);
+  g_clear_object (&self->context);
   g_clear_object (&self->settings);
   g_clear_object (&self->desktop_settings);
   g_free (self->classifier_override);
@@ -359,6 +297,13 @@ derm_application_new (void)
                        "flags", G_APPLICATION_HANDLES_OPEN,
                        "resource-base-path", "/org/dermalens/Dermalens",
                        NULL);
+}
+
+DermStoreWorker *
+derm_application_get_store_worker (DermApplication *self)
+{
+  g_return_val_if_fail (DERM_IS_APPLICATION (self), NULL);
+  return self->context != NULL ? derm_context_get_store_worker (self->context) : NULL;
 }
 
 GSettings *

@@ -1,10 +1,11 @@
-/* derm-application.h: the GtkApplication (org.dermalens.Dermalens). */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * derm-application.h: the GtkApplication (org.dermalens.Dermalens). */
 #pragma once
 
 #include <gtk/gtk.h>
 
-#include "derm-store-worker.h"
-#include "derm-worker.h"
+#include "derm-context.h"
 
 G_BEGIN_DECLS
 
@@ -22,18 +23,12 @@ DermApplication *derm_application_new (void);
 /* Returns: (transfer none) the application's settings. */
 GSettings       *derm_application_get_settings (DermApplication *self);
 
-/* Returns: (transfer none) the model worker, or NULL before startup. */
-DermWorker      *derm_application_get_worker (DermApplication *self);
+/* Returns: (transfer none) the settings and workers every window shares,
+ * or NULL before startup. */
+DermContext     *derm_application_get_context (DermApplication *self);
 
-/* Returns: (transfer none) the case store's thread, or NULL before startup. */
+/* Returns: (transfer none) the context's store worker (for the page until
+ * it takes the context). */
 DermStoreWorker *derm_application_get_store_worker (DermApplication *self);
-
-/* Returns: (transfer full) one or two sentences on how the engine computes
- * here (the CPU precision policy and why; the GPU when there is one). */
-char            *derm_application_describe_compute (void);
-
-/* Points the worker at the configured models (command-line overrides
- * first, then settings) and analyses every open page again. */
-void             derm_application_reload_models (DermApplication *self);
 
 G_END_DECLS

@@ -5,7 +5,7 @@
 
 #include <glib/gi18n.h>
 
-#include "derm-application.h"
+#include "derm-context.h"
 #include "derm-preferences.h"
 
 struct _DermPreferences
@@ -146,7 +146,7 @@ clear_model_clicked_cb (GtkButton *button, DermPreferences *self)
 static void
 update_compute_label (DermPreferences *self)
 {
-  g_autofree char *text = derm_application_describe_compute ();
+  g_autofree char *text = derm_describe_compute ();
   gtk_label_set_text (self->compute_label, text);
 }
 

@@ -34,7 +34,12 @@ struct _DermWindow
   DermCompare *compare;            /* weak: the comparison window while it is open */
   DermTrainPanel *training_panel;  /* the training view's panel, created on first use */
   gboolean close_confirmed;        /* the user agreed to stop a running training job */
+
+  DermContext *context;            /* construct-only: settings and workers */
 };
+
+enum { PROP_0, PROP_CONTEXT, N_PROPS };
+static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (DermWindow, derm_window, GTK_TYPE_APPLICATION_WINDOW)
 
@@ -43,8 +48,7 @@ static void page_case_saved_cb (DermPage *page, GParamSpec *pspec, DermWindow *s
 static GSettings *
 window_settings (DermWindow *self)
 {
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  return app != NULL ? derm_application_get_settings (DERM_APPLICATION (app)) : NULL;
+  return derm_context_get_settings (self->context);
 }
 
 /* ---- Pages ------------------------------------------------------------------ */
@@ -125,10 +129,8 @@ derm_window_open_file (DermWindow *self, GFile *file)
         }
     }
 
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  g_return_val_if_fail (DERM_IS_APPLICATION (app), NULL);
-  DermPage *page = derm_page_new (file, derm_application_get_worker (DERM_APPLICATION (app)),
-                                  derm_application_get_settings (DERM_APPLICATION (app)));
+  DermPage *page = derm_page_new (file, derm_context_get_worker (self->context),
+                                  derm_context_get_settings (self->context));
   g_signal_connect_object (page, "notify::case-id", G_CALLBACK (page_case_saved_cb), self, 0);
   int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
   gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
@@ -295,14 +297,13 @@ import_response_cb (GtkNativeDialog *dialog, int response, DermWindow *self)
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
       char *path = file != NULL ? g_file_get_path (file) : NULL;
-      if (path != NULL && app != NULL)
+      if (path != NULL)
         {
           ImportRequest *request = g_new0 (ImportRequest, 1);
           g_weak_ref_init (&request->window, self);
           request->path = path;
-          derm_worker_probe_model_async (derm_application_get_worker (DERM_APPLICATION (app)),
+          derm_worker_probe_model_async (derm_context_get_worker (self->context),
                                          path, NULL, weights_probed_cb, request);
         }
       else
@@ -341,8 +342,7 @@ drop_cb (GtkDropTarget *target, const GValue *value, double x, double y, DermWin
 static DermStoreWorker *
 window_store_worker (DermWindow *self)
 {
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  return app != NULL ? derm_application_get_store_worker (DERM_APPLICATION (app)) : NULL;
+  return derm_context_get_store_worker (self->context);
 }
 
 static void
@@ -372,10 +372,8 @@ derm_window_open_case (DermWindow *self, DermCase *c)
         }
     }
 
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  g_return_val_if_fail (DERM_IS_APPLICATION (app), NULL);
-  DermPage *page = derm_page_new_for_case (c, derm_application_get_worker (DERM_APPLICATION (app)),
-                                           derm_application_get_settings (DERM_APPLICATION (app)));
+  DermPage *page = derm_page_new_for_case (c, derm_context_get_worker (self->context),
+                                           derm_context_get_settings (self->context));
   g_signal_connect_object (page, "notify::case-id", G_CALLBACK (page_case_saved_cb), self, 0);
   int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
   gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
@@ -491,10 +489,7 @@ cases_action (GtkWidget *widget, const char *action_name, GVariant *param)
 static void
 version_activated_cb (DermTrainPanel *panel, int kind, DermWindow *self)
 {
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
   GSettings *settings = window_settings (self);
-  if (app == NULL || settings == NULL)
-    return;
   /* An explicit model file in the settings would hide the registry's
    * active version: clear it (that reloads and re-analyses by itself). */
   const char *key = kind == DERM_MODEL_KIND_CLASSIFIER ? "classifier-model" : "segmenter-model";
@@ -502,10 +497,7 @@ version_activated_cb (DermTrainPanel *panel, int kind, DermWindow *self)
   if (current != NULL && *current != '\0')
     g_settings_set_string (settings, key, "");
   else
-    {
-      derm_application_reload_models (DERM_APPLICATION (app));
-      derm_window_reanalyze (self);
-    }
+    derm_context_reload_models (self->context);
 }
 
 /* The header's training button: visible while a job runs (and after it
@@ -702,6 +694,41 @@ restore_window_state (DermWindow *self)
 }
 
 static void
+models_changed_cb (DermContext *context, DermWindow *self)
+{
+  derm_window_reanalyze (self);
+}
+
+static void
+derm_window_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  DermWindow *self = DERM_WINDOW (object);
+  switch (id)
+    {
+    case PROP_CONTEXT:
+      self->context = g_value_dup_object (value);
+      g_signal_connect_object (self->context, "models-changed", G_CALLBACK (models_changed_cb), self, 0);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+    }
+}
+
+static void
+derm_window_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  DermWindow *self = DERM_WINDOW (object);
+  switch (id)
+    {
+    case PROP_CONTEXT:
+      g_value_set_object (value, self->context);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+    }
+}
+
+static void
 derm_window_dispose (GObject *object)
 {
   DermWindow *self = DERM_WINDOW (object);
@@ -722,6 +749,8 @@ derm_window_dispose (GObject *object)
   gtk_window_set_titlebar (GTK_WINDOW (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), DERM_TYPE_WINDOW);
 
+  g_clear_object (&self->context);
+
   G_OBJECT_CLASS (derm_window_parent_class)->dispose (object);
 }
 
@@ -733,7 +762,15 @@ derm_window_class_init (DermWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = derm_window_dispose;
+  object_class->set_property = derm_window_set_property;
+  object_class->get_property = derm_window_get_property;
   window_class->close_request = derm_window_close_request;
+
+  /* The settings and the workers the window and its pages share. */
+  properties[PROP_CONTEXT] = g_param_spec_object ("context", NULL, NULL, DERM_TYPE_CONTEXT,
+                                                  G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY
+                                                  | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/dermalens/Dermalens/ui/derm-window.ui");
   gtk_widget_class_bind_template_child (widget_class, DermWindow, header_bar);
@@ -773,9 +810,11 @@ derm_window_init (DermWindow *self)
 }
 
 DermWindow *
-derm_window_new (DermApplication *application)
+derm_window_new (GtkApplication *application, DermContext *context)
 {
-  DermWindow *self = g_object_new (DERM_TYPE_WINDOW, "application", application, NULL);
+  g_return_val_if_fail (DERM_IS_CONTEXT (context), NULL);
+  DermWindow *self = g_object_new (DERM_TYPE_WINDOW, "application", application, "context", context,
+                                   NULL);
   restore_window_state (self);
   return self;
 }

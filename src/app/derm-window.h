@@ -3,9 +3,9 @@
 
 #include <gtk/gtk.h>
 
-#include "derm-application.h"
 #include "derm-case-browser.h"
 #include "derm-compare.h"
+#include "derm-context.h"
 #include "derm-page.h"
 #include "derm-train-panel.h"
 
@@ -14,8 +14,9 @@ G_BEGIN_DECLS
 #define DERM_TYPE_WINDOW (derm_window_get_type ())
 G_DECLARE_FINAL_TYPE (DermWindow, derm_window, DERM, WINDOW, GtkApplicationWindow)
 
-/* Returns: (transfer floating) a new window of @application. */
-DermWindow *derm_window_new (DermApplication *application);
+/* Returns: (transfer floating) a new window of @application sharing
+ * @context (settings and workers) with the other windows. */
+DermWindow *derm_window_new (GtkApplication *application, DermContext *context);
 
 /* Opens @file in a new page (or shows its page when already open).
  * Returns: (transfer none) the page. */

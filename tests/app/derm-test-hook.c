@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-application.h"
 #include "derm-case-browser-private.h"
 #include "derm-compare-private.h"
 #include "derm-error.h"
