@@ -660,11 +660,7 @@ cases_delete (int argc, char **argv)
   return DERM_CLI_EXIT_OK;
 }
 
-static const struct {
-  const char *name;
-  const char *summary;
-  DermCliCommandFunc run;
-} subcommands[] = {
+static const DermCliCommand subcommands[] = {
   { "list", N_("List cases with filters, sorted and paged"), cases_list },
   { "show", N_("Show a case, or its lesion's timeline"), cases_show },
   { "add", N_("Add a visit (copies the image in)"), cases_add },
@@ -673,38 +669,12 @@ static const struct {
   { "delete", N_("Delete a case, lesion or patient"), cases_delete },
 };
 
-static void
-print_cases_usage (FILE *out)
-{
-  fprintf (out, _("Usage: dermalens-cli cases SUBCOMMAND [--db PATH] [--json] [OPTIONS...]\n\n"
-                  "Subcommands:\n"));
-  for (gsize k = 0; k < G_N_ELEMENTS (subcommands); k++)
-    fprintf (out, "  %-8s %s\n", subcommands[k].name, _(subcommands[k].summary));
-}
-
 int
 derm_cli_cases (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      print_cases_usage (stderr);
-      return DERM_CLI_EXIT_USAGE;
-    }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
-    {
-      print_cases_usage (stdout);
-      return DERM_CLI_EXIT_OK;
-    }
-  for (gsize k = 0; k < G_N_ELEMENTS (subcommands); k++)
-    if (strcmp (argv[1], subcommands[k].name) == 0)
-      {
-        g_autofree char *prog = g_strdup_printf ("cases %s", argv[1]);
-        g_set_prgname (prog);
-        int rc = subcommands[k].run (argc - 1, argv + 1);
-        g_clear_pointer (&opt_db, g_free);
-        return rc;
-      }
-  derm_cli_error (_("unknown cases subcommand '%s'"), argv[1]);
-  print_cases_usage (stderr);
-  return DERM_CLI_EXIT_USAGE;
+  int rc = derm_cli_run_subcommand ("cases", subcommands, G_N_ELEMENTS (subcommands),
+                                    _("Usage: dermalens-cli cases SUBCOMMAND [--db PATH] [--json] "
+                                      "[OPTIONS...]\n\nSubcommands:\n"), argc, argv);
+  g_clear_pointer (&opt_db, g_free);
+  return rc;
 }

@@ -72,6 +72,20 @@ parse_version_id (const char *s, gint64 *out)
   return TRUE;
 }
 
+/* The common start of a subcommand that takes a VERSION first: parses the
+ * options and @n_args arguments, the version number, and opens the store.
+ * Returns: (transfer full) the store, or NULL with *@rc the exit status. */
+static DermStore *
+open_for_version (const char *parameters, const char *summary, int n_args, int *argc, char ***argv,
+                  gint64 *id, int *rc)
+{
+  *rc = DERM_CLI_EXIT_USAGE;
+  if (!parse (NULL, parameters, summary, n_args, argc, argv) || !parse_version_id ((*argv)[1], id))
+    return NULL;
+  *rc = DERM_CLI_EXIT_FAILURE;
+  return open_store ();
+}
+
 static char *
 format_created (gint64 t)
 {
@@ -188,14 +202,12 @@ static int
 models_show (int argc, char **argv)
 {
   gint64 id;
-  if (!parse (NULL, _("VERSION"), _("Show a model version: file, provenance, metrics, settings."), 1,
-              &argc, &argv))
-    return DERM_CLI_EXIT_USAGE;
-  if (!parse_version_id (argv[1], &id))
-    return DERM_CLI_EXIT_USAGE;
-  g_autoptr(DermStore) store = open_store ();
+  int rc;
+  g_autoptr(DermStore) store =
+    open_for_version (_("VERSION"), _("Show a model version: file, provenance, metrics, settings."),
+                      1, &argc, &argv, &id, &rc);
   if (store == NULL)
-    return DERM_CLI_EXIT_FAILURE;
+    return rc;
   g_autoptr(GError) error = NULL;
   g_autoptr(DermModelVersion) v = derm_store_get_model (store, id, &error);
   if (v == NULL)
@@ -289,15 +301,12 @@ static int
 models_activate (int argc, char **argv)
 {
   gint64 id;
-  if (!parse (NULL, _("VERSION"),
-              _("Make a version the active one of its kind; activating the previous one again "
-                "rolls back."), 1, &argc, &argv))
-    return DERM_CLI_EXIT_USAGE;
-  if (!parse_version_id (argv[1], &id))
-    return DERM_CLI_EXIT_USAGE;
-  g_autoptr(DermStore) store = open_store ();
+  int rc;
+  g_autoptr(DermStore) store =
+    open_for_version (_("VERSION"), _("Make a version the active one of its kind; activating the "
+                                      "previous one again rolls back."), 1, &argc, &argv, &id, &rc);
   if (store == NULL)
-    return DERM_CLI_EXIT_FAILURE;
+    return rc;
   g_autoptr(GError) error = NULL;
   DermModelKind kind;
   if (!derm_registry_activate (store, id, &kind, &error))
@@ -318,14 +327,12 @@ static int
 models_export (int argc, char **argv)
 {
   gint64 id;
-  if (!parse (NULL, _("VERSION FILE"), _("Copy a version's weight file out of the registry."), 2,
-              &argc, &argv))
-    return DERM_CLI_EXIT_USAGE;
-  if (!parse_version_id (argv[1], &id))
-    return DERM_CLI_EXIT_USAGE;
-  g_autoptr(DermStore) store = open_store ();
+  int rc;
+  g_autoptr(DermStore) store =
+    open_for_version (_("VERSION FILE"), _("Copy a version's weight file out of the registry."), 2,
+                      &argc, &argv, &id, &rc);
   if (store == NULL)
-    return DERM_CLI_EXIT_FAILURE;
+    return rc;
   g_autoptr(GError) error = NULL;
   if (!derm_registry_export (store, id, argv[2], &error))
     {
@@ -343,15 +350,13 @@ static int
 models_delete (int argc, char **argv)
 {
   gint64 id;
-  if (!parse (NULL, _("VERSION"),
-              _("Delete a version that is not active, and its file in the models folder. Analyses "
-                "that used it keep its name."), 1, &argc, &argv))
-    return DERM_CLI_EXIT_USAGE;
-  if (!parse_version_id (argv[1], &id))
-    return DERM_CLI_EXIT_USAGE;
-  g_autoptr(DermStore) store = open_store ();
+  int rc;
+  g_autoptr(DermStore) store =
+    open_for_version (_("VERSION"), _("Delete a version that is not active, and its file in the "
+                                      "models folder. Analyses that used it keep its name."),
+                      1, &argc, &argv, &id, &rc);
   if (store == NULL)
-    return DERM_CLI_EXIT_FAILURE;
+    return rc;
   g_autoptr(GError) error = NULL;
   if (!derm_registry_delete (store, id, &error))
     {
@@ -365,11 +370,7 @@ models_delete (int argc, char **argv)
   return DERM_CLI_EXIT_OK;
 }
 
-static const struct {
-  const char *name;
-  const char *summary;
-  DermCliCommandFunc run;
-} subcommands[] = {
+static const DermCliCommand subcommands[] = {
   { "list", N_("List the model versions"), models_list },
   { "show", N_("Show a version's provenance and metrics"), models_show },
   { "import", N_("Register a Dermalens file or a torchvision export"), models_import },
@@ -378,38 +379,13 @@ static const struct {
   { "delete", N_("Delete a version that is not active"), models_delete },
 };
 
-static void
-print_models_usage (FILE *out)
-{
-  fprintf (out, _("Usage: dermalens-cli models SUBCOMMAND [--db PATH] [--json] [OPTIONS...]\n\n"
-                  "The registry of model versions the window uses.\n\nSubcommands:\n"));
-  for (gsize k = 0; k < G_N_ELEMENTS (subcommands); k++)
-    fprintf (out, "  %-9s %s\n", subcommands[k].name, _(subcommands[k].summary));
-}
-
 int
 derm_cli_models (int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      print_models_usage (stderr);
-      return DERM_CLI_EXIT_USAGE;
-    }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
-    {
-      print_models_usage (stdout);
-      return DERM_CLI_EXIT_OK;
-    }
-  for (gsize k = 0; k < G_N_ELEMENTS (subcommands); k++)
-    if (strcmp (argv[1], subcommands[k].name) == 0)
-      {
-        g_autofree char *prog = g_strdup_printf ("models %s", argv[1]);
-        g_set_prgname (prog);
-        int rc = subcommands[k].run (argc - 1, argv + 1);
-        g_clear_pointer (&opt_db, g_free);
-        return rc;
-      }
-  derm_cli_error (_("unknown models subcommand '%s'"), argv[1]);
-  print_models_usage (stderr);
-  return DERM_CLI_EXIT_USAGE;
+  int rc = derm_cli_run_subcommand ("models", subcommands, G_N_ELEMENTS (subcommands),
+                                    _("Usage: dermalens-cli models SUBCOMMAND [--db PATH] [--json] "
+                                      "[OPTIONS...]\n\nThe registry of model versions the window "
+                                      "uses.\n\nSubcommands:\n"), argc, argv);
+  g_clear_pointer (&opt_db, g_free);
+  return rc;
 }

@@ -80,6 +80,40 @@ derm_cli_parse_options (const GOptionEntry *entries, const char *parameter_strin
   return derm_cli_parse (context, argc, argv);
 }
 
+static void
+print_subcommands (FILE *out, const char *usage, const DermCliCommand *subcommands, gsize n)
+{
+  fputs (usage, out);
+  for (gsize k = 0; k < n; k++)
+    fprintf (out, "  %-9s %s\n", subcommands[k].name, _(subcommands[k].summary));
+}
+
+int
+derm_cli_run_subcommand (const char *command, const DermCliCommand *subcommands, gsize n,
+                         const char *usage, int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      print_subcommands (stderr, usage, subcommands, n);
+      return DERM_CLI_EXIT_USAGE;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      print_subcommands (stdout, usage, subcommands, n);
+      return DERM_CLI_EXIT_OK;
+    }
+  for (gsize k = 0; k < n; k++)
+    if (strcmp (argv[1], subcommands[k].name) == 0)
+      {
+        g_autofree char *prog = g_strdup_printf ("%s %s", command, argv[1]);
+        g_set_prgname (prog);
+        return subcommands[k].run (argc - 1, argv + 1);
+      }
+  derm_cli_error (_("unknown %s subcommand '%s'"), command, argv[1]);
+  print_subcommands (stderr, usage, subcommands, n);
+  return DERM_CLI_EXIT_USAGE;
+}
+
 int
 derm_cli_main (int argc, char **argv)
 {

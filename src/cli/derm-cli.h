@@ -34,6 +34,11 @@ gboolean derm_cli_parse_options (const GOptionEntry *entries, const char *parame
 /* Prints what @builder built as indented JSON on stdout; nothing when it
  * built nothing. */
 void derm_cli_print_json (JsonBuilder *builder);
+/* A command made of subcommands ("cases list", "models import"): runs the
+ * one argv[1] names with argv shifted by one, or prints @usage (translated
+ * by the caller) and the table's summaries. Returns its exit status. */
+int  derm_cli_run_subcommand (const char *command, const DermCliCommand *subcommands, gsize n,
+                              const char *usage, int argc, char **argv);
 /* Prints "dermalens-cli: MESSAGE" on stderr. */
 void derm_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
