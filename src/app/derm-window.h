@@ -1,13 +1,12 @@
-/* derm-window.h: the main window: header bar, and one page per opened image. */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * derm-window.h: the main window: header bar, and one page per opened image. */
 #pragma once
 
 #include <gtk/gtk.h>
 
-#include "derm-case-browser.h"
-#include "derm-compare.h"
-#include "derm-context.h"
-#include "derm-page.h"
-#include "derm-train-panel.h"
+#include "derm-store.h"
+#include "derm-types.h"
 
 G_BEGIN_DECLS
 
