@@ -299,13 +299,6 @@ derm_application_new (void)
                        NULL);
 }
 
-DermStoreWorker *
-derm_application_get_store_worker (DermApplication *self)
-{
-  g_return_val_if_fail (DERM_IS_APPLICATION (self), NULL);
-  return self->context != NULL ? derm_context_get_store_worker (self->context) : NULL;
-}
-
 GSettings *
 derm_application_get_settings (DermApplication *self)
 {

@@ -27,8 +27,4 @@ GSettings       *derm_application_get_settings (DermApplication *self);
  * or NULL before startup. */
 DermContext     *derm_application_get_context (DermApplication *self);
 
-/* Returns: (transfer none) the context's store worker (for the page until
- * it takes the context). */
-DermStoreWorker *derm_application_get_store_worker (DermApplication *self);
-
 G_END_DECLS

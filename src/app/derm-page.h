@@ -7,7 +7,7 @@
 #include "derm-image.h"
 #include "derm-save-dialog.h"
 #include "derm-store.h"
-#include "derm-worker.h"
+#include "derm-context.h"
 
 G_BEGIN_DECLS
 
@@ -31,7 +31,7 @@ G_DECLARE_FINAL_TYPE (DermPage, derm_page, DERM, PAGE, GtkWidget)
 /* Starts decoding @file on a worker thread, then analyses it with
  * @worker; overlay and threshold settings come from @settings.
  * Returns: (transfer floating). */
-DermPage      *derm_page_new (GFile *file, DermWorker *worker, GSettings *settings);
+DermPage      *derm_page_new (GFile *file, DermContext *context);
 
 /* Returns: (transfer none). */
 GFile         *derm_page_get_file (DermPage *self);
@@ -49,7 +49,7 @@ const DermAnalysisResult *derm_page_get_result (DermPage *self);
 /* A page for a stored case (@stored: transfer full, as derm_store_get_case
  * returns it, masks loaded): shows its image with the stored analysis and
  * overlays; nothing is computed again. Returns: (transfer floating). */
-DermPage      *derm_page_new_for_case (DermCase *stored, DermWorker *worker, GSettings *settings);
+DermPage      *derm_page_new_for_case (DermCase *stored, DermContext *context);
 /* The case this page is stored as, or NULL. (transfer none) */
 const DermCase *derm_page_get_case (DermPage *self);
 /* TRUE while a save, correction or report runs ("busy" property). */

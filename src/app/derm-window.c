@@ -131,8 +131,7 @@ derm_window_open_file (DermWindow *self, GFile *file)
         }
     }
 
-  DermPage *page = derm_page_new (file, derm_context_get_worker (self->context),
-                                  derm_context_get_settings (self->context));
+  DermPage *page = derm_page_new (file, self->context);
   g_signal_connect_object (page, "notify::case-id", G_CALLBACK (page_case_saved_cb), self, 0);
   int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
   gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
@@ -374,8 +373,7 @@ derm_window_open_case (DermWindow *self, DermCase *c)
         }
     }
 
-  DermPage *page = derm_page_new_for_case (c, derm_context_get_worker (self->context),
-                                           derm_context_get_settings (self->context));
+  DermPage *page = derm_page_new_for_case (c, self->context);
   g_signal_connect_object (page, "notify::case-id", G_CALLBACK (page_case_saved_cb), self, 0);
   int index = gtk_notebook_append_page (self->notebook, GTK_WIDGET (page), create_tab_label (page));
   gtk_notebook_set_tab_reorderable (self->notebook, GTK_WIDGET (page), TRUE);
