@@ -14,6 +14,7 @@
 #include <glib/gi18n.h>
 
 #include "derm-case.h"
+#include "derm-enum-types.h"
 #include "derm-page.h"
 #include "derm-page-private.h"
 #include "derm-results.h"
@@ -321,10 +322,10 @@ derm_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
       g_value_set_string (value, self->title);
       break;
     case PROP_STATE:
-      g_value_set_int (value, self->state);
+      g_value_set_enum (value, self->state);
       break;
     case PROP_ANALYSIS_STATE:
-      g_value_set_int (value, self->analysis_state);
+      g_value_set_enum (value, self->analysis_state);
       break;
     case PROP_CONTEXT:
       g_value_set_object (value, self->context);
@@ -380,11 +381,11 @@ derm_page_class_init (DermPageClass *klass)
     g_param_spec_string ("title", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_STATE] =
-    g_param_spec_int ("state", NULL, NULL, DERM_PAGE_LOADING, DERM_PAGE_READY, DERM_PAGE_LOADING,
+    g_param_spec_enum ("state", NULL, NULL, DERM_TYPE_PAGE_STATE, DERM_PAGE_LOADING,
                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_ANALYSIS_STATE] =
-    g_param_spec_int ("analysis-state", NULL, NULL, DERM_ANALYSIS_NONE, DERM_ANALYSIS_FAILED,
-                      DERM_ANALYSIS_NONE, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_enum ("analysis-state", NULL, NULL, DERM_TYPE_ANALYSIS_STATE, DERM_ANALYSIS_NONE,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   /* The settings and the workers (the window's). */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, DERM_TYPE_CONTEXT,

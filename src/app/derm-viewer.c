@@ -13,6 +13,7 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-enum-types.h"
 #include "derm-viewer.h"
 
 #define ZOOM_STEP 1.25
@@ -538,7 +539,7 @@ derm_viewer_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_CONTOUR_COLOR: g_value_take_string (value, color_to_string (&self->contour_color)); break;
     case PROP_HAS_MASK: g_value_set_boolean (value, self->mask != NULL); break;
     case PROP_HAS_HEATMAP: g_value_set_boolean (value, self->heatmap_values != NULL); break;
-    case PROP_TOOL: g_value_set_int (value, self->tool); break;
+    case PROP_TOOL: g_value_set_enum (value, self->tool); break;
     case PROP_BRUSH_SIZE: g_value_set_int (value, self->brush_size); break;
     case PROP_CAN_UNDO: g_value_set_boolean (value, self->undo->len > 0); break;
     case PROP_CAN_REDO: g_value_set_boolean (value, self->redo->len > 0); break;
@@ -570,7 +571,7 @@ derm_viewer_set_property (GObject *object, guint prop_id, const GValue *value, G
       set_color (&self->contour_color, g_value_get_string (value), "#33d17a");
       break;
     case PROP_TOOL:
-      self->tool = CLAMP (g_value_get_int (value), DERM_VIEWER_TOOL_NONE, DERM_VIEWER_TOOL_ERASER);
+      self->tool = g_value_get_enum (value);
       gtk_widget_set_cursor_from_name (GTK_WIDGET (self),
                                        self->tool != DERM_VIEWER_TOOL_NONE ? "crosshair" : NULL);
       break;
@@ -629,8 +630,7 @@ derm_viewer_class_init (DermViewerClass *klass)
   properties[PROP_HAS_HEATMAP] =
     g_param_spec_boolean ("has-heatmap", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_TOOL] =
-    g_param_spec_int ("tool", NULL, NULL, DERM_VIEWER_TOOL_NONE, DERM_VIEWER_TOOL_ERASER,
-                      DERM_VIEWER_TOOL_NONE, rw);
+    g_param_spec_enum ("tool", NULL, NULL, DERM_TYPE_VIEWER_TOOL, DERM_VIEWER_TOOL_NONE, rw);
   properties[PROP_BRUSH_SIZE] = g_param_spec_int ("brush-size", NULL, NULL, 1, 200, 16, rw);
   properties[PROP_CAN_UNDO] =
     g_param_spec_boolean ("can-undo", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
