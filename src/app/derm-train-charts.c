@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-train-charts.c: loss / metric curves and the confusion heat map. */
 #include "config.h"
 

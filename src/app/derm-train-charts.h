@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-train-charts.h: the training panel's cairo charts: live curves of the
  * training loss and the validation metric, and a confusion matrix heat map. */
 #pragma once

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * derm-train-panel-private.h: for the GUI tests only. */
+ * derm-train-panel-private.h: what the GUI tests read of the training panel
+ * beyond its public API. */
 #pragma once
 
 #include "derm-train-panel.h"
 
 G_BEGIN_DECLS
 
-/* The template child @name ("start_button", "epochs_spin", ...).
+/* ---- For the GUI tests -------------------------------------------------------------- */
+
+/* The template child @name ("start_button", "epochs_spin", ...) of the panel
+ * or of one of its parts.
  * Returns: (transfer none) or NULL. */
 GtkWidget *_derm_train_panel_get_child (DermTrainPanel *self, const char *name);
 /* The id of the version registered by the last job, 0 when none. */

@@ -1,4 +1,6 @@
-/* derm-train-panel.h: the training panel: set up a job, watch it train
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * derm-train-panel.h: the training panel: set up a job, watch it train
  * (progress, curves, per-class recall), see its test results, and manage
  * model versions (compare, activate / roll back, import, export, delete). */
 #pragma once

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * derm-train-setup-private.h: what derm-train-panel.c reads of this part for
+ * the GUI tests' accessors (derm-train-panel-private.h). */
+#pragma once
+
+#include "derm-train-setup.h"
+
+G_BEGIN_DECLS
+
+void             _derm_train_setup_set_limit (DermTrainSetup *self, guint lesions);
+GtkNativeDialog *_derm_train_setup_get_file_chooser (DermTrainSetup *self);
+
+G_END_DECLS
