@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-bench-analysis.c: the analysis both CPU benchmarks time. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-bench-analysis.h: what derm-bench-engine and derm-bench-contention
  * share: the benchmark's JPEG, the app's decoding of it, the analysis
  * models, and one whole analysis as the app runs it (src/app/derm-worker.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-bench-contention: an analysis while a job trains, in one process, as
  * in the app (issue 13: "keep it under 1 s on 2 cores").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-bench-engine: the engine's speed, for comparison with PyTorch in
  * Python (bench/peer/bench-torch.py measures the same things the same way).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench-store: builds a case database of N cases (default 100,000) and
  * times, as a median of many runs, the two queries the UI waits on:
  * a filtered, sorted page of 50 cases, and a lesion's timeline. Prints the

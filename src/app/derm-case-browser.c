@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-case-browser.c: the case browser. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-case-browser.h: the case browser: stored cases in a GtkColumnView
  * with search, filters (body site, predicted class, risk, confirmed) and
  * sorting. Queries run on the store thread. */

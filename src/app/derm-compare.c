@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-compare.c: follow-up comparison of a lesion's visits. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-compare.h: follow-up comparison: the first and the latest visit of a
  * lesion side by side, each with its stored mask and prediction, and the
  * change in lesion area and colours between them. */

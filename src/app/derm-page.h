@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-page.h: one opened image (a tab of the window): loading, error, or
  * the viewer with its analysis. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-preferences.c: the preferences window. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-preferences.h: the preferences window: compute device, model files,
  * overlay colours and opacities, risk threshold and low-confidence margin,
  * measurement units and scale; every control is bound to GSettings. */

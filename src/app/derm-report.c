@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-report.c: the case report as a PDF. Layout in points on an A4 page. */
 #include "config.h"
 

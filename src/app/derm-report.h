@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-report.h: the case report as a PDF (cairo's PDF surface): the image
  * with the lesion contour, the probabilities as a chart, the measurements,
  * the notes, the clinician's diagnosis when there is one, the model

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-results.c: the results panel. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-results.h: the results panel: probabilities as a sorted bar chart,
  * top class, malignant-risk flag, low-confidence note, measurements, model
  * versions, and the decision-support disclaimer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-save-dialog.c: "Save to Case". */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-save-dialog.h: "Save to Case": patient identifier, body site,
  * lesion label, visit date and notes. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-viewer.c: the image viewer widget.
  *
  * Geometry: the image point (center_x, center_y) is shown at the middle of

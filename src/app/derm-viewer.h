@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-viewer.h: the image viewer: fit, zoom, pan, and the analysis
  * overlays (mask fill, contour, Grad-CAM heatmap). */
 #pragma once

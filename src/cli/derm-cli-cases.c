@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-cli-cases.c: dermalens-cli cases list|show|add|export|import|delete */
 #include "config.h"
 

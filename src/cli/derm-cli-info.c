@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-cli-info.c: dermalens-cli info */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-cli-models.c: dermalens-cli classify, segment, weights-info and
  * init-weights: the engine without the pipeline. */
 #include "config.h"

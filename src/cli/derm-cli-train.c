@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-cli-train.c: dermalens-cli train, evaluate and analyze. */
 #include "config.h"
 

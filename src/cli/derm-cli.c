@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-cli.c: command dispatch for dermalens-cli. */
 #include "config.h"
 

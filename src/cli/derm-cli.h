@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-cli.h: dermalens-cli's commands. Each command parses its own options
  * with GOptionContext and returns the process exit status:
  * 0 success, 1 failure (message on stderr), 2 usage error (usage on stderr). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-augment.c: uint8 training cache, augmentation, threaded batches. */
 #include "config.h"
 

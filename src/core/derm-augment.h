@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-augment.h: the training input pipeline. An in-memory uint8 cache of
  * every image (and mask) at the training size, augmentation with the same
  * geometry on image and mask, and a threaded batch loader that prepares

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-bootstrap.c: lesion-bootstrap intervals (see derm-bootstrap.h). */
 #include "config.h"
 

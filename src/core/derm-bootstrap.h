@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-bootstrap.h: 95% confidence intervals of a classifier's test metrics
  * by resampling lesions, not images (issue 14). HAM10000 holds several
  * images of many lesions; they are not independent draws, and an image

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-classes.h: the seven HAM10000 diagnoses, in the order every file
  * format and API uses (DESIGN.md, "Classes"). */
 #pragma once

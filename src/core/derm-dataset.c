@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-dataset.c: HAM10000 metadata CSV, file lookup and validation. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-dataset.h: HAM10000 as distributed (metadata CSV, images, masks),
  * with a validation report.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-decision.c: the decision rule (see derm-decision.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-decision.h: a classifier's decision rule, fitted on the validation
  * split's calibrated probabilities (issue 14). The arg-max of the
  * probabilities wastes a good ranking on an imbalanced problem: the rare

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-error.h: the error domain shared by every Dermalens layer. */
 #pragma once
 

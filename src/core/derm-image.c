@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-image.c: JPEG (TurboJPEG) and PNG (libpng) decoding and encoding,
  * with a pixel budget checked before any allocation. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-image.h: the one 8-bit image type used everywhere, and its I/O.
  *
  * A DermImage holds width * height * channels bytes, rows packed (stride is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-lesion.c: area, asymmetry, border, colours and diameter of a lesion. */
 #include "config.h"
 

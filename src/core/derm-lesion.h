@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-lesion.h: lesion measurements from an image and its mask (the ABCD
  * rule's quantities, in pixels). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-metrics.c: classification and segmentation metrics. */
 #include "config.h"
 

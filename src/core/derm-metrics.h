@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-metrics.h: classification and segmentation metrics, and the
  * calibration temperature fit. Pure computation, no model. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-split.c: lesion-grouped, class-stratified splits. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-split.h: lesion-grouped, class-stratified, seeded train/val/test
  * splits. No lesion_id ever appears on two sides. */
 #pragma once

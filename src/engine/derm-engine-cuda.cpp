@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-cuda.cpp: CUDA specifics, compiled only against a CUDA libtorch
 // (LIBTORCH_HAS_CUDA); the CPU build answers without them.
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-data.cpp: the device-resident training data path. The uint8
 // cache lives on the model's device; batches are gathered with index_select
 // and augmented there (affine_grid + grid_sample, colour jitter), with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-infer.cpp: the one preprocessing path, classification,
 // segmentation, test-time augmentation and Grad-CAM.
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-models.cpp: ResNet-18/34/50 (torchvision's names and shapes),
 // the U-Net, and a DermModel's life: creation, weight files, metadata, device.
 #include "config.h"

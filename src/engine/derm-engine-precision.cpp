@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-precision.cpp: the CPU precision policy (bf16 autocast where
 // the CPU has bfloat16 units, fp32 elsewhere), the autocast scopes, and the
 // gate that lets a foreground analysis go before background CPU work.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-private.hpp: shared by the engine's C++ files only.
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-runtime.cpp: versions, devices, threads, seeds, and the one
 // place where C++ exceptions become GErrors.
 #include "config.h"

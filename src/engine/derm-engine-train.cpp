@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 // derm-engine-train.cpp: the training loop (optimizers, schedule, losses,
 // fine-tuning modes, progress, cancel) and checkpoints.
 #include "config.h"

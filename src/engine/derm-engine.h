@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-engine.h: the C face of the libtorch shim (C++ behind it).
  *
  * Conventions: opaque handles; every function that can fail returns FALSE or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-safetensors.c: a bounds-checked safetensors reader and an atomic
  * writer. Nothing in a file is trusted until every check has passed. */
 #include "config.h"

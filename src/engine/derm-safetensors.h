@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-safetensors.h: safetensors files, read and written in C (json-glib).
  *
  * The format: 8 bytes little-endian header length N, N bytes of JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-case.c: stored cases: store-thread jobs and conversions. */
 #include "config.h"
 

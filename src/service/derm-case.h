@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-case.h: stored cases for the window: the jobs the store thread runs
  * (save a visit with its analysis, list, open, timeline, annotate) and the
  * conversions between an analysis as the app shows it and as it is stored.

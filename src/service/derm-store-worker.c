@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-store-worker.c: the case store's thread. */
 #include "config.h"
 

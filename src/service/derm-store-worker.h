@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-store-worker.h: the case store's thread. One thread owns one
  * DermStore connection (derm-store.h: one connection per thread) and runs
  * jobs from a queue, in order; results come back on the requester's main

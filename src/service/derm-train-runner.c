@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-train-runner.c: the training panel's job thread (see derm-train-runner.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-train-runner.h: a training job of the training panel, run on its own
  * thread (DESIGN.md, "Threads").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-worker.c: the model worker thread.
  *
  * The main thread only queues requests (each carries a GTask and copies of

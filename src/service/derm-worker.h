@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-worker.h: the model worker. One thread owns the inference models
  * (classifier and segmenter) and serves analysis requests from a queue;
  * results come back on the main thread (DESIGN.md, "Threads"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-store-io.c: exporting cases (CSV, HAM10000 folder) and importing a
  * HAM10000 folder, with a small RFC 4180 CSV reader and writer. */
 #define _GNU_SOURCE /* syncfs */

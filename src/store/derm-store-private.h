@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-store-private.h: what the files of the case store share, and the
  * hooks its tests use (migration to an older schema). Not a public API. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-store-query.c: listing cases with filters, one case, a lesion's
  * timeline. Every value is a bound parameter; only fixed SQL fragments are
  * concatenated. */

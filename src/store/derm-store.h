@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-store.h: the case database (patients, lesions, images, analyses,
  * annotations) and the model registry, in SQLite.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-evaluate.c: evaluation through the inference path. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-evaluate.h: a model against (part of) a HAM10000 folder, through the
  * inference path a user's image takes (decode, the engine's preprocessing). */
 #pragma once

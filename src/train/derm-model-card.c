@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-model-card.c: the model card (see derm-model-card.h). */
 #include "config.h"
 

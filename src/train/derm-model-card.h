@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-model-card.h: a classifier's model card (Mitchell et al., "Model
  * Cards for Model Reporting", 2019), assembled from what a Dermalens model
  * file carries in its metadata: "model_card" (the facts of the data and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-train-job.c: the whole training job (see derm-train-job.h). */
 #include "config.h"
 

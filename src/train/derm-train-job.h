@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-train-job.h: one whole training job, reusable by the CLI and the
  * GUI's training panel: dataset, lesion-grouped split, uint8 cache, threaded
  * loader, epochs with validation, best model, early stopping, resumable

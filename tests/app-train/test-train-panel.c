@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-train-panel.c: the training panel under Xvfb, driven through its
  * widgets on a small generated HAM10000 folder: start a job, see events and
  * the bar move, analyse while it trains, stop within one step, resume,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* app-test-tool.c: helpers for the GUI tests, linked with core only.
  *
  *   app-test-tool make-lesion OUT.{png,jpg} WIDTH HEIGHT

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* derm-test-hook.h: hooks the GUI tests drive through the environment of
  * tests/app/dermalens-test (the application with this hook linked in).
  *

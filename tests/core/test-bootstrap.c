@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-bootstrap.c: lesion-bootstrap confidence intervals. */
 #include "config.h"
 

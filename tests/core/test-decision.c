@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-decision.c: the decision rule (class offsets for balanced accuracy,
  * the malignant-risk operating point) on generated and hand-made sets. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-image.c: JPEG and PNG input/output on images the test generates,
  * exact for PNG, within a tolerance for JPEG, and every bad input. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* engine-test-util.h: helpers shared by the engine tests (header-only). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-engine-data.c: the device-resident data path (on $DERM_TEST_DEVICE,
  * default cpu): identity augmentation reproduces the cache, image and mask
  * keep the same geometry, the device draws what the CPU loader draws for the

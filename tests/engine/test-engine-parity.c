@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-engine-parity.c: torchvision ResNets exported to safetensors load
  * into the engine and give the same logits (fp32, eval mode). */
 #include "config.h"

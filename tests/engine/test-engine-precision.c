@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-engine-precision.c: the CPU precision policy. The environment,
  * the setting and what the CPU says decide it; bf16 inference agrees with
  * fp32 (top class, probabilities, masks, Grad-CAM) on models trained on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-engine-train.c: the training loop on generated data: a ResNet-18
  * learns discs vs squares, a U-Net learns disc masks; cancel, resume and
  * seeded repeatability; the U-Net on odd sizes. */

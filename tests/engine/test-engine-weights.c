@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-engine-weights.c: safetensors files (malformed ones of every kind,
  * round trips), weight loading checks, and bad input to inference. */
 #include "config.h"

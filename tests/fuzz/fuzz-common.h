@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-common.h: what every Dermalens fuzz harness shares.
  *
  * A harness defines LLVMFuzzerTestOneInput (and LLVMFuzzerInitialize); it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-dataset-csv.c: the HAM10000 metadata CSV parser and the checks behind
  * derm_dataset_load (), on a scratch folder that holds a few real images and
  * masks, so rows can be accepted as well as refused. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-image.c: the JPEG and PNG loaders (derm_image_load_from_memory),
  * both channel counts, full size and DCT-scaled.
  *

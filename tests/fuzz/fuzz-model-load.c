@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-model-load.c: model files through the engine: derm_model_load (the
  * metadata that decides what is built, then every tensor copied in) and
  * derm_model_load_weights into an existing U-Net, which must be left as it

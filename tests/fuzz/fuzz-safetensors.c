@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-safetensors.c: the safetensors reader (header length, JSON header,
  * dtypes, shapes, data offsets) and, for files it accepts, a write and a
  * re-read that must give the same tensors. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-store-import.c: importing a case export (a HAM10000 folder) into the
  * case store. The input is the folder's HAM10000_metadata.csv; the folder
  * holds fixed images and masks, good and bad. Each input gets a fresh store.

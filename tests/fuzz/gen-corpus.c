@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* gen-corpus.c: writes the seed corpora of the fuzz harnesses.
  *
  *   gen-corpus OUTDIR

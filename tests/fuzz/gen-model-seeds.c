@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* gen-model-seeds.c: writes the seeds of the model-load harness: small
  * U-Nets as the engine saves them, and variants of their metadata.
  *

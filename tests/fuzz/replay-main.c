@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* replay-main.c: runs a fuzz harness once over each file given, and over
  * every file of each folder given (sorted), without libFuzzer. Used by the
  * test suite to replay the regression inputs and the generated seeds in any

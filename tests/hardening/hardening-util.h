@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* hardening-util.h: helpers shared by the hardening tests (header-only). */
 #pragma once
 

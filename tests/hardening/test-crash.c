@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-crash.c: crash safety (issue 9). A child process is killed with
  * SIGKILL in the middle of saving cases, of saving and registering model
  * versions, and of a training job; then the files and the database must be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-limits.c: absurd inputs and hostile conditions (issue 9, "Limits"):
  * pixel bombs, CSV lines and fields of absurd length, weight headers that
  * claim gigabytes, paths with spaces, quotes and non-ASCII letters, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The input pipeline: cache, augmentation geometry, threaded loader. */
 #include "config.h"
 

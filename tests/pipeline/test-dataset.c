@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Dataset parsing: the real HAM10000 (when present) and generated CSVs
  * carrying each defect. */
 #include "config.h"

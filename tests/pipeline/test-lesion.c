@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Lesion measurements on shapes whose answers are known. */
 #include "config.h"
 

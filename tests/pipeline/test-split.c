@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Split invariants: no lesion on two sides, every class on every side where
  * counts allow, same seed same split, different seed different split. */
 #include "config.h"

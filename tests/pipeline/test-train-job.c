@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The training job's API: options, events, refusals; and short runs on a
  * tiny synthetic set for the checkpoint interval and the device data path. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-util.h: helpers shared by the pipeline tests (header-only). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* store-test-util.h: helpers shared by the case store's tests. */
 #pragma once
 

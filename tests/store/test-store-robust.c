@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-store-robust.c: the case store under a crash (SIGKILL in the middle
  * of an import), a newer schema, a corrupt or foreign file, a read-only
  * database, a full disk, and migrations from every earlier version.

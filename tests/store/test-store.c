@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-store.c: the case store's operations: visits, analyses, annotations,
  * listing with filters, timeline, deletion, export, import, model registry,
  * and concurrent use from several threads. */
