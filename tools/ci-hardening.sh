@@ -30,8 +30,10 @@ fuzz_secs=${DERM_CI_FUZZ_SECONDS:-30}
 fuzz_harnesses=${DERM_CI_FUZZ_HARNESSES:-"image safetensors dataset-csv store-import"}
 suites=${DERM_ASAN_SUITES:-"core cli store pipeline engine hardening"}
 # The two longest tests (training end to end: about 7 and 4 minutes under
-# ASan here) pass clean but do not fit CI's time; DERM_ASAN_SKIP= runs them.
-skip=${DERM_ASAN_SKIP-"engine-train pipeline-cli"}
+# ASan here) pass clean but do not fit CI's time, nor does cli-registry (a
+# ResNet-50 built, converted and run at 224 px, not yet timed under ASan);
+# DERM_ASAN_SKIP= runs them.
+skip=${DERM_ASAN_SKIP-"engine-train pipeline-cli cli-registry"}
 status=0
 t0=$(date +%s)
 
