@@ -331,11 +331,14 @@ derm_train_panel_init (DermTrainPanel *self)
                                           _("A stopped job can be resumed from its checkpoint."));
     }
   update_sensitivity (self);
-  derm_train_versions_refresh (self->versions);
 }
 
 GtkWidget *
-derm_train_panel_new (void)
+derm_train_panel_new (DermStoreWorker *store)
 {
-  return g_object_new (DERM_TYPE_TRAIN_PANEL, NULL);
+  DermTrainPanel *self = g_object_new (DERM_TYPE_TRAIN_PANEL, NULL);
+  if (store != NULL)
+    derm_train_versions_set_store_worker (self->versions, store);
+  derm_train_versions_refresh (self->versions);
+  return GTK_WIDGET (self);
 }

@@ -7,6 +7,7 @@
 
 #include <gtk/gtk.h>
 
+#include "derm-store-worker.h"
 #include "derm-train-runner.h"
 
 G_BEGIN_DECLS
@@ -14,8 +15,9 @@ G_BEGIN_DECLS
 #define DERM_TYPE_TRAIN_PANEL (derm_train_panel_get_type ())
 G_DECLARE_FINAL_TYPE (DermTrainPanel, derm_train_panel, DERM, TRAIN_PANEL, GtkWidget)
 
-/* Returns: (transfer floating). */
-GtkWidget       *derm_train_panel_new (void);
+/* @store: the store thread the model versions are read and changed on (the
+ * window's), or NULL for one of its own. Returns: (transfer floating). */
+GtkWidget       *derm_train_panel_new (DermStoreWorker *store);
 
 gboolean         derm_train_panel_is_running (DermTrainPanel *self);
 /* Asks the running job to stop (within one step; a checkpoint is kept). */

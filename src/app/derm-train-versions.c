@@ -37,6 +37,7 @@ struct _DermTrainVersions
   gint64 selected_version;
   gint64 pending_select;
   GtkFileChooserNative *chooser;
+  DermStoreWorker *store;        /* the window's store thread, or one of its own */
 };
 
 G_DEFINE_FINAL_TYPE (DermTrainVersions, derm_train_versions, GTK_TYPE_WIDGET)
@@ -119,39 +120,53 @@ store_op_free (StoreOp *op)
   g_free (op);
 }
 
-/* The registry operation @op, then the versions as they now are. */
-static void
-store_op_worker (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoreOp, store_op_free)
+
+/* A store-thread job: the registry operation @data (a StoreOp), then the
+ * versions as they now are. Returns @data, or NULL with @error. */
+static gpointer
+store_op_job (DermStore *store, gpointer data, GError **error)
 {
   StoreOp *op = data;
-  GError *error = NULL;
-  g_autoptr(DermStore) store = derm_store_open (NULL, &error);
-  gboolean ok = store != NULL;
+  gboolean ok = TRUE;
   DermModelKind kind = DERM_MODEL_KIND_CLASSIFIER;
   if (ok && op->kind == OP_IMPORT)
-    ok = (op->id = derm_registry_import (store, op->path, NULL, &kind, &error)) > 0;
+    ok = (op->id = derm_registry_import (store, op->path, NULL, &kind, error)) > 0;
   else if (ok && op->kind == OP_ACTIVATE)
-    ok = derm_registry_activate (store, op->id, &kind, &error);
+    ok = derm_registry_activate (store, op->id, &kind, error);
   else if (ok && op->kind == OP_DELETE)
-    ok = derm_registry_delete (store, op->id, &error);
+    ok = derm_registry_delete (store, op->id, error);
   else if (ok && op->kind == OP_EXPORT)
-    ok = derm_registry_export (store, op->id, op->path, &error);
+    ok = derm_registry_export (store, op->id, op->path, error);
   op->model_kind = kind;
   if (ok && op->kind != OP_EXPORT)
-    ok = (op->versions = derm_store_list_models (store, -1, &error)) != NULL;
-  if (ok)
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+    ok = (op->versions = derm_store_list_models (store, -1, error)) != NULL;
+  return ok ? op : NULL;
 }
 
+static DermStoreWorker *
+versions_store (DermTrainVersions *self)
+{
+  /* Standalone (the panel's own tests): a store thread of its own. */
+  if (self->store == NULL)
+    self->store = derm_store_worker_new (NULL);
+  return self->store;
+}
+
+/* Queues @op on the store thread; @callback owns it. */
 static void
 run_store_op (DermTrainVersions *self, StoreOp *op, GAsyncReadyCallback callback)
 {
   g_weak_ref_init (&op->owner, self);
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, op);
-  g_task_set_task_data (task, op, (GDestroyNotify) store_op_free);
-  g_task_run_in_thread (task, store_op_worker);
+  derm_store_worker_run_async (versions_store (self), store_op_job, op, NULL, NULL, NULL,
+                               callback, op);
+}
+
+void
+derm_train_versions_set_store_worker (DermTrainVersions *self, DermStoreWorker *store)
+{
+  g_return_if_fail (DERM_IS_TRAIN_VERSIONS (self));
+  g_set_object (&self->store, store);
 }
 
 static GtkWidget *
@@ -220,10 +235,10 @@ fill_versions (DermTrainVersions *self, GPtrArray *versions)
 static void
 store_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  StoreOp *op = user_data;   /* owned by the task */
+  g_autoptr(StoreOp) op = user_data;
   g_autoptr(DermTrainVersions) self = g_weak_ref_get (&op->owner);
   g_autoptr(GError) error = NULL;
-  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
+  gboolean ok = derm_store_worker_run_finish (DERM_STORE_WORKER (source), result, &error) != NULL;
   if (self == NULL)
     return;
   if (!ok)
@@ -639,6 +654,7 @@ derm_train_versions_dispose (GObject *object)
   g_clear_object (&self->chooser);
   g_clear_pointer (&self->versions, g_ptr_array_unref);
   g_clear_pointer (&self->card_text, g_free);
+  g_clear_object (&self->store);
   gtk_widget_dispose_template (GTK_WIDGET (self), DERM_TYPE_TRAIN_VERSIONS);
   G_OBJECT_CLASS (derm_train_versions_parent_class)->dispose (object);
 }

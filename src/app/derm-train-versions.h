@@ -8,12 +8,17 @@
 
 #include <gtk/gtk.h>
 
+#include "derm-store-worker.h"
+
 G_BEGIN_DECLS
 
 #define DERM_TYPE_TRAIN_VERSIONS (derm_train_versions_get_type ())
 G_DECLARE_FINAL_TYPE (DermTrainVersions, derm_train_versions, DERM, TRAIN_VERSIONS, GtkWidget)
 
 /* Reloads the model versions from the store (in the background). */
+/* The store thread its registry operations run on (the window's); without
+ * one it starts its own at the first. */
+void derm_train_versions_set_store_worker (DermTrainVersions *self, DermStoreWorker *store);
 void derm_train_versions_refresh (DermTrainVersions *self);
 /* Reloads them and chooses version @id once they are shown. */
 void derm_train_versions_refresh_and_select (DermTrainVersions *self, gint64 id);

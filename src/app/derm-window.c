@@ -540,7 +540,8 @@ ensure_training_panel (DermWindow *self)
 {
   if (self->training_panel == NULL)
     {
-      self->training_panel = DERM_TRAIN_PANEL (derm_train_panel_new ());
+      self->training_panel =
+        DERM_TRAIN_PANEL (derm_train_panel_new (derm_context_get_store_worker (self->context)));
       gtk_widget_set_vexpand (GTK_WIDGET (self->training_panel), TRUE);
       gtk_box_append (self->training_box, GTK_WIDGET (self->training_panel));
       g_signal_connect_object (self->training_panel, "version-activated",

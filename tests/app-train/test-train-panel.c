@@ -326,7 +326,7 @@ open_panel (void)
 {
   window = gtk_window_new ();
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 900);
-  panel = DERM_TRAIN_PANEL (derm_train_panel_new ());
+  panel = DERM_TRAIN_PANEL (derm_train_panel_new (NULL));
   gtk_window_set_child (GTK_WINDOW (window), GTK_WIDGET (panel));
   gtk_window_present (GTK_WINDOW (window));
   g_signal_connect (panel, "versions-changed", G_CALLBACK (versions_changed_cb), NULL);
