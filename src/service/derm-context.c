@@ -69,7 +69,6 @@ derm_context_new (GSettings *settings, const char *store_location)
   g_signal_connect_object (settings, "changed::cpu-fp32", G_CALLBACK (cpu_fp32_changed_cb), self, 0);
   self->worker = derm_worker_new ();
   self->store_worker = derm_store_worker_new (store_location);
-  derm_context_reload_models (self);
   for (const char *const *key = (const char *const[]) { "changed::classifier-model",
                                                         "changed::segmenter-model",
                                                         "changed::device", NULL };

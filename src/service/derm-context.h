@@ -19,8 +19,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (DermContext, derm_context, DERM, CONTEXT, GObject)
 
 /* Starts the model worker and the store worker (on the user's case store,
- * or @store_location) and points the model worker at the models @settings
- * names. Returns: (transfer full). */
+ * or @store_location). Set the overrides, if any, then call
+ * derm_context_reload_models () once to point the model worker at the
+ * models. Returns: (transfer full). */
 DermContext     *derm_context_new (GSettings *settings, const char *store_location);
 
 /* Returns: (transfer none). */

@@ -39,18 +39,23 @@ derm_registry_models_dir (DermStore *store, GError **error)
   return dir;
 }
 
-gboolean
-derm_registry_copy_file (const char *src, const char *dst, char **sha256, GError **error)
+/* Copies @src to @dst (mode 0600, synced): @dst appears whole or not at
+ * all. On failure @error is GLib's file error. */
+static gboolean
+copy_file (const char *src, const char *dst, GError **error)
 {
   g_autofree char *contents = NULL;
   gsize len = 0;
-  if (!g_file_get_contents (src, &contents, &len, error)
-      || !g_file_set_contents_full (dst, contents, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT
-                                    | G_FILE_SET_CONTENTS_DURABLE, 0600, error))
-    return FALSE;
-  if (sha256 != NULL)
-    *sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
-  return TRUE;
+  return g_file_get_contents (src, &contents, &len, error)
+         && g_file_set_contents_full (dst, contents, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT
+                                      | G_FILE_SET_CONTENTS_DURABLE, 0600, error);
+}
+
+static DermModelKind
+kind_of (DermArch arch)
+{
+  return derm_arch_task (arch) == DERM_TASK_CLASSIFY ? DERM_MODEL_KIND_CLASSIFIER
+                                                     : DERM_MODEL_KIND_SEGMENTER;
 }
 
 static char *
@@ -91,7 +96,7 @@ place_file (const char *src, const char *dir, const char *stem, gboolean move, G
     return dst;
   /* A copy, or a move across file systems: through a temporary file. */
   g_autoptr(GError) local = NULL;
-  if (!derm_registry_copy_file (src, dst, NULL, &local))
+  if (!copy_file (src, dst, &local))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("The model could not be saved in %s (%s)"),
                    dir, local->message);
@@ -120,8 +125,7 @@ derm_registry_install (DermStore *store, const char *path, gboolean move, const 
                    _("%s is not a Dermalens model file (it names no known architecture)"), path);
       return 0;
     }
-  DermModelKind kind = derm_arch_task (arch) == DERM_TASK_CLASSIFY ? DERM_MODEL_KIND_CLASSIFIER
-                                                                   : DERM_MODEL_KIND_SEGMENTER;
+  DermModelKind kind = kind_of (arch);
   g_autofree char *metrics = g_strdup (g_hash_table_lookup (meta, "metrics"));
   g_autofree char *settings = g_strdup (settings_json != NULL ? settings_json
                                                               : g_hash_table_lookup (meta, "training"));
@@ -249,10 +253,11 @@ write_reordered (DermSafetensors *sf, const int to_ours[DERM_N_CLASSES], const c
 }
 
 /* A torchvision ResNet state dict with a seven-output head, converted into a
- * Dermalens file at @dest. */
+ * Dermalens file at @dest that the engine wrote. @used: @options with the
+ * defaults filled in (strings borrowed). */
 static gboolean
 convert_torchvision (const char *path, DermSafetensors *sf, const DermImportOptions *options,
-                     const char *dest, GError **error)
+                     const char *dest, DermImportOptions *used, GError **error)
 {
   DermArch arch;
   if (!torchvision_arch (sf, &arch))
@@ -279,10 +284,10 @@ convert_torchvision (const char *path, DermSafetensors *sf, const DermImportOpti
       return FALSE;
     }
   DermImportOptions o = options != NULL ? *options : (DermImportOptions) { 0 };
-  const char *order = o.classes != NULL ? o.classes : HAM10000_ORDER;
-  const char *mean = o.mean != NULL ? o.mean : IMAGENET_MEAN;
-  const char *std = o.std != NULL ? o.std : IMAGENET_STD;
-  int size = o.input_size > 0 ? o.input_size : 224;
+  const char *order = used->classes = o.classes != NULL ? o.classes : HAM10000_ORDER;
+  const char *mean = used->mean = o.mean != NULL ? o.mean : IMAGENET_MEAN;
+  const char *std = used->std = o.std != NULL ? o.std : IMAGENET_STD;
+  int size = used->input_size = o.input_size > 0 ? o.input_size : 224;
   int to_ours[DERM_N_CLASSES];
   if (!parse_class_order (order, to_ours, error) || !parse_rgb (mean, FALSE, error)
       || !parse_rgb (std, TRUE, error))
@@ -314,6 +319,27 @@ convert_torchvision (const char *path, DermSafetensors *sf, const DermImportOpti
   return ok;
 }
 
+/* A Dermalens file: the engine loads it (the only real check that it can use
+ * it); a classifier must have the seven diagnoses. */
+static gboolean
+check_dermalens_file (const char *path, DermArch *arch, GError **error)
+{
+  DermModel *model = derm_model_load (path, "cpu", error);
+  if (model == NULL)
+    return FALSE;
+  *arch = derm_model_get_arch (model);
+  int classes = derm_model_get_num_classes (model);
+  derm_model_free (model);
+  if (derm_arch_task (*arch) == DERM_TASK_CLASSIFY && classes != DERM_N_CLASSES)
+    {
+      g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
+                   _("This file has %d classes, not the seven diagnoses: use it as starting "
+                     "weights for training instead."), classes);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gint64
 derm_registry_import (DermStore *store, const char *path, const DermImportOptions *options,
                       DermModelKind *kind, GError **error)
@@ -325,63 +351,42 @@ derm_registry_import (DermStore *store, const char *path, const DermImportOption
   g_autofree char *dir = derm_registry_models_dir (store, error);
   if (dir == NULL)
     return 0;
+  DermArch arch = DERM_ARCH_UNET;
   g_autofree char *converted = NULL;
-  const char *source = path;
   g_autofree char *provenance = NULL;
-  if (!ours)
+  if (ours)
     {
+      g_clear_pointer (&sf, derm_safetensors_free);
+      if (!check_dermalens_file (path, &arch, error))
+        return 0;
+      provenance = g_strdup_printf (_("Imported from %s"), path);
+    }
+  else
+    {
+      DermImportOptions used;
       converted = g_strdup_printf ("%s/.import-%d-%" G_GINT64_FORMAT ".safetensors", dir,
                                    (int) getpid (), g_get_real_time ());
-      if (!convert_torchvision (path, sf, options, converted, error))
+      if (!convert_torchvision (path, sf, options, converted, &used, error))
         {
           g_unlink (converted);
           return 0;
         }
-      source = converted;
-      const DermImportOptions *o = options;
+      torchvision_arch (sf, &arch);
       provenance = g_strdup_printf (_("Imported from the torchvision export %s (classes %s, "
                                       "normalisation mean %s, std %s, %d px)"), path,
-                                    o != NULL && o->classes != NULL ? o->classes : HAM10000_ORDER,
-                                    o != NULL && o->mean != NULL ? o->mean : IMAGENET_MEAN,
-                                    o != NULL && o->std != NULL ? o->std : IMAGENET_STD,
-                                    o != NULL && o->input_size > 0 ? o->input_size : 224);
-    }
-  else
-    provenance = g_strdup_printf (_("Imported from %s"), path);
-  g_clear_pointer (&sf, derm_safetensors_free);
-
-  /* Loading it is the only real check that the engine can use it. */
-  DermModel *model = derm_model_load (source, "cpu", error);
-  if (model == NULL)
-    {
-      if (converted != NULL)
-        g_unlink (converted);
-      return 0;
-    }
-  DermArch arch = derm_model_get_arch (model);
-  int classes = derm_model_get_num_classes (model);
-  derm_model_free (model);
-  if (derm_arch_task (arch) == DERM_TASK_CLASSIFY && classes != DERM_N_CLASSES)
-    {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_MISMATCH,
-                   _("This file has %d classes, not the seven diagnoses: use it as starting "
-                     "weights for training instead."), classes);
-      if (converted != NULL)
-        g_unlink (converted);
-      return 0;
+                                    used.classes, used.mean, used.std, used.input_size);
     }
   g_autofree char *base = g_path_get_basename (path);
   char *dot = strrchr (base, '.');
   if (dot != NULL && dot != base)
     *dot = '\0';
   g_autofree char *stem = g_strdup_printf ("imported-%s", base);
-  gint64 id = derm_registry_install (store, source, converted != NULL, stem, NULL, provenance, 0,
-                                     NULL, error);
+  gint64 id = derm_registry_install (store, converted != NULL ? converted : path, converted != NULL,
+                                     stem, NULL, provenance, 0, NULL, error);
   if (converted != NULL)
     g_unlink (converted);   /* still there only when the install failed */
   if (id > 0 && kind != NULL)
-    *kind = derm_arch_task (arch) == DERM_TASK_CLASSIFY ? DERM_MODEL_KIND_CLASSIFIER
-                                                        : DERM_MODEL_KIND_SEGMENTER;
+    *kind = kind_of (arch);
   return id;
 }
 
@@ -428,7 +433,7 @@ derm_registry_export (DermStore *store, gint64 id, const char *dest, GError **er
   if (v == NULL)
     return FALSE;
   g_autoptr(GError) local = NULL;
-  if (!derm_registry_copy_file (v->file_path, dest, NULL, &local))
+  if (!copy_file (v->file_path, dest, &local))
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_IO, _("Version %lld could not be exported to %s: %s"),
                    (long long) id, dest, local->message);

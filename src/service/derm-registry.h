@@ -39,11 +39,6 @@ typedef struct {
 /* The models folder of @store (created, 0700). Returns: (transfer full). */
 char    *derm_registry_models_dir (DermStore *store, GError **error);
 
-/* Copies @src to @dst (mode 0600, synced): @dst appears whole or not at
- * all. @sha256 (optional out, transfer full): the SHA-256 of what was
- * copied. On failure @error is GLib's file error. */
-gboolean derm_registry_copy_file (const char *src, const char *dst, char **sha256, GError **error);
-
 /* Registers the Dermalens model file @path as a new version (not active):
  * moved (@move) or copied into the models folder under a new name starting
  * with @stem (NULL: "<kind>-<architecture>"), with its architecture and
@@ -60,7 +55,8 @@ gint64   derm_registry_install (DermStore *store, const char *path, gboolean mov
  * seven diagnoses, or a U-Net), or a torchvision ResNet-18/34/50 export
  * whose `fc` has seven outputs (the notebook this project began from),
  * which keeps its head and is converted with @options (NULL: defaults).
- * The engine loads the result before it is registered. @kind (optional
+ * Nothing is registered that the engine has not loaded (a Dermalens file)
+ * or written itself (a conversion). @kind (optional
  * out): what was imported. Returns the version id, or 0. */
 gint64   derm_registry_import (DermStore *store, const char *path,
                                const DermImportOptions *options, DermModelKind *kind,
