@@ -106,7 +106,7 @@ train_worker (gpointer data)
    * either is the normal end. */
   gboolean ok = tr != NULL
                 && (derm_trainer_run_epoch (tr, 0, -1, feed_next, t, step_done, t, &t->stop, NULL, &error)
-                    || g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED));
+                    || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
   if (!ok)
     {
       g_printerr ("derm-bench-contention: training: %s\n", error->message);

@@ -62,7 +62,7 @@ runner_finished_cb (DermTrainRunner *runner, const GError *error, DermTrainPanel
 {
   g_autofree char *msg = NULL;
   gint64 after = 0;
-  if (g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     after = derm_train_runner_get_steps_after_cancel (runner);
   else if (error != NULL)
     {

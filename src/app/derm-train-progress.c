@@ -360,7 +360,7 @@ derm_train_progress_view_show_finished (DermTrainProgressView *self, const GErro
                                "if it is better."), (long long) self->new_version);
       gtk_label_set_text (self->stage_label, t);
     }
-  else if (g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED))
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       gtk_progress_bar_set_text (self->progress_bar, _("Stopped"));
       gtk_label_set_text (self->stage_label, _("Stopped. The best model so far and a checkpoint are "

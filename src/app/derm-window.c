@@ -531,7 +531,7 @@ static void
 training_finished_cb (DermTrainRunner *runner, const GError *error, DermWindow *self)
 {
   set_training_status (self, error == NULL ? _("Training finished")
-                             : g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED)
+                             : g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
                                ? _("Training stopped") : _("Training failed"), FALSE);
 }
 

@@ -326,7 +326,7 @@ derm_cli_train (int argc, char **argv)
   if (!ok)
     {
       derm_cli_error ("%s", error->message);
-      return g_error_matches (error, DERM_ERROR, DERM_ERROR_CANCELLED) ? 130 : DERM_CLI_EXIT_FAILURE;
+      return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? 130 : DERM_CLI_EXIT_FAILURE;
     }
   return DERM_CLI_EXIT_OK;
 }

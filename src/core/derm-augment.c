@@ -151,7 +151,7 @@ derm_cache_new (const DermDataset *dataset, const guint *indices, guint n,
     }
   if (cancel != NULL && g_atomic_int_get (cancel) && job.done < n)
     {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED, _("Cancelled while decoding images"));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled while decoding images"));
       derm_cache_free (cache);
       return NULL;
     }

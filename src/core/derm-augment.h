@@ -30,7 +30,7 @@ typedef void (*DermCacheProgressFunc) (guint done, guint total, gpointer user_da
  * DCT-scaled to the smallest size covering config->size, then resized to
  * size x size (the same resampling as inference). Masks larger than their
  * images are resized nearest-neighbour. @cancel, when not NULL and set, stops
- * with DERM_ERROR_CANCELLED. A file that cannot be decoded is an error naming
+ * with G_IO_ERROR_CANCELLED. A file that cannot be decoded is an error naming
  * it. Returns: (transfer full). */
 DermCache  *derm_cache_new (const DermDataset *dataset, const guint *indices, guint n,
                             const DermCacheConfig *config, DermCacheProgressFunc progress,

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* derm-error.h: the error domain shared by every Dermalens layer. */
+/* derm-error.h: the error domain shared by every Dermalens layer. A stop the
+ * user asked for is G_IO_ERROR_CANCELLED everywhere (what GCancellable and
+ * GTask report), so one test tells a cancellation from a failure. */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -17,8 +20,8 @@ typedef enum {
   DERM_ERROR_NOT_FOUND,     /* a named thing does not exist */
   DERM_ERROR_MISMATCH,      /* names or shapes do not agree */
   DERM_ERROR_OUT_OF_MEMORY, /* host or device memory ran out */
-  DERM_ERROR_CANCELLED,     /* the user asked to stop */
-  DERM_ERROR_UNSUPPORTED,   /* a version or feature this build does not know */
+  /* 8 was a cancellation code: every layer uses G_IO_ERROR_CANCELLED. */
+  DERM_ERROR_UNSUPPORTED = 9, /* a version or feature this build does not know */
   DERM_ERROR_DATABASE,      /* SQLite reported an error */
 } DermErrorCode;
 

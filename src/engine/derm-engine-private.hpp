@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <torch/torch.h>
 
@@ -59,14 +60,19 @@ struct CancelScope
 // cuDNN benchmark mode.
 void cuda_configure (void);
 
-// An error with a DERM_ERROR code and a user-facing message.
+// An error with a code in @domain (DERM_ERROR unless named) and a
+// user-facing message.
 struct Error : std::runtime_error
 {
+  GQuark domain;
   int code;
-  Error (int c, const std::string &msg) : std::runtime_error (msg), code (c) {}
+  Error (int c, const std::string &msg) : std::runtime_error (msg), domain (DERM_ERROR), code (c) {}
+  Error (GQuark d, int c, const std::string &msg) : std::runtime_error (msg), domain (d), code (c) {}
 };
 
 [[noreturn]] void fail (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);
+// The one cancellation error of every layer: G_IO_ERROR_CANCELLED.
+[[noreturn]] void fail_cancelled (const char *message);
 
 // Called inside a catch (...) block: classifies the exception in flight
 // (derm::Error, c10::Error with what_without_backtrace, CUDA out of memory,

@@ -30,6 +30,12 @@ fail (int code, const char *format, ...)
   throw Error (code, s);
 }
 
+void
+fail_cancelled (const char *message)
+{
+  throw Error (G_IO_ERROR, G_IO_ERROR_CANCELLED, std::string (message));
+}
+
 static bool
 is_out_of_memory (const char *msg)
 {
@@ -102,7 +108,7 @@ set_error_from_exception (GError **error)
     }
   catch (const Error &e)
     {
-      g_set_error_literal (error, DERM_ERROR, e.code, e.what ());
+      g_set_error_literal (error, e.domain, e.code, e.what ());
     }
   catch (const c10::Error &e)
     {

@@ -362,7 +362,7 @@ run_epoch_loop (DermTrainer *tr, int epoch, int steps_in_epoch, Next next, DermP
             loss_mean = loss_sum.item<double> () / step;
           if (mean_loss)
             *mean_loss = loss_mean;
-          fail (DERM_ERROR_CANCELLED, _("Training was cancelled"));
+          fail_cancelled (_("Training was cancelled"));
         }
       int n = 0;
       torch::Tensor loss;

@@ -308,7 +308,7 @@ void         derm_trainer_free (DermTrainer *trainer);
 
 /* Trains over batches from @next until it returns FALSE. @cancel, when not
  * NULL, is read between steps: once nonzero the epoch stops with
- * DERM_ERROR_CANCELLED after at most one more step. @steps_in_epoch is only
+ * G_IO_ERROR_CANCELLED after at most one more step. @steps_in_epoch is only
  * reported in progress (-1 if unknown). @mean_loss may be NULL. */
 gboolean     derm_trainer_run_epoch (DermTrainer *trainer, int epoch, int steps_in_epoch,
                                      DermBatchFunc next, gpointer batch_data,

@@ -81,7 +81,7 @@ store_worker (gpointer user_data)
   while ((late = g_async_queue_try_pop (td->queue)) != NULL)
     {
       if (late->task != NULL)
-        g_task_return_new_error (late->task, DERM_ERROR, DERM_ERROR_CANCELLED,
+        g_task_return_new_error (late->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                  _("The application is closing."));
       job_free (late);
     }
@@ -110,7 +110,7 @@ derm_store_worker_run_async (DermStoreWorker *self, DermStoreJobFunc func, gpoin
   g_task_set_source_tag (job->task, derm_store_worker_run_async);
   if (self->thread == NULL)
     {
-      g_task_return_new_error (job->task, DERM_ERROR, DERM_ERROR_CANCELLED,
+      g_task_return_new_error (job->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                _("The application is closing."));
       job_free (job);
       return;

@@ -35,7 +35,7 @@ gpointer derm_store_worker_run_finish (DermStoreWorker *self, GAsyncResult *resu
                                        GError **error);
 
 /* Stops after the current job, closes the connection on its thread and
- * joins it. Jobs still queued fail with DERM_ERROR_CANCELLED. Idempotent. */
+ * joins it. Jobs still queued fail with G_IO_ERROR_CANCELLED. Idempotent. */
 void     derm_store_worker_shutdown (DermStoreWorker *self);
 
 G_END_DECLS

@@ -483,7 +483,7 @@ merge_source (JobContext *job, const char *src, const char *dst, Merge *m, GErro
     {
       if (g_atomic_int_get (&job->cancel))
         {
-          g_set_error_literal (error, DERM_ERROR, DERM_ERROR_CANCELLED,
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                _("Stopped while preparing the training data."));
           return FALSE;
         }

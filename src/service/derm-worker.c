@@ -347,7 +347,7 @@ model_worker (gpointer data)
   while ((late = g_async_queue_try_pop (state.shared->queue)) != NULL)
     {
       if (late->task != NULL)
-        g_task_return_new_error (late->task, DERM_ERROR, DERM_ERROR_CANCELLED,
+        g_task_return_new_error (late->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                  _("The application is closing."));
       request_free (late);
     }
@@ -363,7 +363,7 @@ queue_request (DermWorker *self, Request *request)
   if (self->thread == NULL)
     {
       if (request->task != NULL)
-        g_task_return_new_error (request->task, DERM_ERROR, DERM_ERROR_CANCELLED,
+        g_task_return_new_error (request->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                  _("The application is closing."));
       request_free (request);
       return;

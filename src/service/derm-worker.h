@@ -54,7 +54,7 @@ int      derm_worker_probe_model_finish (DermWorker *self, GAsyncResult *result,
 guint    derm_worker_get_analysis_count (DermWorker *self);
 
 /* Stops the thread after the current request, frees the models on it and
- * joins it. Pending requests fail with DERM_ERROR_CANCELLED. Idempotent;
+ * joins it. Pending requests fail with G_IO_ERROR_CANCELLED. Idempotent;
  * also done by dispose. */
 void derm_worker_shutdown (DermWorker *self);
 

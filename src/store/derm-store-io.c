@@ -731,7 +731,7 @@ derm_store_import_ham10000 (DermStore *store, const char *dir, guint batch_size,
       if (progress && !progress (done, committed, total, user_data))
         {
           discard_batch (store);
-          g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                        _("Import cancelled; %" G_GINT64_FORMAT " new cases were saved."),
                        imported_committed);
           return -1;

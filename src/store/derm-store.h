@@ -290,7 +290,7 @@ gint64 derm_store_export_ham10000 (DermStore *store, const DermCaseQuery *query,
                                    const char *dir, GError **error);
 
 /* Called after each row (@committed: rows durably committed so far). Return
- * FALSE to stop: the import then ends with DERM_ERROR_CANCELLED after rolling
+ * FALSE to stop: the import then ends with G_IO_ERROR_CANCELLED after rolling
  * back the open batch. */
 typedef gboolean (*DermStoreImportProgress) (guint64 done, guint64 committed,
                                              guint64 total, gpointer user_data);

@@ -43,7 +43,7 @@ cancelled (const volatile gint *cancel, GError **error)
 {
   if (cancel != NULL && g_atomic_int_get (cancel))
     {
-      g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED, _("Evaluation was cancelled"));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Evaluation was cancelled"));
       return TRUE;
     }
   return FALSE;

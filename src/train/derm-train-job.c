@@ -962,19 +962,19 @@ train_network (Job *job, Network *net, GError **error)
     }
 
   if (!ok && trainer != NULL && error != NULL && *error != NULL
-      && g_error_matches (*error, DERM_ERROR, DERM_ERROR_CANCELLED))
+      && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       /* A clean stop: what was learnt so far, resumable. */
       if (derm_trainer_save_checkpoint (trainer, net->ckpt_path, &local))
         {
           g_clear_error (error);
           if (net->member >= 0)
-            g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                          _("Training stopped in epoch %d of member %d; continue it with "
                            "--folds %d --resume %s"),
                          epoch + 1, net->member + 1, cfg->folds, net->ckpt_path);
           else
-            g_set_error (error, DERM_ERROR, DERM_ERROR_CANCELLED,
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                          _("Training stopped in epoch %d; continue it with --resume %s"),
                          epoch + 1, net->ckpt_path);
         }

@@ -10,7 +10,7 @@
  * progress through the event callback (called on that thread, except the
  * CACHE events, which come from the decoding threads one at a time); stop it by
  * setting *cancel to nonzero from any thread: it then writes a checkpoint
- * (OUT.ckpt) that --resume continues, and fails with DERM_ERROR_CANCELLED. */
+ * (OUT.ckpt) that --resume continues, and fails with G_IO_ERROR_CANCELLED. */
 #pragma once
 
 #include <glib.h>

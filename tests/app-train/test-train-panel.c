@@ -422,7 +422,7 @@ test_train_panel (void)
   g_clear_pointer (&w.during.info, g_free);
   g_clear_pointer (&w.during.seg_info, g_free);
   g_assert_true (w.cancel_sent);
-  g_assert_error (w.error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpuint (w.fraction_moves, >=, 5);
   g_assert_true (w.epoch_recall);
   /* Within one step, counted on the training thread (the main loop's events

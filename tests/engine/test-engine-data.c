@@ -264,7 +264,7 @@ test_classifier_learns (void)
   gint cancel = 1;
   g_assert_false (derm_trainer_run_epoch_cached (tr, epochs, c, order, n, batch, TRUE, 3, &aug, NULL,
                                                  NULL, &cancel, NULL, &error));
-  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   derm_trainer_free (tr);
   derm_device_cache_free (tc);
   derm_device_cache_free (c);

@@ -370,7 +370,7 @@ background_worker (gpointer user_data)
   g_assert_no_error (error);
   gboolean ok = derm_trainer_run_epoch (tr, 0, -1, endless_batches, bg, count_step, bg, &bg->stop, NULL, &error);
   g_assert_false (ok);
-  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_error_free (error);
   derm_trainer_free (tr);
   derm_model_free (m);

@@ -335,7 +335,7 @@ test_resume_keeps_better_saved_model (void)
   StopAfterFirstEpoch stop = { 0 };
   g_autoptr(GError) error = NULL;
   g_assert_false (derm_train_job_run (&cfg, stop_after_first_epoch, &stop, &stop.cancel, &error));
-  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (out, G_FILE_TEST_EXISTS));
@@ -476,7 +476,7 @@ test_ensemble (void)
   /* Stopped in the second member's first epoch, then resumed. */
   EnsembleWatch stop = { 0, 1, -1, TRUE, g_string_new (NULL) };
   g_assert_false (derm_train_job_run (&cfg, watch_ensemble, &stop, &stop.cancel, &error));
-  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_nonnull (strstr (error->message, "--folds 2 --resume"));
   g_clear_error (&error);
   g_assert_true (g_file_test (member0, G_FILE_TEST_EXISTS));

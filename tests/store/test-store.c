@@ -943,7 +943,7 @@ test_import_ham10000 (Fixture *f, gconstpointer data)
 
   /* Cancelled after 25 rows with batches of 10: 20 rows stay. */
   g_assert_cmpint (derm_store_import_ham10000 (f->store, ham, 10, cancel_at_25, NULL, &error), ==, -1);
-  g_assert_error (error, DERM_ERROR, DERM_ERROR_CANCELLED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_assert_cmpuint (count_rows (f->store, "images"), ==, 20);
 
