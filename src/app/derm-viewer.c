@@ -16,18 +16,11 @@
 
 #include "derm-enum-types.h"
 #include "derm-viewer.h"
+#include "derm-viewer-layers.h"
 
 #define ZOOM_STEP 1.25
+/* From this zoom on, image pixels are drawn as crisp squares. */
 #define CRISP_ZOOM 1.5
-
-/* One drawable layer: premultiplied ARGB32 pixels shared by a cairo surface
- * and a texture. */
-typedef struct {
-  cairo_surface_t *surface;
-  GdkTexture *texture;
-  int width;
-  int height;
-} Layer;
 
 struct _DermViewer
 {
@@ -35,9 +28,9 @@ struct _DermViewer
 
   int image_width;
   int image_height;
-  Layer image;
-  Layer mask_fill;
-  Layer heatmap;
+  DermViewerLayer image;
+  DermViewerLayer mask_fill;
+  DermViewerLayer heatmap;
   DermImage *mask;
   DermImage *heatmap_values;
   /* Contour segments in image coordinates: x1, y1, x2, y2 each. */
@@ -108,136 +101,23 @@ static guint signals[N_SIGNALS];
 /* ---- Layers ------------------------------------------------------------------- */
 
 static void
-layer_clear (Layer *layer)
-{
-  g_clear_pointer (&layer->surface, cairo_surface_destroy);
-  g_clear_object (&layer->texture);
-  layer->width = layer->height = 0;
-}
-
-/* Takes a filled ARGB32 surface; the texture copies its pixels. */
-static void
-layer_set_surface (Layer *layer, cairo_surface_t *surface)
-{
-  layer_clear (layer);
-  cairo_surface_flush (surface);
-  layer->surface = surface;
-  layer->width = cairo_image_surface_get_width (surface);
-  layer->height = cairo_image_surface_get_height (surface);
-  int stride = cairo_image_surface_get_stride (surface);
-  g_autoptr(GBytes) bytes = g_bytes_new (cairo_image_surface_get_data (surface),
-                                         (gsize) stride * layer->height);
-  /* GDK_MEMORY_DEFAULT is cairo's ARGB32 layout. */
-  layer->texture = gdk_memory_texture_new (layer->width, layer->height, GDK_MEMORY_DEFAULT,
-                                           bytes, stride);
-}
-
-static cairo_surface_t *
-new_surface (int width, int height, guint32 **pixels, int *stride_px)
-{
-  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
-  *pixels = (guint32 *) cairo_image_surface_get_data (surface);
-  *stride_px = cairo_image_surface_get_stride (surface) / 4;
-  return surface;
-}
-
-static guint32
-premultiplied (double r, double g, double b, double a)
-{
-  guint32 A = (guint32) lround (a * 255);
-  return (A << 24) | ((guint32) lround (r * a * 255) << 16)
-         | ((guint32) lround (g * a * 255) << 8) | (guint32) lround (b * a * 255);
-}
-
-static void
 rebuild_mask_fill (DermViewer *self)
 {
-  layer_clear (&self->mask_fill);
-  if (self->mask == NULL)
-    return;
-  const DermImage *m = self->mask;
-  guint32 *px;
-  int stride;
-  cairo_surface_t *surface = new_surface (m->width, m->height, &px, &stride);
-  guint32 on = premultiplied (self->mask_color.red, self->mask_color.green, self->mask_color.blue, 1.0);
-  for (int y = 0; y < m->height; y++)
-    for (int x = 0; x < m->width; x++)
-      px[y * stride + x] = m->data[(gsize) y * m->width + x] >= 128 ? on : 0;
-  cairo_surface_mark_dirty (surface);
-  layer_set_surface (&self->mask_fill, surface);
-}
-
-/* A perceptually ordered ramp (dark blue, magenta, orange, yellow); the
- * heatmap is also more transparent where it is cold. */
-static void
-heat_colour (double t, double *r, double *g, double *b)
-{
-  static const double stops[5][3] = {
-    { 0.05, 0.03, 0.53 }, { 0.49, 0.01, 0.66 }, { 0.80, 0.28, 0.47 },
-    { 0.97, 0.59, 0.25 }, { 0.94, 0.98, 0.13 },
-  };
-  double p = CLAMP (t, 0.0, 1.0) * 4;
-  int i = MIN ((int) p, 3);
-  double f = p - i;
-  *r = stops[i][0] + f * (stops[i + 1][0] - stops[i][0]);
-  *g = stops[i][1] + f * (stops[i + 1][1] - stops[i][1]);
-  *b = stops[i][2] + f * (stops[i + 1][2] - stops[i][2]);
+  derm_viewer_layer_set_mask (&self->mask_fill, self->mask, &self->mask_color);
 }
 
 static void
 rebuild_heatmap (DermViewer *self)
 {
-  layer_clear (&self->heatmap);
-  if (self->heatmap_values == NULL)
-    return;
-  const DermImage *h = self->heatmap_values;
-  guint32 *px;
-  int stride;
-  cairo_surface_t *surface = new_surface (h->width, h->height, &px, &stride);
-  guint32 lut[256];
-  for (int v = 0; v < 256; v++)
-    {
-      double r, g, b, t = v / 255.0;
-      heat_colour (t, &r, &g, &b);
-      lut[v] = premultiplied (r, g, b, 0.25 + 0.75 * t);
-    }
-  for (int y = 0; y < h->height; y++)
-    for (int x = 0; x < h->width; x++)
-      px[y * stride + x] = lut[h->data[(gsize) y * h->width + x]];
-  cairo_surface_mark_dirty (surface);
-  layer_set_surface (&self->heatmap, surface);
+  derm_viewer_layer_set_heatmap (&self->heatmap, self->heatmap_values);
 }
 
-/* The contour: every edge between a lesion and a non-lesion pixel. */
 static void
 rebuild_contour (DermViewer *self)
 {
   g_clear_pointer (&self->contour, g_array_unref);
-  if (self->mask == NULL || self->image_width == 0)
-    return;
-  const DermImage *m = self->mask;
-  double sx = (double) self->image_width / m->width;
-  double sy = (double) self->image_height / m->height;
-  self->contour = g_array_new (FALSE, FALSE, sizeof (float));
-
-#define INSIDE(xx, yy) ((xx) >= 0 && (yy) >= 0 && (xx) < m->width && (yy) < m->height \
-                        && m->data[(gsize) (yy) * m->width + (xx)] >= 128)
-  for (int y = 0; y <= m->height; y++)
-    for (int x = 0; x <= m->width; x++)
-      {
-        gboolean here = INSIDE (x, y);
-        if (here != INSIDE (x, y - 1) && x < m->width)
-          {
-            float seg[4] = { x * sx, y * sy, (x + 1) * sx, y * sy };
-            g_array_append_vals (self->contour, seg, 4);
-          }
-        if (here != INSIDE (x - 1, y) && y < m->height)
-          {
-            float seg[4] = { x * sx, y * sy, x * sx, (y + 1) * sy };
-            g_array_append_vals (self->contour, seg, 4);
-          }
-      }
-#undef INSIDE
+  if (self->mask != NULL && self->image_width > 0)
+    self->contour = derm_viewer_contour_new (self->mask, self->image_width, self->image_height);
 }
 
 /* ---- Geometry -------------------------------------------------------------------- */
@@ -307,46 +187,6 @@ zoom_at (DermViewer *self, double zoom, double wx, double wy)
 /* ---- Drawing ------------------------------------------------------------------- */
 
 static void
-draw_layer (GtkSnapshot *snapshot, const Layer *layer, const graphene_rect_t *dest,
-            const graphene_rect_t *visible, double zoom)
-{
-  if (layer->texture == NULL)
-    return;
-  if (zoom < CRISP_ZOOM)
-    {
-      gtk_snapshot_append_texture (snapshot, layer->texture, dest);
-      return;
-    }
-  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, visible);
-  cairo_translate (cr, dest->origin.x, dest->origin.y);
-  cairo_scale (cr, dest->size.width / layer->width, dest->size.height / layer->height);
-  cairo_set_source_surface (cr, layer->surface, 0, 0);
-  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-  cairo_paint (cr);
-  cairo_destroy (cr);
-}
-
-static void
-draw_contour (DermViewer *self, GtkSnapshot *snapshot, double x0, double y0, double zoom,
-              const graphene_rect_t *visible)
-{
-  if (self->contour == NULL || self->contour->len == 0)
-    return;
-  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, visible);
-  const float *s = (const float *) self->contour->data;
-  for (guint i = 0; i + 3 < self->contour->len; i += 4)
-    {
-      cairo_move_to (cr, x0 + s[i] * zoom, y0 + s[i + 1] * zoom);
-      cairo_line_to (cr, x0 + s[i + 2] * zoom, y0 + s[i + 3] * zoom);
-    }
-  gdk_cairo_set_source_rgba (cr, &self->contour_color);
-  cairo_set_line_width (cr, 2.0);
-  cairo_set_line_cap (cr, CAIRO_LINE_CAP_SQUARE);
-  cairo_stroke (cr);
-  cairo_destroy (cr);
-}
-
-static void
 derm_viewer_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   DermViewer *self = DERM_VIEWER (widget);
@@ -364,21 +204,22 @@ derm_viewer_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   graphene_rect_t dest = GRAPHENE_RECT_INIT (x0, y0, self->image_width * z, self->image_height * z);
 
   gtk_snapshot_push_clip (snapshot, &visible);
-  draw_layer (snapshot, &self->image, &dest, &visible, z);
+  gboolean crisp = z >= CRISP_ZOOM;
+  derm_viewer_layer_draw (&self->image, snapshot, &dest, &visible, crisp);
   if (self->show_heatmap && self->heatmap.texture != NULL)
     {
       gtk_snapshot_push_opacity (snapshot, self->heatmap_opacity);
-      draw_layer (snapshot, &self->heatmap, &dest, &visible, z);
+      derm_viewer_layer_draw (&self->heatmap, snapshot, &dest, &visible, crisp);
       gtk_snapshot_pop (snapshot);
     }
   if (self->show_mask && self->mask_fill.texture != NULL)
     {
       gtk_snapshot_push_opacity (snapshot, self->mask_opacity);
-      draw_layer (snapshot, &self->mask_fill, &dest, &visible, z);
+      derm_viewer_layer_draw (&self->mask_fill, snapshot, &dest, &visible, crisp);
       gtk_snapshot_pop (snapshot);
     }
   if (self->show_contour)
-    draw_contour (self, snapshot, x0, y0, z, &visible);
+    derm_viewer_contour_draw (self->contour, snapshot, x0, y0, z, &visible, &self->contour_color);
   gtk_snapshot_pop (snapshot);
 }
 
@@ -589,9 +430,9 @@ derm_viewer_finalize (GObject *object)
 {
   DermViewer *self = DERM_VIEWER (object);
 
-  layer_clear (&self->image);
-  layer_clear (&self->mask_fill);
-  layer_clear (&self->heatmap);
+  derm_viewer_layer_clear (&self->image);
+  derm_viewer_layer_clear (&self->mask_fill);
+  derm_viewer_layer_clear (&self->heatmap);
   derm_image_free (self->mask);
   derm_image_free (self->heatmap_values);
   g_clear_pointer (&self->contour, g_array_unref);
@@ -842,23 +683,11 @@ derm_viewer_set_image (DermViewer *self, const DermImage *image)
 {
   g_return_if_fail (DERM_IS_VIEWER (self));
 
-  layer_clear (&self->image);
+  derm_viewer_layer_clear (&self->image);
   self->image_width = self->image_height = 0;
   if (image != NULL)
     {
-      guint32 *px;
-      int stride;
-      cairo_surface_t *surface = new_surface (image->width, image->height, &px, &stride);
-      for (int y = 0; y < image->height; y++)
-        for (int x = 0; x < image->width; x++)
-          {
-            const guint8 *p = derm_image_pixel (image, x, y);
-            px[y * stride + x] = image->channels == 3
-                                   ? 0xff000000u | (p[0] << 16) | (p[1] << 8) | p[2]
-                                   : 0xff000000u | (p[0] << 16) | (p[0] << 8) | p[0];
-          }
-      cairo_surface_mark_dirty (surface);
-      layer_set_surface (&self->image, surface);
+      derm_viewer_layer_set_image (&self->image, image);
       self->image_width = image->width;
       self->image_height = image->height;
     }
