@@ -14,5 +14,7 @@ GtkNotebook *derm_window_get_notebook (DermWindow *self);
  * or NULL while it is hidden (for the test hook). */
 const char *derm_window_get_view (DermWindow *self);
 const char *derm_window_get_training_status (DermWindow *self);
+/* TRUE while a model file is being imported (for the test hook). */
+gboolean derm_window_get_importing (DermWindow *self);
 
 G_END_DECLS

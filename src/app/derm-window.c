@@ -37,6 +37,7 @@ struct _DermWindow
   DermCompare *compare;            /* weak: the comparison window while it is open */
   DermTrainPanel *training_panel;  /* the training view's panel, created on first use */
   gboolean close_confirmed;        /* the user agreed to stop a running training job */
+  int imports_pending;             /* model files being imported into the registry */
 
   DermContext *context;            /* construct-only: settings and workers */
 };
@@ -259,38 +260,46 @@ derm_window_reanalyze (DermWindow *self)
 
 /* ---- Import weights ------------------------------------------------------------ */
 
-typedef struct {
-  GWeakRef window;
-  char *path;
-} ImportRequest;
-
 static void
-weights_probed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+model_imported_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  ImportRequest *request = user_data;
-  g_autoptr(DermWindow) self = g_weak_ref_get (&request->window);
+  g_autoptr(DermWindow) self = g_weak_ref_get (user_data);
   g_autoptr(GError) error = NULL;
-  int task = derm_worker_probe_model_finish (DERM_WORKER (source), result, &error);
+  gint64 id = derm_context_import_model_finish (DERM_CONTEXT (source), result, NULL, &error);
+  g_weak_ref_clear (user_data);
+  g_free (user_data);
+  if (self == NULL)
+    return;
+  self->imports_pending--;
+  if (id > 0)
+    return;
+  GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                              GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE,
+                                              _("The weights could not be imported"));
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
+  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
 
-  if (self != NULL)
-    {
-      GSettings *settings = window_settings (self);
-      if (task < 0)
-        {
-          GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                                      GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE,
-                                                      _("The weights could not be imported"));
-          gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
-          g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
-          gtk_window_present (GTK_WINDOW (dialog));
-        }
-      else if (settings != NULL)
-        g_settings_set_string (settings, task == DERM_TASK_SEGMENT ? "segmenter-model" : "classifier-model",
-                               request->path);
-    }
-  g_weak_ref_clear (&request->window);
-  g_free (request->path);
-  g_free (request);
+void
+derm_window_import_model (DermWindow *self, GFile *file)
+{
+  g_return_if_fail (DERM_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+  g_autofree char *path = g_file_get_path (file);
+  if (path == NULL)
+    return;
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  self->imports_pending++;
+  derm_context_import_model_async (self->context, path, NULL, model_imported_cb, ref);
+}
+
+gboolean
+derm_window_get_importing (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), FALSE);
+  return self->imports_pending > 0;
 }
 
 static void
@@ -299,17 +308,8 @@ import_response_cb (GtkNativeDialog *dialog, int response, DermWindow *self)
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      char *path = file != NULL ? g_file_get_path (file) : NULL;
-      if (path != NULL)
-        {
-          ImportRequest *request = g_new0 (ImportRequest, 1);
-          g_weak_ref_init (&request->window, self);
-          request->path = path;
-          derm_worker_probe_model_async (derm_context_get_worker (self->context),
-                                         path, NULL, weights_probed_cb, request);
-        }
-      else
-        g_free (path);
+      if (file != NULL)
+        derm_window_import_model (self, file);
     }
   g_object_unref (dialog);
 }
@@ -490,15 +490,7 @@ cases_action (GtkWidget *widget, const char *action_name, GVariant *param)
 static void
 version_activated_cb (DermTrainPanel *panel, int kind, DermWindow *self)
 {
-  GSettings *settings = window_settings (self);
-  /* An explicit model file in the settings would hide the registry's
-   * active version: clear it (that reloads and re-analyses by itself). */
-  const char *key = kind == DERM_MODEL_KIND_CLASSIFIER ? "classifier-model" : "segmenter-model";
-  g_autofree char *current = g_settings_get_string (settings, key);
-  if (current != NULL && *current != '\0')
-    g_settings_set_string (settings, key, "");
-  else
-    derm_context_reload_models (self->context);
+  derm_context_model_activated (self->context, kind);
 }
 
 /* The header's training button: visible while a job runs (and after it

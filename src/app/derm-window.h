@@ -20,6 +20,10 @@ DermWindow *derm_window_new (GtkApplication *application, DermContext *context);
 /* Opens @file in a new page (or shows its page when already open).
  * Returns: (transfer none) the page. */
 DermPage   *derm_window_open_file (DermWindow *self, GFile *file);
+/* Imports @file into the model registry (a Dermalens file, or a torchvision
+ * ResNet as `dermalens-cli models import` takes it) and makes it the active
+ * model of its kind; open images are analysed again. Errors are shown. */
+void        derm_window_import_model (DermWindow *self, GFile *file);
 
 /* Shows the file chooser. */
 void        derm_window_choose_files (DermWindow *self);

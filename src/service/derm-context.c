@@ -9,6 +9,7 @@
 
 #include "derm-context.h"
 #include "derm-engine.h"
+#include "derm-registry.h"
 
 struct _DermContext
 {
@@ -109,6 +110,92 @@ derm_context_set_overrides (DermContext *self, const char *classifier, const cha
   self->classifier_override = g_strdup (classifier);
   self->segmenter_override = g_strdup (segmenter);
   self->device_override = g_strdup (device);
+}
+
+void
+derm_context_model_activated (DermContext *self, DermModelKind kind)
+{
+  g_return_if_fail (DERM_IS_CONTEXT (self));
+  /* An explicit model file in the settings would hide the registry's
+   * active version: clear it (that reloads by itself). */
+  const char *key = kind == DERM_MODEL_KIND_SEGMENTER ? "segmenter-model" : "classifier-model";
+  g_autofree char *current = g_settings_get_string (self->settings, key);
+  if (current != NULL && *current != '\0')
+    g_settings_set_string (self->settings, key, "");
+  else
+    derm_context_reload_models (self);
+}
+
+typedef struct {
+  char *path;
+  gint64 id;
+  DermModelKind kind;
+} ImportJob;
+
+static void
+import_job_free (gpointer data)
+{
+  ImportJob *job = data;
+  g_free (job->path);
+  g_free (job);
+}
+
+/* On the store thread: import, then activate. Returns a copy of the job's
+ * outcome (the job itself is freed with its data). */
+static gpointer
+import_job (DermStore *store, gpointer data, GError **error)
+{
+  ImportJob *job = data;
+  job->id = derm_registry_import (store, job->path, NULL, &job->kind, error);
+  if (job->id <= 0 || !derm_registry_activate (store, job->id, NULL, error))
+    return NULL;
+  ImportJob *done = g_new0 (ImportJob, 1);
+  done->id = job->id;
+  done->kind = job->kind;
+  return done;
+}
+
+static void
+import_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  DermContext *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  ImportJob *done = derm_store_worker_run_finish (DERM_STORE_WORKER (source), result, &error);
+  if (done == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  derm_context_model_activated (self, done->kind);
+  g_task_return_pointer (task, done, import_job_free);
+}
+
+void
+derm_context_import_model_async (DermContext *self, const char *path, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (DERM_IS_CONTEXT (self));
+  g_return_if_fail (path != NULL);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, derm_context_import_model_async);
+  ImportJob *job = g_new0 (ImportJob, 1);
+  job->path = g_strdup (path);
+  derm_store_worker_run_async (self->store_worker, import_job, job, import_job_free,
+                               import_job_free, cancellable, import_done_cb, task);
+}
+
+gint64
+derm_context_import_model_finish (DermContext *self, GAsyncResult *result, DermModelKind *kind,
+                                  GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+  g_autofree ImportJob *done = g_task_propagate_pointer (G_TASK (result), error);
+  if (done == NULL)
+    return 0;
+  if (kind != NULL)
+    *kind = done->kind;
+  return done->id;
 }
 
 void

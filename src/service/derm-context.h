@@ -41,6 +41,23 @@ void             derm_context_set_overrides (DermContext *self, const char *clas
 void             derm_context_reload_models (DermContext *self);
 
 /* Joins the worker threads (application shutdown); idempotent. */
+/* A registry version of @kind became the active one: the worker uses it
+ * from now on (an explicit model file in the settings is cleared), and
+ * "models-changed" is emitted. */
+void             derm_context_model_activated (DermContext *self, DermModelKind kind);
+
+/* Imports the model file @path into the registry (a Dermalens file, or a
+ * torchvision ResNet as `dermalens-cli models import` takes it) on the store
+ * thread, makes it the active version of its kind, and then
+ * derm_context_model_activated (). */
+void             derm_context_import_model_async (DermContext *self, const char *path,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+/* Returns: the new version's id (and its @kind), or 0 with @error. */
+gint64           derm_context_import_model_finish (DermContext *self, GAsyncResult *result,
+                                                   DermModelKind *kind, GError **error);
+
 void             derm_context_shutdown (DermContext *self);
 
 /* Returns: (transfer full) one or two sentences on how the engine computes

@@ -317,6 +317,14 @@ step_done (Script *s)
       || g_str_equal (name, "undo")
       || g_str_equal (name, "redo") || g_str_equal (name, "toggle"))
     return page == NULL || !derm_page_get_computing (page);
+  if (g_str_equal (name, "import-model"))
+    {
+      g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+      /* Until the import is done and the open image analysed again. */
+      return window == NULL
+             || (!derm_window_get_importing (window)
+                 && (page == NULL || derm_page_get_analysis_state (page) != DERM_ANALYSIS_RUNNING));
+    }
   if (g_str_equal (name, "browse") || g_str_equal (name, "browse-site"))
     return s->browser == NULL || !derm_case_browser_get_loading (s->browser);
   if (g_str_equal (name, "compare"))
@@ -468,6 +476,12 @@ start_step (Script *s)
     {
       g_autoptr(GFile) file = g_file_new_for_commandline_arg (field (s, 1));
       derm_window_open_file (window, file);
+    }
+  else if (g_str_equal (name, "import-model"))
+    {
+      /* import-model|FILE: as the main menu's Import Model File. */
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (field (s, 1));
+      derm_window_import_model (window, file);
     }
   else if (g_str_equal (name, "close-page"))
     gtk_widget_activate_action (GTK_WIDGET (window), "win.close-page", NULL);

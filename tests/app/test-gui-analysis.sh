@@ -24,7 +24,7 @@ run_app () {
     timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" "$@" >"$out/$name.log" 2>&1
 }
 
-echo "1..23"
+echo "1..26"
 
 "$tool" make-lesion "$out/analysis-input.png" 600 450
 run_app screenshot-no-model "$out/analysis-input.png"
@@ -131,7 +131,25 @@ check "with an unusable GPU the app still exits 0 (rc $rc)" "[ $rc -eq 0 ]"
 check "the analysis ran on the CPU and the window says the device failed" \
   "grep -qx 'analysis=results' '$gst' && grep -q '^notice=The device “cuda:7” could not be used (.*); the analysis runs on the CPU.$' '$gst' && grep -q '^models=Classifier: resnet18, classifier.safetensors, cpu' '$gst'"
 
-for f in "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log "$out"/screenshot-analysis-dark.log "$out"/screenshot-analysis-de.log \
+# Import Model File from the window, with an empty data folder: the file
+# goes into the registry, becomes the active classifier, and the open image
+# is analysed on it without another step.
+import_data="$out/analysis-import-data"
+rm -rf "$import_data"
+mkdir -p "$import_data"
+rm -f "$out/import-final.state"
+XDG_DATA_HOME="$import_data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
+DERMALENS_TEST_STATE="$out/import-final.state" \
+DERMALENS_TEST_SCRIPT="state|$out/import-before.state;import-model|$data/classifier.safetensors" \
+  timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" --device=cpu \
+  "$out/analysis-input.png" >"$out/import.log" 2>&1
+rc=$?
+check "the app exits 0 after importing a model (rc $rc)" "[ $rc -eq 0 ] && ! grep -q 'test step' '$out/import.log'"
+check "before the import the window says there is no model" "grep -q '^analysis=no-model' '$out/import-before.state'"
+check "after it the image is analysed on the imported classifier, now in the registry" \
+  "grep -qx 'analysis=results' '$out/import-final.state' && grep -q '^models=Classifier: resnet18, ' '$out/import-final.state' && ls '$import_data'/dermalens/models/*.safetensors >/dev/null 2>&1"
+
+for f in "$out"/import.log "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log "$out"/screenshot-analysis-dark.log "$out"/screenshot-analysis-de.log \
          "$out"/screenshot-gpu-fallback.log; do
   if grep -q 'CRITICAL\|WARNING' "$f"; then sed 's/^/# /' "$f"; fi
 done
