@@ -7,7 +7,7 @@ set -eu
 
 BUILD_PKGS="
   build-essential pkg-config meson ninja-build gettext
-  libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev libgtk-4-dev
+  libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev libgtk-4-dev libadwaita-1-dev
   libturbojpeg0-dev libpng-dev libsqlite3-dev zlib1g-dev
   libtorch-dev libopenblas0
 "

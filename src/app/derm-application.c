@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * derm-application.c: the GtkApplication: settings, the shared context,
+ * derm-application.c: the AdwApplication: settings, the shared context,
  * app actions (About, Preferences, Quit), the command line. */
 #include "config.h"
 
@@ -20,10 +20,9 @@
 
 struct _DermApplication
 {
-  GtkApplication parent_instance;
+  AdwApplication parent_instance;
 
   GSettings *settings;
-  GSettings *desktop_settings; /* org.gnome.desktop.interface, when installed */
   DermContext *context;        /* created at startup, handed to each window */
   /* Command-line overrides, not stored in settings. */
   char *classifier_override;
@@ -31,7 +30,7 @@ struct _DermApplication
   char *device_override;
 };
 
-G_DEFINE_FINAL_TYPE (DermApplication, derm_application, GTK_TYPE_APPLICATION)
+G_DEFINE_FINAL_TYPE (DermApplication, derm_application, ADW_TYPE_APPLICATION)
 
 /* ---- Running from the build tree ------------------------------------------------ */
 
@@ -95,20 +94,38 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
   g_autofree char *compute = derm_describe_compute ();
   g_autofree char *comments = g_strdup_printf ("%s\n\n%s",
-                                               _("Decision support for dermoscopy. It does not make a diagnosis."),
+                                               _("Decision support for dermoscopy: the probabilities of "
+                                                 "seven diagnoses, the lesion's outline and what the model "
+                                                 "looked at. It does not make a diagnosis."),
                                                compute);
-
-  gtk_show_about_dialog (parent,
-                         "program-name", _("Dermalens"),
-                         "logo-icon-name", APP_ID,
-                         "version", PACKAGE_VERSION,
-                         "comments", comments,
-                         "license-type", GTK_LICENSE_GPL_3_0,
-                         "authors", developers,
-                         /* Translators: put your names here, one per line */
-                         "translator-credits", _("translator-credits"),
-                         "copyright", "© 2025 The Dermalens developers",
-                         NULL);
+  AdwAboutWindow *about = ADW_ABOUT_WINDOW (adw_about_window_new ());
+  gtk_window_set_transient_for (GTK_WINDOW (about), parent);
+  gtk_window_set_modal (GTK_WINDOW (about), TRUE);
+  adw_about_window_set_application_name (about, _("Dermalens"));
+  adw_about_window_set_application_icon (about, APP_ID);
+  adw_about_window_set_version (about, PACKAGE_VERSION);
+  adw_about_window_set_developer_name (about, _("The Dermalens developers"));
+  adw_about_window_set_comments (about, comments);
+  adw_about_window_set_license_type (about, GTK_LICENSE_GPL_3_0);
+  adw_about_window_set_copyright (about, "© 2025–2026 The Dermalens developers");
+  adw_about_window_set_website (about, "https://github.com/dermalens/dermalens");
+  adw_about_window_set_issue_url (about, "https://github.com/dermalens/dermalens/issues");
+  adw_about_window_set_developers (about, (const char **) developers);
+  /* Translators: put your names here, one per line */
+  adw_about_window_set_translator_credits (about, _("translator-credits"));
+  /* The data every model is trained on, and what its licence allows. */
+  adw_about_window_add_legal_section (
+    about, _("HAM10000 Dataset"),
+    "Tschandl P., Rosendahl C., Kittler H. The HAM10000 dataset, a large collection of "
+    "multi-source dermatoscopic images of common pigmented skin lesions. "
+    "Sci. Data 5, 180161 (2018). doi:10.1038/sdata.2018.161",
+    GTK_LICENSE_CUSTOM,
+    _("The images are published at <a href=\"https://doi.org/10.7910/DVN/DBW86T\">"
+      "doi:10.7910/DVN/DBW86T</a> under the Creative Commons Attribution-NonCommercial 4.0 "
+      "licence (CC BY-NC 4.0): models trained on them may not be used commercially."));
+  adw_about_window_add_legal_section (about, "libtorch", "© PyTorch contributors",
+                                      GTK_LICENSE_BSD_3, NULL);
+  gtk_window_present (GTK_WINDOW (about));
 }
 
 static void
@@ -135,35 +152,6 @@ derm_application_get_context (DermApplication *self)
   return self->context;
 }
 
-/* ---- Dark style ------------------------------------------------------------------ */
-
-/* GTK 4 without libadwaita does not follow the desktop's dark preference by
- * itself: read GNOME's "color-scheme" and ask the theme for its dark
- * variant. (GTK_THEME, when set, still wins.) */
-static void
-color_scheme_changed_cb (GSettings *desktop, const char *key, gpointer user_data)
-{
-  g_autofree char *scheme = g_settings_get_string (desktop, "color-scheme");
-  GtkSettings *gtk_settings = gtk_settings_get_default ();
-  if (gtk_settings != NULL)
-    g_object_set (gtk_settings, "gtk-application-prefer-dark-theme",
-                  g_strcmp0 (scheme, "prefer-dark") == 0, NULL);
-}
-
-static void
-follow_desktop_color_scheme (DermApplication *self)
-{
-  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr(GSettingsSchema) schema = source != NULL
-    ? g_settings_schema_source_lookup (source, "org.gnome.desktop.interface", TRUE) : NULL;
-  if (schema == NULL || !g_settings_schema_has_key (schema, "color-scheme"))
-    return;
-  self->desktop_settings = g_settings_new_full (schema, NULL, NULL);
-  g_signal_connect (self->desktop_settings, "changed::color-scheme",
-                    G_CALLBACK (color_scheme_changed_cb), self);
-  color_scheme_changed_cb (self->desktop_settings, "color-scheme", self);
-}
-
 /* ---- GApplication ------------------------------------------------------------ */
 
 static void
@@ -175,7 +163,8 @@ derm_application_startup (GApplication *app)
 
   g_set_application_name (_("Dermalens"));
   gtk_window_set_default_icon_name (APP_ID);
-  follow_desktop_color_scheme (self);
+  /* Light or dark as the system prefers (AdwStyleManager's default). */
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
 
   self->settings = g_settings_new (APP_ID);
   /* The settings, the workers and the models they use: what every window shares. */
@@ -184,17 +173,8 @@ derm_application_startup (GApplication *app)
                               self->device_override);
   derm_context_reload_models (self->context);
 
-  /* GtkApplication loads icons and help-overlay.ui from the resource base
-   * path by itself, but not style.css (that is libadwaita's). */
-  GdkDisplay *display = gdk_display_get_default ();
-  if (display != NULL)
-    {
-      g_autoptr(GtkCssProvider) provider = gtk_css_provider_new ();
-      gtk_css_provider_load_from_resource (provider, "/org/dermalens/Dermalens/style.css");
-      gtk_style_context_add_provider_for_display (display, GTK_STYLE_PROVIDER (provider),
-                                                  GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-    }
-
+  /* AdwApplication loads style.css (and dark.css) from the resource base
+   * path, GtkApplication the icons and help-overlay.ui. */
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_entries, G_N_ELEMENTS (app_entries), app);
   static const char *const quit_accels[] = { "<Primary>q", NULL };
   static const char *const help_accels[] = { "<Primary>question", NULL };
@@ -247,7 +227,6 @@ derm_application_finalize (GObject *object)
 
   g_clear_object (&self->context);
   g_clear_object (&self->settings);
-  g_clear_object (&self->desktop_settings);
   g_free (self->classifier_override);
   g_free (self->segmenter_override);
   g_free (self->device_override);

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * derm-application.h: the GtkApplication (org.dermalens.Dermalens). */
+ * derm-application.h: the AdwApplication (org.dermalens.Dermalens). */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 #include "derm-context.h"
 
 G_BEGIN_DECLS
 
 #define DERM_TYPE_APPLICATION (derm_application_get_type ())
-G_DECLARE_FINAL_TYPE (DermApplication, derm_application, DERM, APPLICATION, GtkApplication)
+G_DECLARE_FINAL_TYPE (DermApplication, derm_application, DERM, APPLICATION, AdwApplication)
 
 /* Prepares the process before GTK starts: gettext, and when the binary runs
  * from the build tree, the compiled schema, translations and icons there.

@@ -16,6 +16,7 @@
 #include "derm-page.h"
 #include "derm-page-private.h"
 #include "derm-report.h"
+#include "derm-feedback.h"
 #include "derm-viewer.h"
 
 /* ---- Overlays and zoom --------------------------------------------------- */
@@ -169,8 +170,11 @@ report_written_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   _derm_page_set_last_error (self, NULL);
   g_free (self->last_report);
   self->last_report = g_strdup (g_object_get_data (G_OBJECT (res), "path"));
-  g_autofree char *message = g_strdup_printf (_("Report saved as “%s”."), self->last_report);
-  _derm_page_set_status (self, message, FALSE);
+  g_autofree char *name = g_path_get_basename (self->last_report);
+  g_autofree char *message = g_strdup_printf (_("Report saved as “%s”."), name);
+  _derm_page_set_status (self, NULL, FALSE);
+  derm_toast_show (GTK_WIDGET (self), message, _("_Open"), "win.show-file",
+                   g_variant_new_string (self->last_report));
 }
 
 gboolean

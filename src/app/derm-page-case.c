@@ -18,6 +18,7 @@
 #include "derm-page-private.h"
 #include "derm-results.h"
 #include "derm-save-dialog.h"
+#include "derm-feedback.h"
 #include "derm-viewer.h"
 
 /* ---- Cases ------------------------------------------------------------------ */
@@ -112,7 +113,8 @@ case_saved_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   _derm_page_set_stored (self, c);
   derm_viewer_mark_saved (self->viewer);
   g_autofree char *message = g_strdup_printf (_("Stored as a visit of patient %s."), c->patient->identifier);
-  _derm_page_set_status (self, message, FALSE);
+  _derm_page_set_status (self, NULL, FALSE);
+  derm_toast_show (GTK_WIDGET (self), message, _("_Browse Cases"), "win.cases", NULL);
   if (dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (dialog));
 }
@@ -247,7 +249,10 @@ correction_saved_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   _derm_page_set_last_error (self, NULL);
   _derm_page_set_stored (self, c);
   derm_viewer_mark_saved (self->viewer);
-  _derm_page_set_status (self, _("Correction stored: the case is confirmed and can be used for training."), FALSE);
+  _derm_page_set_status (self, NULL, FALSE);
+  derm_toast_show (GTK_WIDGET (self),
+                   _("Correction stored: the case is confirmed and can be used for training."),
+                   NULL, NULL, NULL);
 }
 
 gboolean

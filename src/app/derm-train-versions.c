@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "derm-classes.h"
+#include "derm-feedback.h"
 #include "derm-model-card.h"
 #include "derm-registry.h"
 #include "derm-safetensors.h"
@@ -89,13 +90,7 @@ find_active (DermTrainVersions *self, DermModelKind kind)
 static void
 show_error (DermTrainVersions *self, const char *primary, const char *secondary)
 {
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  GtkWidget *dialog = gtk_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                              GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                              GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s", primary);
-  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", secondary);
-  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
+  derm_show_error (GTK_WIDGET (self), primary, secondary);
 }
 
 /* ---- Versions ------------------------------------------------------------------------- */
@@ -335,11 +330,10 @@ activate_button_clicked_cb (GtkButton *button, DermTrainVersions *self)
 }
 
 static void
-delete_response_cb (GtkDialog *dialog, int response, DermTrainVersions *self)
+delete_response_cb (AdwMessageDialog *dialog, const char *response, DermTrainVersions *self)
 {
   gint64 id = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "version-id"));
-  gtk_window_destroy (GTK_WINDOW (dialog));
-  if (response != GTK_RESPONSE_ACCEPT)
+  if (g_strcmp0 (response, "accept") != 0)
     return;
   StoreOp *op = g_new0 (StoreOp, 1);
   op->kind = OP_DELETE;
@@ -353,20 +347,13 @@ delete_button_clicked_cb (GtkButton *button, DermTrainVersions *self)
   const DermModelVersion *v = find_version (self, self->selected_version);
   if (v == NULL || v->active)
     return;
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  GtkWidget *dialog = gtk_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                              GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                              GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
-                                              _("Delete version %lld?"), (long long) v->id);
-  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s",
-                                            _("Its weights file is removed. Analyses that used it "
-                                              "keep its name."));
-  gtk_dialog_add_button (GTK_DIALOG (dialog), _("_Cancel"), GTK_RESPONSE_CANCEL);
-  GtkWidget *del = gtk_dialog_add_button (GTK_DIALOG (dialog), _("_Delete"), GTK_RESPONSE_ACCEPT);
-  gtk_widget_add_css_class (del, "destructive-action");
+  g_autofree char *heading = g_strdup_printf (_("Delete version %lld?"), (long long) v->id);
+  AdwMessageDialog *dialog = derm_ask (GTK_WIDGET (self), heading,
+                                       _("Its weights file is removed. Analyses that used it "
+                                         "keep its name."),
+                                       _("_Delete"), TRUE);
   g_object_set_data (G_OBJECT (dialog), "version-id", GINT_TO_POINTER ((int) v->id));
   g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void

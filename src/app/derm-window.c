@@ -11,6 +11,7 @@
 #include "derm-compare.h"
 #include "derm-context.h"
 #include "derm-engine.h"
+#include "derm-feedback.h"
 #include "derm-page.h"
 #include "derm-store.h"
 #include "derm-train-panel.h"
@@ -19,12 +20,13 @@
 
 struct _DermWindow
 {
-  GtkApplicationWindow parent_instance;
+  AdwApplicationWindow parent_instance;
 
-  GtkHeaderBar *header_bar;
+  AdwToastOverlay *toast_overlay;  /* every transient message */
+  AdwHeaderBar *header_bar;
   GtkButton *open_button;
   GtkMenuButton *menu_button;
-  GtkStack *view_stack;            /* "analysis" and "training" */
+  AdwViewStack *view_stack;        /* "analysis" and "training" */
   GtkStack *main_stack;
   GtkNotebook *notebook;
   GtkBox *training_box;
@@ -45,7 +47,7 @@ struct _DermWindow
 enum { PROP_0, PROP_CONTEXT, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
-G_DEFINE_FINAL_TYPE (DermWindow, derm_window, GTK_TYPE_APPLICATION_WINDOW)
+G_DEFINE_FINAL_TYPE (DermWindow, derm_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void page_case_saved_cb (DermPage *page, GParamSpec *pspec, DermWindow *self);
 
@@ -273,12 +275,7 @@ model_imported_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   self->imports_pending--;
   if (id > 0)
     return;
-  GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                              GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE,
-                                              _("The weights could not be imported"));
-  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
-  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
+  derm_show_error (GTK_WIDGET (self), _("The weights could not be imported"), error->message);
 }
 
 void
@@ -386,11 +383,7 @@ derm_window_open_case (DermWindow *self, DermCase *c)
 static void
 show_error_dialog (DermWindow *self, const char *title, const char *message)
 {
-  GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                              GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s", title);
-  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", message);
-  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
+  derm_show_error (GTK_WIDGET (self), title, message);
 }
 
 static void
@@ -501,7 +494,7 @@ set_training_status (DermWindow *self, const char *text, gboolean running)
   gtk_label_set_text (self->training_status_label, text);
   gtk_spinner_set_spinning (self->training_spinner, running);
   gtk_widget_set_visible (GTK_WIDGET (self->training_spinner), running);
-  gboolean training_view = g_strcmp0 (gtk_stack_get_visible_child_name (self->view_stack),
+  gboolean training_view = g_strcmp0 (adw_view_stack_get_visible_child_name (self->view_stack),
                                       "training") == 0;
   gtk_widget_set_visible (GTK_WIDGET (self->training_status_button), !training_view);
 }
@@ -546,9 +539,9 @@ ensure_training_panel (DermWindow *self)
 }
 
 static void
-view_changed_cb (GtkStack *stack, GParamSpec *pspec, DermWindow *self)
+view_changed_cb (AdwViewStack *stack, GParamSpec *pspec, DermWindow *self)
 {
-  if (g_strcmp0 (gtk_stack_get_visible_child_name (stack), "training") == 0)
+  if (g_strcmp0 (adw_view_stack_get_visible_child_name (stack), "training") == 0)
     {
       ensure_training_panel (self);
       derm_train_panel_refresh_versions (self->training_panel);
@@ -563,7 +556,7 @@ derm_window_show_training (DermWindow *self)
 {
   g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
   ensure_training_panel (self);
-  gtk_stack_set_visible_child_name (self->view_stack, "training");
+  adw_view_stack_set_visible_child_name (self->view_stack, "training");
   return self->training_panel;
 }
 
@@ -571,7 +564,7 @@ void
 derm_window_show_analysis (DermWindow *self)
 {
   g_return_if_fail (DERM_IS_WINDOW (self));
-  gtk_stack_set_visible_child_name (self->view_stack, "analysis");
+  adw_view_stack_set_visible_child_name (self->view_stack, "analysis");
 }
 
 DermTrainPanel *
@@ -599,7 +592,7 @@ const char *
 derm_window_get_view (DermWindow *self)
 {
   g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
-  return gtk_stack_get_visible_child_name (self->view_stack);
+  return adw_view_stack_get_visible_child_name (self->view_stack);
 }
 
 const char *
@@ -610,6 +603,22 @@ derm_window_get_training_status (DermWindow *self)
            ? gtk_label_get_text (self->training_status_label) : NULL;
 }
 
+const char *
+derm_window_get_last_toast (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
+  return derm_toast_get_last (self->toast_overlay);
+}
+
+/* A toast's Open button: the file (a report) in the desktop's viewer. */
+static void
+show_file_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (g_variant_get_string (param, NULL));
+  g_autofree char *uri = g_file_get_uri (file);
+  gtk_show_uri (GTK_WINDOW (widget), uri, GDK_CURRENT_TIME);
+}
+
 static void
 training_action (GtkWidget *widget, const char *action_name, GVariant *param)
 {
@@ -617,10 +626,9 @@ training_action (GtkWidget *widget, const char *action_name, GVariant *param)
 }
 
 static void
-stop_job_response_cb (GtkDialog *dialog, int response, DermWindow *self)
+stop_job_response_cb (AdwMessageDialog *dialog, const char *response, DermWindow *self)
 {
-  gtk_window_destroy (GTK_WINDOW (dialog));
-  if (response != GTK_RESPONSE_ACCEPT)
+  if (g_strcmp0 (response, "accept") != 0)
     return;
   self->close_confirmed = TRUE;
   gtk_window_close (GTK_WINDOW (self));
@@ -633,18 +641,13 @@ confirm_stop_training (DermWindow *self)
   if (self->close_confirmed || self->training_panel == NULL
       || !derm_train_panel_is_running (self->training_panel))
     return TRUE;
-  GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                              GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
-                                              _("A training job is running. Stop it?"));
-  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s",
-                                            _("It stops after the current step and keeps a "
-                                              "checkpoint: it can be resumed from the training "
-                                              "panel next time."));
-  gtk_dialog_add_button (GTK_DIALOG (dialog), _("_Keep Training"), GTK_RESPONSE_CANCEL);
-  GtkWidget *stop = gtk_dialog_add_button (GTK_DIALOG (dialog), _("_Stop and Close"), GTK_RESPONSE_ACCEPT);
-  gtk_widget_add_css_class (stop, "destructive-action");
+  AdwMessageDialog *dialog = derm_ask (GTK_WIDGET (self), _("A training job is running. Stop it?"),
+                                       _("It stops after the current step and keeps a "
+                                         "checkpoint: it can be resumed from the training "
+                                         "panel next time."),
+                                       _("_Stop and Close"), TRUE);
+  adw_message_dialog_set_response_label (dialog, "cancel", _("_Keep Training"));
   g_signal_connect_object (dialog, "response", G_CALLBACK (stop_job_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
   return FALSE;
 }
 
@@ -737,10 +740,9 @@ derm_window_dispose (GObject *object)
   /* The panel, a template child, stops its job (within one step) and joins
    * the thread when the template is disposed below. */
   self->training_panel = NULL;
-  /* GTK 4.8's GtkWindow would unparent its child and titlebar again after
-   * the template has dropped them: detach them first. */
-  gtk_window_set_child (GTK_WINDOW (self), NULL);
-  gtk_window_set_titlebar (GTK_WINDOW (self), NULL);
+  /* The window would unparent its content again after the template has
+   * dropped it: detach it first. */
+  adw_application_window_set_content (ADW_APPLICATION_WINDOW (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), DERM_TYPE_WINDOW);
 
   g_clear_object (&self->context);
@@ -767,6 +769,7 @@ derm_window_class_init (DermWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/dermalens/Dermalens/ui/derm-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, open_button);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, menu_button);
@@ -782,6 +785,7 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.close-page", NULL, close_page_action);
   gtk_widget_class_install_action (widget_class, "win.import-weights", NULL, import_weights_action);
   gtk_widget_class_install_action (widget_class, "win.training", NULL, training_action);
+  gtk_widget_class_install_action (widget_class, "win.show-file", "s", show_file_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.close-page", NULL);
   gtk_widget_class_install_action (widget_class, "win.cases", NULL, cases_action);

@@ -3,7 +3,7 @@
  * derm-window.h: the main window: header bar, and one page per opened image. */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 #include "derm-store.h"
 #include "derm-types.h"
@@ -11,7 +11,7 @@
 G_BEGIN_DECLS
 
 #define DERM_TYPE_WINDOW (derm_window_get_type ())
-G_DECLARE_FINAL_TYPE (DermWindow, derm_window, DERM, WINDOW, GtkApplicationWindow)
+G_DECLARE_FINAL_TYPE (DermWindow, derm_window, DERM, WINDOW, AdwApplicationWindow)
 
 /* Returns: (transfer floating) a new window of @application sharing
  * @context (settings and workers) with the other windows. */

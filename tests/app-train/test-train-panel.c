@@ -18,7 +18,7 @@
 #include <sys/resource.h>
 
 #include <glib/gstdio.h>
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 #include "derm-decision.h"
 #include "derm-engine.h"
@@ -820,30 +820,37 @@ test_both_models (void)
 /* ---- Versions: export, import, delete through their dialogs ---------------------------- */
 
 /* The toplevel message dialog whose text starts with @prefix, or NULL. */
-static GtkDialog *
+static AdwMessageDialog *
 find_dialog (const char *prefix)
 {
   GListModel *toplevels = gtk_window_get_toplevels ();
   for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
     {
       g_autoptr(GObject) w = g_list_model_get_item (toplevels, i);
-      if (!GTK_IS_MESSAGE_DIALOG (w) || !gtk_widget_get_visible (GTK_WIDGET (w)))
+      if (!ADW_IS_MESSAGE_DIALOG (w) || !gtk_widget_get_visible (GTK_WIDGET (w)))
         continue;
-      g_autofree char *text = NULL;
-      g_object_get (w, "text", &text, NULL);
-      if (text != NULL && g_str_has_prefix (text, prefix))
-        return GTK_DIALOG (w);
+      const char *heading = adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (w));
+      if (heading != NULL && g_str_has_prefix (heading, prefix))
+        return ADW_MESSAGE_DIALOG (w);
     }
   return NULL;
 }
 
-static GtkDialog *
+static AdwMessageDialog *
 wait_dialog (const char *prefix)
 {
-  GtkDialog *d;
+  AdwMessageDialog *d;
   while ((d = find_dialog (prefix)) == NULL)
     g_main_context_iteration (NULL, TRUE);
   return d;
+}
+
+/* As a click on the dialog's button @response: the response, then it closes. */
+static void
+respond (AdwMessageDialog *dialog, const char *response)
+{
+  adw_message_dialog_response (dialog, response);
+  gtk_window_close (GTK_WINDOW (dialog));
 }
 
 static const char *
@@ -948,10 +955,10 @@ test_versions_files (void)
   g_autoptr(GFile) broken_file = g_file_new_for_path (broken);
   click ("import_button");
   choose (NULL, NULL, broken_file);
-  GtkDialog *error_dialog = wait_dialog ("The model could not be imported");
+  AdwMessageDialog *error_dialog = wait_dialog ("The model could not be imported");
   g_printerr ("# %s\n", status_text ());
   g_assert_true (g_str_has_prefix (status_text (), "The model could not be imported: "));
-  gtk_dialog_response (error_dialog, GTK_RESPONSE_CLOSE);
+  respond (error_dialog, "close");
   g_assert_cmpuint (count_versions (), ==, n0 + 1);
   shot ("train-versions.png");
 
@@ -960,12 +967,12 @@ test_versions_files (void)
   g_assert_true (gtk_widget_is_sensitive (child ("delete_button")));
   click ("delete_button");
   g_autofree char *question = g_strdup_printf ("Delete version %" G_GINT64_FORMAT "?", imported);
-  gtk_dialog_response (wait_dialog (question), GTK_RESPONSE_CANCEL);
+  respond (wait_dialog (question), "cancel");
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_cmpuint (count_versions (), ==, n0 + 1);
   click ("delete_button");
-  gtk_dialog_response (wait_dialog (question), GTK_RESPONSE_ACCEPT);
+  respond (wait_dialog (question), "accept");
   g_autofree char *deleted = g_strdup_printf ("Version %" G_GINT64_FORMAT " was deleted.", imported);
   wait_status (deleted);
   g_assert_cmpuint (count_versions (), ==, n0);
@@ -1102,6 +1109,7 @@ main (int argc, char **argv)
       g_printerr ("no display\n");
       return 77;
     }
+  adw_init ();
   (void) derm_get_resource ();
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
   derm_engine_set_threads (0);

@@ -228,7 +228,7 @@ typedef struct {
 static Script *script;
 
 static void run_next_step (Script *s);
-static GtkDialog *find_stop_dialog (DermWindow *window);
+static AdwMessageDialog *find_stop_dialog (DermWindow *window);
 static const char *field (Script *s, guint i);
 
 static void
@@ -262,6 +262,8 @@ write_all_state (Script *s, const char *path)
       const char *status = derm_window_get_training_status (window);
       g_string_append_printf (extra, "training_button=%s\n", status != NULL ? status : "");
       g_string_append_printf (extra, "stop_dialog=%d\n", find_stop_dialog (window) != NULL);
+      const char *toast = derm_window_get_last_toast (window);
+      g_string_append_printf (extra, "toast=%s\n", toast != NULL ? toast : "");
       DermTrainPanel *panel = derm_window_get_training_panel (window);
       if (panel != NULL)
         {
@@ -284,21 +286,18 @@ write_all_state (Script *s, const char *path)
 }
 
 /* The question "A training job is running. Stop it?" over @window, or NULL. */
-static GtkDialog *
+static AdwMessageDialog *
 find_stop_dialog (DermWindow *window)
 {
   GListModel *toplevels = gtk_window_get_toplevels ();
   for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
     {
       g_autoptr(GObject) w = g_list_model_get_item (toplevels, i);
-      if (GTK_IS_MESSAGE_DIALOG (w) && gtk_widget_get_visible (GTK_WIDGET (w))
-          && gtk_window_get_transient_for (GTK_WINDOW (w)) == GTK_WINDOW (window))
-        {
-          g_autofree char *text = NULL;
-          g_object_get (w, "text", &text, NULL);
-          if (g_strcmp0 (text, _("A training job is running. Stop it?")) == 0)
-            return GTK_DIALOG (w);
-        }
+      if (ADW_IS_MESSAGE_DIALOG (w) && gtk_widget_get_visible (GTK_WIDGET (w))
+          && gtk_window_get_transient_for (GTK_WINDOW (w)) == GTK_WINDOW (window)
+          && g_strcmp0 (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (w)),
+                        _("A training job is running. Stop it?")) == 0)
+        return ADW_MESSAGE_DIALOG (w);
     }
   return NULL;
 }
@@ -657,11 +656,12 @@ start_step (Script *s)
   else if (g_str_equal (name, "stop-dialog"))
     {
       /* stop-dialog|keep or stop-dialog|stop */
-      GtkDialog *dialog = find_stop_dialog (window);
+      AdwMessageDialog *dialog = find_stop_dialog (window);
       if (dialog == NULL)
         return script_fail (s, "no stop question is shown");
-      gtk_dialog_response (dialog, g_str_equal (field (s, 1), "stop") ? GTK_RESPONSE_ACCEPT
-                                                                     : GTK_RESPONSE_CANCEL);
+      /* As a click on its button: the response, then the dialog closes. */
+      adw_message_dialog_response (dialog, g_str_equal (field (s, 1), "stop") ? "accept" : "cancel");
+      gtk_window_close (GTK_WINDOW (dialog));
     }
   else if (g_str_equal (name, "state"))
     write_all_state (s, field (s, 1));

@@ -56,7 +56,7 @@ if [ -f /usr/share/glib-2.0/schemas/org.gnome.desktop.interface.gschema.xml ]; t
   white_dark=$("$tool" count-colour "$out/screenshot-desktop-dark.png" 255 255 255 12 2>/dev/null || echo 0)
   echo "# near-white pixels: default $white_light, desktop prefers dark $white_dark"
   check "the window follows the desktop's dark preference" \
-    "[ -s '$out/screenshot-desktop-dark.png' ] && [ '$white_light' -gt 50000 ] && [ '$white_dark' -lt 2000 ]"
+    "[ -s '$out/screenshot-desktop-dark.png' ] && [ '$white_light' -gt 50000 ] && [ $((white_dark * 10)) -lt '$white_light' ]"
 else
   ok "# SKIP org.gnome.desktop.interface is not installed"
 fi
