@@ -18,6 +18,10 @@ GtkWidget *_derm_train_panel_get_child (DermTrainPanel *self, const char *name);
 gint64     _derm_train_panel_get_new_version (DermTrainPanel *self);
 /* The version of @kind (DermModelKind) the last job registered, 0 when none. */
 gint64     _derm_train_panel_get_new_version_of_kind (DermTrainPanel *self, int kind);
+/* TRUE while the first run waits to activate its models (for the tests). */
+gboolean   _derm_train_panel_get_first_run (DermTrainPanel *self);
+/* TRUE while the form's time estimate runs (for the tests). */
+gboolean   _derm_train_panel_get_estimating (DermTrainPanel *self);
 /* The open file chooser (import, export, folder, weights), NULL when none.
  * (transfer none) */
 GtkNativeDialog *_derm_train_panel_get_file_chooser (DermTrainPanel *self);

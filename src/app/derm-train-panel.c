@@ -31,11 +31,12 @@ struct _DermTrainPanel
   DermTrainVersions *versions;
 
   DermTrainRunner *runner;
+  gboolean activate_when_done;   /* the first run: activate the job's models when it ends */
 };
 
 G_DEFINE_FINAL_TYPE (DermTrainPanel, derm_train_panel, GTK_TYPE_WIDGET)
 
-enum { SIGNAL_VERSION_ACTIVATED, SIGNAL_VERSIONS_CHANGED, N_SIGNALS };
+enum { SIGNAL_VERSION_ACTIVATED, SIGNAL_VERSIONS_CHANGED, SIGNAL_FIRST_RUN_DONE, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* ---- The job ---------------------------------------------------------------------------- */
@@ -57,6 +58,8 @@ runner_event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, DermTrainPane
     derm_train_versions_refresh_and_select (self->versions, e->version_id);
 }
 
+static void activate_result_requested_cb (DermTrainProgressView *progress, DermTrainPanel *self);
+
 static void
 runner_finished_cb (DermTrainRunner *runner, const GError *error, DermTrainPanel *self)
 {
@@ -73,6 +76,12 @@ runner_finished_cb (DermTrainRunner *runner, const GError *error, DermTrainPanel
     }
   derm_train_progress_view_show_finished (self->progress, error, msg, after);
   update_sensitivity (self);
+  if (error == NULL && self->activate_when_done)
+    {
+      self->activate_when_done = FALSE;
+      activate_result_requested_cb (self->progress, self);
+      g_signal_emit (self, signals[SIGNAL_FIRST_RUN_DONE], 0);
+    }
 }
 
 static void
@@ -216,6 +225,8 @@ _derm_train_panel_describe (DermTrainPanel *self, GString *out)
 {
   g_string_append_printf (out, "running=%d\n", derm_train_runner_is_running (self->runner));
   g_string_append_printf (out, "can_resume=%d\n", derm_train_runner_can_resume (self->runner));
+  g_string_append_printf (out, "first_run=%d\n", self->activate_when_done);
+  _derm_train_setup_describe (self->setup, out);
   _derm_train_progress_view_describe (self->progress, out);
   _derm_train_versions_describe (self->versions, out);
   _derm_train_progress_view_describe_log (self->progress, out);
@@ -258,6 +269,46 @@ derm_train_panel_set_folder (DermTrainPanel *self, const char *folder)
   derm_train_setup_set_folder (self->setup, folder);
 }
 
+void
+derm_train_panel_first_run (DermTrainPanel *self, const char *folder)
+{
+  g_return_if_fail (DERM_IS_TRAIN_PANEL (self));
+  g_return_if_fail (folder != NULL);
+  if (derm_train_runner_is_running (self->runner))
+    return;
+  DermTrainSettings s;
+  gboolean cpu = derm_train_settings_init_for_machine (&s);
+  s.data = DERM_TRAIN_DATA_FOLDER;
+  g_free (s.folder);
+  s.folder = g_strdup (folder);
+  s.classify = s.segment = TRUE;
+  derm_train_setup_write_settings (self->setup, &s);
+  derm_train_settings_clear (&s);
+  self->activate_when_done = TRUE;
+  derm_train_progress_view_set_stage (
+    self->progress,
+    cpu ? _("The first models for this computer: a classifier (ResNet-18, 96 px, 4 epochs) and a "
+            "segmenter (U-Net, 96 px, 1 epoch), trained on the CPU. Press Start; when the job has "
+            "finished they are activated and the open image is analysed.")
+        : _("The first models: a classifier and a segmenter. Press Start; when the job has "
+            "finished they are activated and the open image is analysed."));
+  derm_train_setup_estimate (self->setup);
+}
+
+gboolean
+_derm_train_panel_get_first_run (DermTrainPanel *self)
+{
+  g_return_val_if_fail (DERM_IS_TRAIN_PANEL (self), FALSE);
+  return self->activate_when_done;
+}
+
+gboolean
+_derm_train_panel_get_estimating (DermTrainPanel *self)
+{
+  g_return_val_if_fail (DERM_IS_TRAIN_PANEL (self), FALSE);
+  return _derm_train_setup_get_estimating (self->setup);
+}
+
 static void
 derm_train_panel_dispose (GObject *object)
 {
@@ -283,6 +334,10 @@ derm_train_panel_class_init (DermTrainPanelClass *klass)
   signals[SIGNAL_VERSION_ACTIVATED] =
     g_signal_new ("version-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+  /* The first run's models were activated (derm_train_panel_first_run ()). */
+  signals[SIGNAL_FIRST_RUN_DONE] =
+    g_signal_new ("first-run-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_VERSIONS_CHANGED] =
     g_signal_new ("versions-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
@@ -309,10 +364,11 @@ derm_train_panel_init (DermTrainPanel *self)
   derm_train_settings_clear (&s);
   if (cpu_first)
     derm_train_progress_view_set_stage (self->progress,
-                                        _("No GPU and no model yet: proposed a first classifier a "
-                                          "CPU trains in minutes (ResNet-18, 96 px, 4 epochs; "
-                                          "about 8 minutes on 2 cores, balanced accuracy about "
-                                          "0.59 on held-out lesions)."));
+                                        _("No GPU and no model yet: proposed the first models a "
+                                          "CPU trains in minutes: a classifier (ResNet-18, 96 px, "
+                                          "4 epochs; about 8 minutes on 2 cores, balanced accuracy "
+                                          "about 0.59 on held-out lesions) and a segmenter (U-Net, "
+                                          "96 px, 1 epoch; about 11 minutes)."));
 
   g_signal_connect (self->runner, "event", G_CALLBACK (runner_event_cb), self);
   g_signal_connect (self->runner, "finished", G_CALLBACK (runner_finished_cb), self);

@@ -28,6 +28,12 @@ DermTrainRunner *derm_train_panel_get_runner (DermTrainPanel *self);
 void             derm_train_panel_refresh_versions (DermTrainPanel *self);
 /* Sets the HAM10000 folder field. */
 void             derm_train_panel_set_folder (DermTrainPanel *self, const char *folder);
+/* A new user's first models: the form set to the classifier and the
+ * segmenter this machine trains in reasonable time (on a CPU the small
+ * recipe) from the HAM10000 @folder, and the time measured at once. When
+ * the job the user starts has finished, its models are activated without
+ * another click ("version-activated" for each, then "first-run-done"). */
+void             derm_train_panel_first_run (DermTrainPanel *self, const char *folder);
 
 /* Signals:
  *   "version-activated" (int kind: DermModelKind) after a version was made

@@ -10,5 +10,9 @@ G_BEGIN_DECLS
 
 void             _derm_train_setup_set_limit (DermTrainSetup *self, guint lesions);
 GtkNativeDialog *_derm_train_setup_get_file_chooser (DermTrainSetup *self);
+/* Appends "setup_folder=", "setup_task=", ... lines: the form as it is. */
+void             _derm_train_setup_describe (DermTrainSetup *self, GString *out);
+/* TRUE while the time estimate runs. */
+gboolean         _derm_train_setup_get_estimating (DermTrainSetup *self);
 
 G_END_DECLS

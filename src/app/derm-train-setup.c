@@ -27,7 +27,8 @@ struct _DermTrainSetup
   GtkSpinButton *folds_spin;
   GtkEntry *folder_entry, *init_entry;
   GtkButton *folder_button, *init_button;
-  GtkSpinButton *epochs_spin, *batch_spin, *size_spin, *lr_spin;
+  GtkSpinButton *epochs_spin, *seg_epochs_spin, *batch_spin, *size_spin, *lr_spin;
+  GtkWidget *seg_epochs_label;
   GtkButton *estimate_button, *start_button;
   GtkLabel *estimate_label;
 
@@ -61,6 +62,7 @@ derm_train_setup_read_settings (DermTrainSetup *self, DermTrainSettings *s)
   s->init = gtk_drop_down_get_selected (self->init_drop);
   s->finetune = finetunes[MIN (gtk_drop_down_get_selected (self->finetune_drop), 2)];
   s->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
+  s->seg_epochs = task == 2 ? gtk_spin_button_get_value_as_int (self->seg_epochs_spin) : 0;
   s->batch = gtk_spin_button_get_value_as_int (self->batch_spin);
   s->image_size = gtk_spin_button_get_value_as_int (self->size_spin);
   s->lr = gtk_spin_button_get_value (self->lr_spin);
@@ -95,6 +97,7 @@ derm_train_setup_write_settings (DermTrainSetup *self, const DermTrainSettings *
     if (finetunes[i] == s->finetune)
       gtk_drop_down_set_selected (self->finetune_drop, i);
   gtk_spin_button_set_value (self->epochs_spin, s->epochs);
+  gtk_spin_button_set_value (self->seg_epochs_spin, s->seg_epochs > 0 ? s->seg_epochs : s->epochs);
   gtk_spin_button_set_value (self->batch_spin, s->batch);
   gtk_spin_button_set_value (self->size_spin, s->image_size);
   gtk_spin_button_set_value (self->lr_spin, s->lr);
@@ -123,6 +126,9 @@ update_sensitivity (DermTrainSetup *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->init_button), file);
   gtk_widget_set_sensitive (GTK_WIDGET (self->arch_drop), classify);
   gtk_widget_set_sensitive (GTK_WIDGET (self->finetune_drop), classify);
+  gboolean both = gtk_drop_down_get_selected (self->task_drop) == 2;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->seg_epochs_spin), both);
+  gtk_widget_set_sensitive (self->seg_epochs_label, both);
   gtk_widget_set_sensitive (GTK_WIDGET (self->start_button), !running);
   gtk_widget_set_sensitive (GTK_WIDGET (self->estimate_button),
                             !running && self->estimate_cancellable == NULL);
@@ -227,9 +233,12 @@ estimated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   update_sensitivity (self);
 }
 
-static void
-estimate_button_clicked_cb (GtkButton *button, DermTrainSetup *self)
+void
+derm_train_setup_estimate (DermTrainSetup *self)
 {
+  g_return_if_fail (DERM_IS_TRAIN_SETUP (self));
+  if (self->running || self->estimate_cancellable != NULL)
+    return;
   DermTrainSettings s;
   derm_train_setup_read_settings (self, &s);
   self->estimate_cancellable = g_cancellable_new ();
@@ -239,6 +248,12 @@ estimate_button_clicked_cb (GtkButton *button, DermTrainSetup *self)
   derm_train_estimate_async (&s, self->estimate_cancellable, estimated_cb, ref);
   derm_train_settings_clear (&s);
   update_sensitivity (self);
+}
+
+static void
+estimate_button_clicked_cb (GtkButton *button, DermTrainSetup *self)
+{
+  derm_train_setup_estimate (self);
 }
 
 /* ---- Start ------------------------------------------------------------------------------ */
@@ -255,6 +270,27 @@ void
 _derm_train_setup_set_limit (DermTrainSetup *self, guint lesions)
 {
   self->limit = lesions;
+}
+
+void
+_derm_train_setup_describe (DermTrainSetup *self, GString *out)
+{
+  DermTrainSettings s;
+  derm_train_setup_read_settings (self, &s);
+  g_string_append_printf (out, "setup_folder=%s\n", s.folder != NULL ? s.folder : "");
+  g_string_append_printf (out, "setup_task=%s\n", s.classify && s.segment ? "both"
+                                                   : s.segment ? "segmenter" : "classifier");
+  g_string_append_printf (out, "setup_arch=%s\n", derm_arch_name (s.arch));
+  g_string_append_printf (out, "setup_epochs=%d\nsetup_seg_epochs=%d\nsetup_size=%d\n", s.epochs,
+                          s.seg_epochs, s.image_size);
+  g_string_append_printf (out, "setup_estimate=%s\n", gtk_label_get_text (self->estimate_label));
+  derm_train_settings_clear (&s);
+}
+
+gboolean
+_derm_train_setup_get_estimating (DermTrainSetup *self)
+{
+  return self->estimate_cancellable != NULL;
 }
 
 GtkNativeDialog *
@@ -319,7 +355,7 @@ derm_train_setup_class_init (DermTrainSetupClass *klass)
   BIND (data_drop); BIND (task_drop); BIND (arch_drop); BIND (init_drop); BIND (finetune_drop);
   BIND (device_drop); BIND (balance_drop); BIND (mix_check); BIND (ema_check); BIND (folds_spin);
   BIND (folder_entry); BIND (init_entry); BIND (folder_button); BIND (init_button);
-  BIND (epochs_spin); BIND (batch_spin); BIND (size_spin); BIND (lr_spin);
+  BIND (epochs_spin); BIND (seg_epochs_spin); BIND (seg_epochs_label); BIND (batch_spin); BIND (size_spin); BIND (lr_spin);
   BIND (estimate_button); BIND (start_button); BIND (estimate_label);
 #undef BIND
 }

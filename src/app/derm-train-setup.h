@@ -22,6 +22,8 @@ void derm_train_setup_write_settings (DermTrainSetup *self, const DermTrainSetti
 void derm_train_setup_set_running (DermTrainSetup *self, gboolean running);
 /* Sets the HAM10000 folder field. */
 void derm_train_setup_set_folder (DermTrainSetup *self, const char *folder);
+/* Measures how long the job set up now would take, as the Estimate button does. */
+void derm_train_setup_estimate (DermTrainSetup *self);
 
 /* Signals:
  *   "start" () when Start was clicked: read the settings and start the job. */

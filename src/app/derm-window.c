@@ -520,6 +520,59 @@ training_finished_cb (DermTrainRunner *runner, const GError *error, DermWindow *
                                ? _("Training stopped") : _("Training failed"), FALSE);
 }
 
+/* ---- First run: from no model to a diagnosis ------------------------------------ */
+
+static void
+first_run_done_cb (DermTrainPanel *panel, DermWindow *self)
+{
+  /* The models are being activated: the open images are analysed on them. */
+  derm_window_show_analysis (self);
+  derm_toast_show (GTK_WIDGET (self->toast_overlay),
+                   _("The new classifier and segmenter are active."), NULL, NULL, NULL);
+}
+
+static DermTrainPanel *ensure_training_panel (DermWindow *self);
+
+void
+derm_window_train_first_run (DermWindow *self, const char *folder)
+{
+  g_return_if_fail (DERM_IS_WINDOW (self));
+  g_return_if_fail (folder != NULL);
+  g_settings_set_string (window_settings (self), "ham10000-folder", folder);
+  DermTrainPanel *panel = derm_window_show_training (self);
+  derm_train_panel_first_run (panel, folder);
+}
+
+static void
+ham10000_chosen_cb (GtkNativeDialog *dialog, int response, DermWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      if (path != NULL)
+        derm_window_train_first_run (self, path);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+train_ham10000_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  DermWindow *self = DERM_WINDOW (widget);
+  GtkFileChooserNative *chooser =
+    gtk_file_chooser_native_new (_("Choose the HAM10000 Folder"), GTK_WINDOW (self),
+                                 GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Train"), _("_Cancel"));
+  g_autofree char *last = g_settings_get_string (window_settings (self), "ham10000-folder");
+  if (last != NULL && *last != '\0' && g_file_test (last, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr(GFile) folder = g_file_new_for_path (last);
+      gtk_file_chooser_set_file (GTK_FILE_CHOOSER (chooser), folder, NULL);
+    }
+  g_signal_connect (chooser, "response", G_CALLBACK (ham10000_chosen_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
 static DermTrainPanel *
 ensure_training_panel (DermWindow *self)
 {
@@ -531,6 +584,12 @@ ensure_training_panel (DermWindow *self)
       gtk_box_append (self->training_box, GTK_WIDGET (self->training_panel));
       g_signal_connect_object (self->training_panel, "version-activated",
                                G_CALLBACK (version_activated_cb), self, 0);
+      g_signal_connect_object (self->training_panel, "first-run-done",
+                               G_CALLBACK (first_run_done_cb), self, 0);
+      /* The HAM10000 folder the user last chose. */
+      g_autofree char *folder = g_settings_get_string (window_settings (self), "ham10000-folder");
+      if (folder != NULL && *folder != '\0')
+        derm_train_panel_set_folder (self->training_panel, folder);
       DermTrainRunner *runner = derm_train_panel_get_runner (self->training_panel);
       g_signal_connect_object (runner, "event", G_CALLBACK (training_event_cb), self, 0);
       g_signal_connect_object (runner, "finished", G_CALLBACK (training_finished_cb), self, 0);
@@ -785,6 +844,7 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.close-page", NULL, close_page_action);
   gtk_widget_class_install_action (widget_class, "win.import-weights", NULL, import_weights_action);
   gtk_widget_class_install_action (widget_class, "win.training", NULL, training_action);
+  gtk_widget_class_install_action (widget_class, "win.train-ham10000", NULL, train_ham10000_action);
   gtk_widget_class_install_action (widget_class, "win.show-file", "s", show_file_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.close-page", NULL);

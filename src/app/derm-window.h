@@ -24,6 +24,10 @@ DermPage   *derm_window_open_file (DermWindow *self, GFile *file);
  * ResNet as `dermalens-cli models import` takes it) and makes it the active
  * model of its kind; open images are analysed again. Errors are shown. */
 void        derm_window_import_model (DermWindow *self, GFile *file);
+/* Train on HAM10000 (the first-run path): remembers @folder, opens the
+ * training view set up for this machine's first models, and once the job
+ * the user starts has finished, activates them and shows the analysis. */
+void        derm_window_train_first_run (DermWindow *self, const char *folder);
 
 /* Shows the file chooser. */
 void        derm_window_choose_files (DermWindow *self);

@@ -63,6 +63,8 @@ derm_train_settings_init_for_machine (DermTrainSettings *s)
   s->arch = DERM_ARCH_RESNET18;
   s->image_size = 96;
   s->epochs = 4;
+  s->segment = TRUE;
+  s->seg_epochs = 1;
   return TRUE;
 }
 
@@ -114,6 +116,7 @@ derm_train_settings_to_json (const DermTrainSettings *s)
   STR ("init_file", s->init_file);
   STR ("finetune", derm_finetune_name (s->finetune));
   INT ("epochs", s->epochs);
+  INT ("seg_epochs", s->seg_epochs);
   INT ("batch", s->batch);
   INT ("image_size", s->image_size);
   json_builder_set_member_name (b, "lr");
@@ -174,6 +177,7 @@ settings_from_object (DermTrainSettings *s, JsonObject *o, GError **error)
   s->classify = json_object_get_boolean_member_with_default (o, "classify", TRUE);
   s->segment = json_object_get_boolean_member_with_default (o, "segment", FALSE);
   s->epochs = json_object_get_int_member_with_default (o, "epochs", s->epochs);
+  s->seg_epochs = json_object_get_int_member_with_default (o, "seg_epochs", 0);
   s->batch = json_object_get_int_member_with_default (o, "batch", s->batch);
   s->image_size = json_object_get_int_member_with_default (o, "image_size", s->image_size);
   s->lr = json_object_get_double_member_with_default (o, "lr", s->lr);
@@ -864,7 +868,8 @@ run_tasks (JobContext *job, GError **error)
       cfg.arch = task == DERM_TASK_CLASSIFY ? s->arch : DERM_ARCH_UNET;
       cfg.data_dir = data_dir;
       cfg.out_path = out;
-      cfg.epochs = s->epochs;
+      cfg.epochs = task == DERM_TASK_SEGMENT && s->classify && s->seg_epochs > 0 ? s->seg_epochs
+                                                                              : s->epochs;
       cfg.batch = s->batch;
       cfg.image_size = s->image_size;
       cfg.lr = s->lr;
@@ -1279,7 +1284,9 @@ estimate_run (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
       double per_epoch = 0.70 * d->n_images / ips + 0.15 * d->n_images / (3 * ips);
       /* An ensemble of K trains K members on (K - 1) / K of the images each. */
       int k = t == 0 ? d->settings.folds : 1;
-      seconds += d->settings.epochs * per_epoch * (k > 1 ? k - 1 : 1);
+      int epochs = t == 1 && d->settings.classify && d->settings.seg_epochs > 0
+                     ? d->settings.seg_epochs : d->settings.epochs;
+      seconds += epochs * per_epoch * (k > 1 ? k - 1 : 1);
       ips_sum += ips;
       n++;
     }

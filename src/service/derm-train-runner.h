@@ -45,6 +45,7 @@ typedef struct {
   char *init_file;          /* INIT_FILE: weights for the classifier */
   DermFinetune finetune;
   int epochs;
+  int seg_epochs;           /* the segmenter's when both train (0: @epochs) */
   int batch;
   int image_size;           /* 0: the architecture's default */
   double lr;
@@ -63,9 +64,10 @@ typedef struct {
 void               derm_train_settings_init (DermTrainSettings *settings);
 void               derm_train_settings_clear (DermTrainSettings *settings);
 /* derm_train_settings_init (), then, on a machine without a CUDA device and
- * with no active classifier yet (a new user), the first model a CPU trains
- * in minutes, as measured in docs/model-quality.md: ResNet-18 at 96 px for
- * 4 epochs (about 8 minutes on 2 cores). Returns TRUE when it chose that. */
+ * with no active classifier yet (a new user), the first models a CPU trains
+ * in minutes, as measured in docs/model-quality.md: a ResNet-18 at 96 px for
+ * 4 epochs (about 8 minutes on 2 cores), then the U-Net at 96 px for one
+ * epoch (about 11 minutes). Returns TRUE when it chose that. */
 gboolean           derm_train_settings_init_for_machine (DermTrainSettings *settings);
 /* Returns: (transfer full) a JSON object of @settings. */
 char              *derm_train_settings_to_json (const DermTrainSettings *settings);

@@ -345,7 +345,16 @@ step_done (Script *s)
         }
       return TRUE;
     }
-  if (g_str_equal (name, "train") || g_str_equal (name, "train-resume")
+  if (g_str_equal (name, "first-run"))
+    {
+      /* Until the form's time estimate is shown. */
+      g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+      DermTrainPanel *panel = window != NULL ? derm_window_get_training_panel (window) : NULL;
+      return panel == NULL || !_derm_train_panel_get_estimating (panel);
+    }
+  if (g_str_equal (name, "wait-analysis"))
+    return page != NULL && derm_page_get_analysis_state (page) == DERM_ANALYSIS_DONE;
+  if (g_str_equal (name, "train") || g_str_equal (name, "train-resume") || g_str_equal (name, "train-start")
       || g_str_equal (name, "wait-train") || g_str_equal (name, "train-stop"))
     {
       /* train: until steps are under way; wait-train: until the job ends. */
@@ -603,8 +612,26 @@ start_step (Script *s)
       if (!derm_train_panel_is_running (panel))
         script_fail (s, "the job did not start");
     }
-  else if (g_str_equal (name, "wait-train"))
+  else if (g_str_equal (name, "wait-train") || g_str_equal (name, "wait-analysis"))
     ;
+  else if (g_str_equal (name, "first-run"))
+    {
+      /* first-run|FOLDER: the no-model page's Train on HAM10000, with the
+       * folder chosen. */
+      derm_window_train_first_run (window, field (s, 1));
+      const char *limit = g_getenv ("DERMALENS_TRAIN_LIMIT");
+      if (limit != NULL)
+        _derm_train_panel_set_limit (derm_window_get_training_panel (window),
+                                     (guint) g_ascii_strtoull (limit, NULL, 10));
+    }
+  else if (g_str_equal (name, "train-start"))
+    {
+      /* The Start button of the form as it is. */
+      DermTrainPanel *panel = derm_window_show_training (window);
+      g_signal_emit_by_name (_derm_train_panel_get_child (panel, "start_button"), "clicked");
+      if (!derm_train_panel_is_running (panel))
+        script_fail (s, "the job did not start");
+    }
   else if (g_str_equal (name, "train-resume"))
     {
       /* The Resume button of the training view, after a stop or a crash. */
