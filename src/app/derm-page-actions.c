@@ -329,6 +329,14 @@ derm_page_paint (DermPage *self, gboolean erase, double x, double y, double x2, 
   derm_viewer_end_stroke (self->viewer);
 }
 
+/* The results beside a narrow window's image: shown over it, or hidden. */
+static void
+toggle_results_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  DermPage *self = DERM_PAGE (widget);
+  adw_flap_set_reveal_flap (self->flap, !adw_flap_get_reveal_flap (self->flap));
+}
+
 /* ---- Installing the actions and shortcuts ---------------------------------- */
 
 /* The page's actions; class_init installs them. */
@@ -338,6 +346,7 @@ _derm_page_class_actions_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "page.toggle-mask", NULL, toggle_mask_action);
   gtk_widget_class_install_action (widget_class, "page.toggle-contour", NULL, toggle_contour_action);
   gtk_widget_class_install_action (widget_class, "page.toggle-heatmap", NULL, toggle_heatmap_action);
+  gtk_widget_class_install_action (widget_class, "page.toggle-results", NULL, toggle_results_action);
   gtk_widget_class_install_action (widget_class, "page.zoom-in", NULL, viewer_action);
   gtk_widget_class_install_action (widget_class, "page.zoom-out", NULL, viewer_action);
   gtk_widget_class_install_action (widget_class, "page.fit", NULL, viewer_action);
@@ -378,6 +387,7 @@ _derm_page_actions_init (DermPage *self)
                                                             gtk_named_action_new (keys[i].action)));
   static const struct { guint key; GdkModifierType mods; const char *action; } accels[] = {
     { GDK_KEY_s, GDK_CONTROL_MASK, "page.save-case" },
+    { GDK_KEY_F9, 0, "page.toggle-results" },
     { GDK_KEY_e, GDK_CONTROL_MASK, "page.export-report" },
     { GDK_KEY_z, GDK_CONTROL_MASK, "page.undo" },
     { GDK_KEY_z, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "page.redo" },

@@ -6,6 +6,8 @@
  * (derm-page.c, derm-page-analysis.c, derm-page-case.c, derm-page-actions.c). */
 #pragma once
 
+#include <adwaita.h>
+
 #include "derm-page.h"
 #include "derm-results.h"
 #include "derm-viewer.h"
@@ -39,6 +41,7 @@ struct _DermPage
   GtkLabel *zoom_label;
   GtkToggleButton *correct_button;
   GtkRevealer *correct_revealer;
+  AdwFlap *flap;                  /* the results beside the image, or over it when narrow */
   GtkToggleButton *brush_button;
   GtkToggleButton *eraser_button;
   GtkSpinButton *brush_size_spin;

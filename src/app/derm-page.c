@@ -407,6 +407,7 @@ derm_page_class_init (DermPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DermPage, error_label);
   gtk_widget_class_bind_template_child (widget_class, DermPage, viewer);
   gtk_widget_class_bind_template_child (widget_class, DermPage, results);
+  gtk_widget_class_bind_template_child (widget_class, DermPage, flap);
   gtk_widget_class_bind_template_child (widget_class, DermPage, mask_button);
   gtk_widget_class_bind_template_child (widget_class, DermPage, contour_button);
   gtk_widget_class_bind_template_child (widget_class, DermPage, heatmap_button);
