@@ -12,6 +12,7 @@
 
 #include <glib/gi18n.h>
 
+#include "derm-classes.h"
 #include "derm-error.h"
 #include "derm-page.h"
 #include "derm-page-private.h"
@@ -29,6 +30,17 @@ _derm_page_show_result (DermPage *self)
                      g_settings_get_double (self->settings, "low-confidence-margin"),
                      g_settings_get_enum (self->settings, "units") == 1
                        ? g_settings_get_double (self->settings, "pixels-per-mm") : 0.0);
+  /* What a screen reader says of the image: the leading result with it. */
+  g_autofree char *description = NULL;
+  if (self->result != NULL && self->result->classified)
+    /* Translators: the image's accessible description; %s a diagnosis, %.0f a percentage */
+    description = g_strdup_printf (_("The model's result: %s, %.0f percent."),
+                                   derm_class_name (self->result->top_class),
+                                   100.0 * self->result->probs[self->result->top_class]);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->viewer), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  description != NULL ? description : "", -1);
+  g_free (self->image_description);
+  self->image_description = g_steal_pointer (&description);
 }
 
 static void

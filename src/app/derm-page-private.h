@@ -41,7 +41,9 @@ struct _DermPage
   GtkLabel *zoom_label;
   GtkToggleButton *correct_button;
   GtkRevealer *correct_revealer;
-  AdwFlap *flap;                  /* the results beside the image, or over it when narrow */
+  AdwFlap *flap;
+  guint fold_idle;                /* applies the fold policy after an allocation */
+  char *image_description;        /* the viewer's accessible description */                  /* the results beside the image, or over it when narrow */
   GtkToggleButton *brush_button;
   GtkToggleButton *eraser_button;
   GtkSpinButton *brush_size_spin;

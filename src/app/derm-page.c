@@ -266,6 +266,7 @@ derm_page_dispose (GObject *object)
 {
   DermPage *self = DERM_PAGE (object);
 
+  g_clear_handle_id (&self->fold_idle, g_source_remove);
   if (self->load_cancellable != NULL)
     g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
@@ -294,6 +295,7 @@ static void
 derm_page_finalize (GObject *object)
 {
   DermPage *self = DERM_PAGE (object);
+  g_free (self->image_description);
 
   g_clear_object (&self->file);
   g_free (self->title);
@@ -362,6 +364,42 @@ derm_page_set_property (GObject *object, guint prop_id, const GValue *value, GPa
     }
 }
 
+/* At 800 px or less the results fold over the image (a toolbar button and
+ * F9 show them); wider, they sit beside it. libadwaita 1.2 has no
+ * breakpoints: the fold policy follows the page's width, set after the
+ * allocation (setting it during one would queue another). */
+#define NARROW_WIDTH 800
+
+static gboolean
+apply_fold_policy_cb (gpointer user_data)
+{
+  DermPage *self = user_data;
+  self->fold_idle = 0;
+  gboolean narrow = gtk_widget_get_width (GTK_WIDGET (self)) <= NARROW_WIDTH;
+  adw_flap_set_fold_policy (self->flap, narrow ? ADW_FLAP_FOLD_POLICY_ALWAYS : ADW_FLAP_FOLD_POLICY_AUTO);
+  return G_SOURCE_REMOVE;
+}
+
+/* The page is a bin around its state stack, laid out here rather than by a
+ * GtkBinLayout so that it sees its own width. */
+static void
+derm_page_measure (GtkWidget *widget, GtkOrientation orientation, int for_size, int *minimum,
+                   int *natural, int *minimum_baseline, int *natural_baseline)
+{
+  gtk_widget_measure (GTK_WIDGET (DERM_PAGE (widget)->state_stack), orientation, for_size, minimum,
+                      natural, minimum_baseline, natural_baseline);
+}
+
+static void
+derm_page_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  DermPage *self = DERM_PAGE (widget);
+  gtk_widget_allocate (GTK_WIDGET (self->state_stack), width, height, baseline, NULL);
+  AdwFlapFoldPolicy want = width <= NARROW_WIDTH ? ADW_FLAP_FOLD_POLICY_ALWAYS : ADW_FLAP_FOLD_POLICY_AUTO;
+  if (adw_flap_get_fold_policy (self->flap) != want && self->fold_idle == 0)
+    self->fold_idle = g_idle_add_full (G_PRIORITY_HIGH_IDLE, apply_fold_policy_cb, self, NULL);
+}
+
 static void
 derm_page_class_init (DermPageClass *klass)
 {
@@ -371,6 +409,8 @@ derm_page_class_init (DermPageClass *klass)
   object_class->constructed = derm_page_constructed;
   object_class->dispose = derm_page_dispose;
   object_class->finalize = derm_page_finalize;
+  widget_class->measure = derm_page_measure;
+  widget_class->size_allocate = derm_page_size_allocate;
   object_class->get_property = derm_page_get_property;
   object_class->set_property = derm_page_set_property;
 
@@ -427,7 +467,6 @@ derm_page_class_init (DermPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DermPage, status_label);
 
   _derm_page_class_actions_init (widget_class);
-  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
 
 static void
@@ -560,6 +599,10 @@ derm_page_describe (DermPage *self, GString *out)
   g_object_thaw_notify (G_OBJECT (self->viewer));
   g_string_append_printf (out, "show_mask=%d\nshow_contour=%d\nshow_heatmap=%d\nhas_mask=%d\nhas_heatmap=%d\n",
                           m, c, h, hm, hh);
+  g_string_append_printf (out, "results_folded=%d\nresults_shown=%d\n", adw_flap_get_folded (self->flap),
+                          !adw_flap_get_folded (self->flap) || adw_flap_get_reveal_flap (self->flap));
+  g_string_append_printf (out, "image_description=%s\n",
+                          self->image_description != NULL ? self->image_description : "");
   g_string_append_printf (out, "heatmap_source=%s\n",
                           !hh ? "none" : self->heatmap_on_demand ? "on-demand" : "analysis");
   static const struct { const char *name; gsize offset; } controls[] = {

@@ -685,6 +685,12 @@ training_action (GtkWidget *widget, const char *action_name, GVariant *param)
 }
 
 static void
+analysis_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  derm_window_show_analysis (DERM_WINDOW (widget));
+}
+
+static void
 stop_job_response_cb (AdwMessageDialog *dialog, const char *response, DermWindow *self)
 {
   if (g_strcmp0 (response, "accept") != 0)
@@ -845,6 +851,11 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.import-weights", NULL, import_weights_action);
   gtk_widget_class_install_action (widget_class, "win.training", NULL, training_action);
   gtk_widget_class_install_action (widget_class, "win.train-ham10000", NULL, train_ham10000_action);
+  gtk_widget_class_install_action (widget_class, "win.analysis", NULL, analysis_action);
+  /* The two views, as GNOME applications switch tabs and views. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, GDK_ALT_MASK, "win.analysis", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_2, GDK_ALT_MASK, "win.training", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i, GDK_CONTROL_MASK, "win.import-weights", NULL);
   gtk_widget_class_install_action (widget_class, "win.show-file", "s", show_file_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.close-page", NULL);

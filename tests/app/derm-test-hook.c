@@ -302,6 +302,91 @@ find_stop_dialog (DermWindow *window)
   return NULL;
 }
 
+
+/* ---- Accessibility ------------------------------------------------------------ */
+
+/* The text of the first non-empty label inside @w (a button's content). */
+static const char *
+inner_label_text (GtkWidget *w)
+{
+  if (GTK_IS_LABEL (w) && *gtk_label_get_text (GTK_LABEL (w)) != '\0')
+    return gtk_label_get_text (GTK_LABEL (w));
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      const char *t = inner_label_text (c);
+      if (t != NULL)
+        return t;
+    }
+  return NULL;
+}
+
+/* Whether assistive technology gets a name for @w: an accessible label, a
+ * labelled-by relation (a mnemonic label), visible text inside a button,
+ * or the title of the preferences row whose control it is. */
+static gboolean
+has_accessible_name (GtkWidget *w)
+{
+  GtkAccessible *a = GTK_ACCESSIBLE (w);
+  if (gtk_test_accessible_has_property (a, GTK_ACCESSIBLE_PROPERTY_LABEL)
+      || gtk_test_accessible_has_relation (a, GTK_ACCESSIBLE_RELATION_LABELLED_BY))
+    return TRUE;
+  if ((GTK_IS_BUTTON (w) || GTK_IS_MENU_BUTTON (w)) && inner_label_text (w) != NULL)
+    return TRUE;
+  if (GTK_IS_CHECK_BUTTON (w) && gtk_check_button_get_label (GTK_CHECK_BUTTON (w)) != NULL)
+    return TRUE;
+  if (ADW_IS_PREFERENCES_ROW (w))
+    return *adw_preferences_row_get_title (ADW_PREFERENCES_ROW (w)) != '\0';
+  GtkWidget *row = gtk_widget_get_ancestor (w, ADW_TYPE_ACTION_ROW);
+  return row != NULL && adw_action_row_get_activatable_widget (ADW_ACTION_ROW (row)) == w
+         && *adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)) != '\0';
+}
+
+/* A control a user reaches: named, and a bar says its value. Composite
+ * controls are checked as one (their inner buttons belong to them). */
+static void
+check_accessible (GtkWidget *w, GString *out, guint *checked)
+{
+  /* Scrollbars are not controls one names. */
+  if (!gtk_widget_get_mapped (w) || GTK_IS_SCROLLBAR (w))
+    return;
+  gboolean composite = GTK_IS_SPIN_BUTTON (w) || GTK_IS_DROP_DOWN (w) || GTK_IS_MENU_BUTTON (w)
+                       || GTK_IS_COLOR_BUTTON (w) || GTK_IS_ENTRY (w) || ADW_IS_COMBO_ROW (w)
+                       || ADW_IS_ENTRY_ROW (w);
+  gboolean control = composite || GTK_IS_BUTTON (w) || GTK_IS_RANGE (w) || GTK_IS_SWITCH (w)
+                     || GTK_IS_CHECK_BUTTON (w) || GTK_IS_LEVEL_BAR (w) || DERM_IS_VIEWER (w);
+  if (control)
+    {
+      (*checked)++;
+      const char *id = gtk_buildable_get_buildable_id (GTK_BUILDABLE (w));
+      if (!has_accessible_name (w))
+        g_string_append_printf (out, "a11y_unnamed=%s#%s\n", G_OBJECT_TYPE_NAME (w), id != NULL ? id : "");
+      if (GTK_IS_LEVEL_BAR (w)
+          && !gtk_test_accessible_has_property (GTK_ACCESSIBLE (w), GTK_ACCESSIBLE_PROPERTY_VALUE_NOW))
+        g_string_append_printf (out, "a11y_no_value=%s#%s\n", G_OBJECT_TYPE_NAME (w), id != NULL ? id : "");
+    }
+  if (composite)
+    return;
+  for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL; c = gtk_widget_get_next_sibling (c))
+    check_accessible (c, out, checked);
+}
+
+/* Every control of every window now shown, as "a11y_unnamed=" lines. */
+static void
+write_accessibility (const char *path)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  guint checked = 0;
+  GListModel *toplevels = gtk_window_get_toplevels ();
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+      if (gtk_widget_get_mapped (w))
+        check_accessible (w, out, &checked);
+    }
+  g_string_append_printf (out, "a11y_checked=%u\n", checked);
+  g_file_set_contents (path, out->str, (gssize) out->len, NULL);
+}
+
 /* TRUE when the step has its outcome. */
 static gboolean
 step_done (Script *s)
@@ -344,6 +429,15 @@ step_done (Script *s)
             return FALSE;
         }
       return TRUE;
+    }
+  if (g_str_equal (name, "resize"))
+    {
+      /* Until the window has the width (the shadow aside) and the page its
+       * fold policy for it. */
+      g_autoptr(DermWindow) window = g_weak_ref_get (&s->window);
+      int want = (int) g_ascii_strtoll (field (s, 1), NULL, 10);
+      int width = window != NULL ? gtk_widget_get_width (GTK_WIDGET (window)) : want;
+      return width <= MAX (want, 400) + 20 && (page == NULL || page->fold_idle == 0);
     }
   if (g_str_equal (name, "first-run"))
     {
@@ -692,6 +786,22 @@ start_step (Script *s)
     }
   else if (g_str_equal (name, "state"))
     write_all_state (s, field (s, 1));
+  else if (g_str_equal (name, "a11y"))
+    write_accessibility (field (s, 1));
+  else if (g_str_equal (name, "resize"))
+    {
+      /* resize|WIDTH|HEIGHT: as a user drags the window's edge. */
+      gtk_window_unmaximize (GTK_WINDOW (window));
+      gtk_window_set_default_size (GTK_WINDOW (window), (int) g_ascii_strtoll (field (s, 1), NULL, 10),
+                                   (int) g_ascii_strtoll (field (s, 2), NULL, 10));
+    }
+  else if (g_str_equal (name, "action"))
+    {
+      /* action|NAME: a window or page action, as its shortcut activates it. */
+      GtkWidget *target = page != NULL ? GTK_WIDGET (page) : GTK_WIDGET (window);
+      if (!gtk_widget_activate_action (target, field (s, 1), NULL))
+        script_fail (s, "no such action");
+    }
   else if (g_str_equal (name, "shot"))
     {
       GtkWidget *target = GTK_WIDGET (window);
