@@ -6,7 +6,13 @@
 
 #include "derm-feedback.h"
 
-#define LAST_TOAST_KEY "derm-last-toast"
+#define LAST_TOAST_KEY "derm-toasts-shown"
+
+static void
+derm_string_free_all (gpointer data)
+{
+  g_string_free (data, TRUE);
+}
 
 gboolean
 derm_toast_show (GtkWidget *from, const char *title, const char *button_label,
@@ -35,16 +41,24 @@ derm_toast_show (GtkWidget *from, const char *title, const char *button_label,
   else if (target != NULL)
     g_variant_unref (g_variant_ref_sink (target));
   adw_toast_set_timeout (toast, 5);
-  g_object_set_data_full (G_OBJECT (overlay), LAST_TOAST_KEY, g_strdup (title), g_free);
+  /* Every title, one per line, for the test hook. */
+  GString *shown = g_object_get_data (G_OBJECT (overlay), LAST_TOAST_KEY);
+  if (shown == NULL)
+    {
+      shown = g_string_new (NULL);
+      g_object_set_data_full (G_OBJECT (overlay), LAST_TOAST_KEY, shown, derm_string_free_all);
+    }
+  g_string_append_printf (shown, "%s\n", title);
   adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
   return TRUE;
 }
 
 const char *
-derm_toast_get_last (AdwToastOverlay *overlay)
+derm_toast_get_shown (AdwToastOverlay *overlay)
 {
   g_return_val_if_fail (ADW_IS_TOAST_OVERLAY (overlay), NULL);
-  return g_object_get_data (G_OBJECT (overlay), LAST_TOAST_KEY);
+  GString *shown = g_object_get_data (G_OBJECT (overlay), LAST_TOAST_KEY);
+  return shown != NULL ? shown->str : NULL;
 }
 
 static GtkWindow *

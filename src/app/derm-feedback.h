@@ -14,8 +14,9 @@ G_BEGIN_DECLS
 gboolean    derm_toast_show (GtkWidget *from, const char *title, const char *button_label,
                              const char *action_name, GVariant *target);
 
-/* The title of the last toast shown in @overlay, or NULL (for the test hook). */
-const char *derm_toast_get_last (AdwToastOverlay *overlay);
+/* The titles of the toasts shown in @overlay, one per line, or NULL (for
+ * the test hook). */
+const char *derm_toast_get_shown (AdwToastOverlay *overlay);
 
 /* An error over @from's window: @heading, @body (plain text) and Close. */
 void        derm_show_error (GtkWidget *from, const char *heading, const char *body);

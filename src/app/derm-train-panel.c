@@ -270,6 +270,13 @@ derm_train_panel_set_folder (DermTrainPanel *self, const char *folder)
 }
 
 void
+derm_train_panel_activate_version (DermTrainPanel *self, gint64 id)
+{
+  g_return_if_fail (DERM_IS_TRAIN_PANEL (self));
+  derm_train_versions_activate (self->versions, id);
+}
+
+void
 derm_train_panel_first_run (DermTrainPanel *self, const char *folder)
 {
   g_return_if_fail (DERM_IS_TRAIN_PANEL (self));

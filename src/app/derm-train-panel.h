@@ -34,6 +34,8 @@ void             derm_train_panel_set_folder (DermTrainPanel *self, const char *
  * the job the user starts has finished, its models are activated without
  * another click ("version-activated" for each, then "first-run-done"). */
 void             derm_train_panel_first_run (DermTrainPanel *self, const char *folder);
+/* Makes version @id the active one of its kind (as its row's Activate). */
+void             derm_train_panel_activate_version (DermTrainPanel *self, gint64 id);
 
 /* Signals:
  *   "version-activated" (int kind: DermModelKind) after a version was made

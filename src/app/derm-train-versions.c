@@ -103,6 +103,7 @@ typedef struct {
   char *path;
   GPtrArray *versions;
   int model_kind;
+  gint64 previous;   /* OP_ACTIVATE: the version of that kind active before, 0: none */
   GWeakRef owner;
 } StoreOp;
 
@@ -128,7 +129,13 @@ store_op_job (DermStore *store, gpointer data, GError **error)
   if (ok && op->kind == OP_IMPORT)
     ok = (op->id = derm_registry_import (store, op->path, NULL, &kind, error)) > 0;
   else if (ok && op->kind == OP_ACTIVATE)
-    ok = derm_registry_activate (store, op->id, &kind, error);
+    {
+      g_autoptr(DermModelVersion) target = derm_store_get_model (store, op->id, error);
+      g_autoptr(DermModelVersion) before = target != NULL
+        ? derm_store_get_active_model (store, target->kind, NULL) : NULL;
+      op->previous = before != NULL && before->id != op->id ? before->id : 0;
+      ok = target != NULL && derm_registry_activate (store, op->id, &kind, error);
+    }
   else if (ok && op->kind == OP_DELETE)
     ok = derm_registry_delete (store, op->id, error);
   else if (ok && op->kind == OP_EXPORT)
@@ -268,6 +275,15 @@ store_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         gtk_label_set_text (self->versions_status, t);
         self->pending_select = op->id;
         fill_versions (self, op->versions);
+        /* Undo activates the version that was active before (the window's
+         * action: a toast lives in the window's overlay, above this view). */
+        g_autofree char *toast = g_strdup_printf (op->model_kind == DERM_MODEL_KIND_CLASSIFIER
+                                                    ? _("Classifier version %lld is active.")
+                                                    : _("Segmenter version %lld is active."),
+                                                  (long long) op->id);
+        derm_toast_show (GTK_WIDGET (self), toast, op->previous > 0 ? _("_Undo") : NULL,
+                         op->previous > 0 ? "win.activate-version" : NULL,
+                         op->previous > 0 ? g_variant_new_int64 (op->previous) : NULL);
         g_signal_emit (self, signals[SIGNAL_VERSION_ACTIVATED], 0, op->model_kind);
       }
       return;

@@ -14,8 +14,8 @@ GtkNotebook *derm_window_get_notebook (DermWindow *self);
  * or NULL while it is hidden (for the test hook). */
 const char *derm_window_get_view (DermWindow *self);
 const char *derm_window_get_training_status (DermWindow *self);
-/* The last toast's title, or NULL (for the test hook). */
-const char *derm_window_get_last_toast (DermWindow *self);
+/* The titles of the toasts shown, one per line, or NULL (for the test hook). */
+const char *derm_window_get_toasts (DermWindow *self);
 /* TRUE while a model file is being imported (for the test hook). */
 gboolean derm_window_get_importing (DermWindow *self);
 

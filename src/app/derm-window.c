@@ -663,10 +663,10 @@ derm_window_get_training_status (DermWindow *self)
 }
 
 const char *
-derm_window_get_last_toast (DermWindow *self)
+derm_window_get_toasts (DermWindow *self)
 {
   g_return_val_if_fail (DERM_IS_WINDOW (self), NULL);
-  return derm_toast_get_last (self->toast_overlay);
+  return derm_toast_get_shown (self->toast_overlay);
 }
 
 /* A toast's Open button: the file (a report) in the desktop's viewer. */
@@ -682,6 +682,14 @@ static void
 training_action (GtkWidget *widget, const char *action_name, GVariant *param)
 {
   derm_window_show_training (DERM_WINDOW (widget));
+}
+
+/* A toast's Undo after an activation: the version active before. */
+static void
+activate_version_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  DermTrainPanel *panel = ensure_training_panel (DERM_WINDOW (widget));
+  derm_train_panel_activate_version (panel, g_variant_get_int64 (param));
 }
 
 static void
@@ -852,6 +860,7 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.training", NULL, training_action);
   gtk_widget_class_install_action (widget_class, "win.train-ham10000", NULL, train_ham10000_action);
   gtk_widget_class_install_action (widget_class, "win.analysis", NULL, analysis_action);
+  gtk_widget_class_install_action (widget_class, "win.activate-version", "x", activate_version_action);
   /* The two views, as GNOME applications switch tabs and views. */
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1, GDK_ALT_MASK, "win.analysis", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_2, GDK_ALT_MASK, "win.training", NULL);

@@ -60,8 +60,8 @@ check "after the job the analysis view is shown with the results" \
   "has '$f' 'view=analysis' && has '$f' 'analysis=results' && [ \$(grep -c '^bar[0-6]=' '$f') -eq 7 ]"
 check "on the new registry models, classifier and segmenter" \
   "grep -q '^models=Classifier: resnet18, .*Segmentation: unet, ' '$f' && [ \$(ls '$data'/dermalens/models/*.safetensors | wc -l) -eq 2 ]"
-check "a toast says the new models are active" \
-  "has '$f' 'toast=The new classifier and segmenter are active.'"
+check "toasts say the new models are active, each activation with its version" \
+  "has '$f' 'toast=The new classifier and segmenter are active.' && grep -q '^toast=Classifier version [0-9]* is active.$' '$f' && grep -q '^toast=Segmenter version [0-9]* is active.$' '$f'"
 check "screenshots of the three steps" \
   "[ -s '$out/first-run-no-model.png' ] && [ -s '$out/first-run-training.png' ] && [ -s '$out/first-run-analysis.png' ]"
 

@@ -262,8 +262,12 @@ write_all_state (Script *s, const char *path)
       const char *status = derm_window_get_training_status (window);
       g_string_append_printf (extra, "training_button=%s\n", status != NULL ? status : "");
       g_string_append_printf (extra, "stop_dialog=%d\n", find_stop_dialog (window) != NULL);
-      const char *toast = derm_window_get_last_toast (window);
-      g_string_append_printf (extra, "toast=%s\n", toast != NULL ? toast : "");
+      /* toast=TITLE, one line for each toast shown so far. */
+      g_auto(GStrv) toasts = g_strsplit (derm_window_get_toasts (window) != NULL
+                                           ? derm_window_get_toasts (window) : "", "\n", -1);
+      for (guint i = 0; toasts[i] != NULL; i++)
+        if (*toasts[i] != '\0')
+          g_string_append_printf (extra, "toast=%s\n", toasts[i]);
       DermTrainPanel *panel = derm_window_get_training_panel (window);
       if (panel != NULL)
         {
