@@ -1,12 +1,55 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * derm-window-private.h: what the GUI tests (tests/app/derm-test-hook.c) read
- * of the window beyond its public API: not for the application's own use. */
+ * derm-window-private.h: the window's instance, shared by derm-window.c and
+ * derm-window-models.c, and what the GUI tests (tests/app/derm-test-hook.c)
+ * read of it beyond its public API. */
 #pragma once
 
+#include "derm-context.h"
 #include "derm-window.h"
 
 G_BEGIN_DECLS
+
+struct _DermWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  AdwToastOverlay *toast_overlay;  /* every transient message */
+  AdwHeaderBar *header_bar;
+  GtkButton *open_button;
+  GtkMenuButton *menu_button;
+  AdwViewStack *view_stack;        /* "analysis" and "training" */
+  GtkStack *main_stack;
+  GtkNotebook *notebook;
+  GtkBox *training_box;
+  GtkButton *training_status_button;
+  GtkSpinner *training_spinner;
+  GtkLabel *training_status_label;
+
+  GtkFileChooserNative *chooser;
+  DermCaseBrowser *case_browser;   /* weak: the browser window while it is open */
+  DermCompare *compare;            /* weak: the comparison window while it is open */
+  DermTrainPanel *training_panel;  /* the training view's panel, created on first use */
+  gboolean close_confirmed;        /* the user agreed to stop a running training job */
+  int imports_pending;             /* model files being imported into the registry */
+
+  DermContext *context;            /* construct-only: settings and workers */
+};
+
+/* derm-window.c */
+GSettings      *_derm_window_settings (DermWindow *self);
+/* Adds a file filter of @mime_types and @patterns to @chooser (selected when @select). */
+void            _derm_window_add_filter (GtkFileChooser *chooser, const char *name,
+                                         const char *const *mime_types, const char *const *patterns,
+                                         gboolean select);
+
+/* derm-window-models.c */
+void            _derm_window_class_models_init (GtkWidgetClass *widget_class);
+void            _derm_window_models_init (DermWindow *self);
+DermTrainPanel *_derm_window_ensure_training_panel (DermWindow *self);
+gboolean        _derm_window_confirm_stop_training (DermWindow *self);
+
+/* For the test hook. */
 
 /* Returns: (transfer none) the notebook of the open images (for the test hook). */
 GtkNotebook *derm_window_get_notebook (DermWindow *self);
