@@ -273,6 +273,34 @@ _derm_window_confirm_stop_training (DermWindow *self)
   return FALSE;
 }
 
+static void
+has_classifier_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(DermWindow) self = g_weak_ref_get (user_data);
+  g_weak_ref_clear (user_data);
+  g_free (user_data);
+  g_autoptr(GError) error = NULL;
+  gboolean has = derm_context_has_classifier_finish (DERM_CONTEXT (source), result, &error);
+  /* An unreadable store says nothing about the models: offer nothing then. */
+  if (self != NULL)
+    gtk_widget_set_visible (self->welcome_no_model, !has && error == NULL);
+}
+
+void
+_derm_window_check_models (DermWindow *self)
+{
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  derm_context_has_classifier_async (self->context, NULL, has_classifier_cb, ref);
+}
+
+gboolean
+derm_window_get_offers_first_run (DermWindow *self)
+{
+  g_return_val_if_fail (DERM_IS_WINDOW (self), FALSE);
+  return gtk_widget_get_visible (self->welcome_no_model);
+}
+
 void
 _derm_window_class_models_init (GtkWidgetClass *widget_class)
 {

@@ -20,6 +20,7 @@ struct _DermWindow
   GtkMenuButton *menu_button;
   AdwViewStack *view_stack;        /* "analysis" and "training" */
   GtkStack *main_stack;
+  GtkWidget *welcome_no_model;     /* the welcome page's first-run part, shown with no model */
   GtkNotebook *notebook;
   GtkBox *training_box;
   GtkButton *training_status_button;
@@ -48,6 +49,8 @@ void            _derm_window_class_models_init (GtkWidgetClass *widget_class);
 void            _derm_window_models_init (DermWindow *self);
 DermTrainPanel *_derm_window_ensure_training_panel (DermWindow *self);
 gboolean        _derm_window_confirm_stop_training (DermWindow *self);
+/* Shows the welcome page's first-run part when there is no classifier. */
+void            _derm_window_check_models (DermWindow *self);
 
 /* For the test hook. */
 
@@ -59,6 +62,8 @@ const char *derm_window_get_view (DermWindow *self);
 const char *derm_window_get_training_status (DermWindow *self);
 /* The titles of the toasts shown, one per line, or NULL (for the test hook). */
 const char *derm_window_get_toasts (DermWindow *self);
+/* TRUE when the welcome page offers to train or import a model. */
+gboolean derm_window_get_offers_first_run (DermWindow *self);
 /* TRUE while a model file is being imported (for the test hook). */
 gboolean derm_window_get_importing (DermWindow *self);
 

@@ -484,6 +484,7 @@ static void
 models_changed_cb (DermContext *context, DermWindow *self)
 {
   derm_window_reanalyze (self);
+  _derm_window_check_models (self);
 }
 
 static void
@@ -565,6 +566,7 @@ derm_window_class_init (DermWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DermWindow, menu_button);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, main_stack);
+  gtk_widget_class_bind_template_child (widget_class, DermWindow, welcome_no_model);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, training_box);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, training_status_button);
   gtk_widget_class_bind_template_child (widget_class, DermWindow, training_spinner);
@@ -603,5 +605,6 @@ derm_window_new (GtkApplication *application, DermContext *context)
   DermWindow *self = g_object_new (DERM_TYPE_WINDOW, "application", application, "context", context,
                                    NULL);
   restore_window_state (self);
+  _derm_window_check_models (self);
   return self;
 }

@@ -198,6 +198,53 @@ derm_context_import_model_finish (DermContext *self, GAsyncResult *result, DermM
   return done->id;
 }
 
+/* On the store thread: the registry's active classifier, if any. */
+static gpointer
+active_classifier_job (DermStore *store, gpointer data, GError **error)
+{
+  g_autoptr(DermModelVersion) v = derm_store_get_active_model (store, DERM_MODEL_KIND_CLASSIFIER, NULL);
+  gboolean *has = g_new (gboolean, 1);
+  *has = v != NULL;
+  return has;
+}
+
+static void
+active_classifier_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  g_autofree gboolean *has = derm_store_worker_run_finish (DERM_STORE_WORKER (source), result, &error);
+  if (has == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, *has);
+}
+
+void
+derm_context_has_classifier_async (DermContext *self, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (DERM_IS_CONTEXT (self));
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, derm_context_has_classifier_async);
+  g_autofree char *setting = g_settings_get_string (self->settings, "classifier-model");
+  if (self->classifier_override != NULL || (setting != NULL && *setting != '\0'))
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  derm_store_worker_run_async (self->store_worker, active_classifier_job, NULL, NULL, g_free,
+                               cancellable, active_classifier_done_cb, task);
+}
+
+gboolean
+derm_context_has_classifier_finish (DermContext *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 void
 derm_context_shutdown (DermContext *self)
 {

@@ -58,6 +58,16 @@ void             derm_context_import_model_async (DermContext *self, const char 
 gint64           derm_context_import_model_finish (DermContext *self, GAsyncResult *result,
                                                    DermModelKind *kind, GError **error);
 
+/* Whether there is a classifier to analyse with: a command-line override,
+ * the classifier-model setting, or the registry's active version (looked
+ * up on the store thread). A file that cannot be loaded still counts: the
+ * analysis reports it. */
+void             derm_context_has_classifier_async (DermContext *self, GCancellable *cancellable,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer user_data);
+gboolean         derm_context_has_classifier_finish (DermContext *self, GAsyncResult *result,
+                                                     GError **error);
+
 void             derm_context_shutdown (DermContext *self);
 
 /* Returns: (transfer full) one or two sentences on how the engine computes

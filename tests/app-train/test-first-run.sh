@@ -14,7 +14,7 @@ mkdir -p "$out"
 . "$(dirname "$0")/../app/gui-tap.sh"
 has () { grep -qxF "$2" "$1"; }
 
-echo "1..11"
+echo "1..13"
 
 data="$out/first-run-data"
 config="$out/first-run-config"
@@ -27,14 +27,19 @@ check "generated HAM10000 folder" "[ -s '$ham/HAM10000_metadata.csv' ]"
 # Settings in a keyfile under $config, so that the second launch sees what
 # the first one stored. No GPU: the CPU's recipe whatever the machine has.
 launch () {
-  name=$1; steps=$2
+  name=$1; steps=$2; image=${3-$out/first-run.png}
   rm -f "$out/$name"-*.state "$out/$name-final.state"
   XDG_DATA_HOME="$data" XDG_CONFIG_HOME="$config" GSETTINGS_BACKEND=keyfile \
   CUDA_VISIBLE_DEVICES= GSK_RENDERER=cairo GTK_A11Y=none \
   DERMALENS_TEST_STATE="$out/$name-final.state" DERMALENS_TEST_SCRIPT="$steps" \
-    timeout 300 xvfb-run -a -s "-screen 0 1400x900x24" $session "$app" "$out/first-run.png" \
+    timeout 300 xvfb-run -a -s "-screen 0 1400x900x24" $session "$app" $image \
     >"$out/$name.log" 2>&1
 }
+
+# Launched with no image: the welcome page offers the first run too.
+launch zero "state|$out/zero.state;shot|main|$out/first-run-welcome.png" ""
+check "with no image and no model the welcome page offers Train on HAM10000 and Import" \
+  "has '$out/zero.state' 'welcome_first_run=1'"
 
 steps="state|$out/first-before.state"
 steps="$steps;shot|main|$out/first-run-no-model.png"
@@ -69,6 +74,8 @@ launch second "view|training;state|$out/second.state;view|analysis;wait-analysis
 rc=$?
 check "a second launch remembers the folder and analyses at once (rc $rc)" \
   "[ $rc -eq 0 ] && has '$out/second.state' 'training_setup_folder=$ham' && has '$out/second-final.state' 'analysis=results'"
+launch third "state|$out/third.state" ""
+check "with the models, the welcome page offers no first run" "has '$out/third.state' 'welcome_first_run=0'"
 check "no critical warning" "! grep -q 'CRITICAL' '$out/first.log' '$out/second.log'"
 if grep -q 'CRITICAL\|WARNING' "$out/first.log" "$out/second.log"; then sed 's/^/# /' "$out/first.log" "$out/second.log"; fi
 exit $failed

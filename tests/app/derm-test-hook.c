@@ -196,11 +196,29 @@ page_added_cb (GtkNotebook *notebook, GtkWidget *child, guint index, DermWindow 
     page_state_cb (page, NULL, window);
 }
 
+/* At the window's first frame: launched without an image, the script (or
+ * the dump) starts from the welcome page. */
+static gboolean
+first_frame_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  DermWindow *window = DERM_WINDOW (widget);
+  if (gtk_notebook_get_n_pages (derm_window_get_notebook (window)) == 0)
+    {
+      Pending *pending = g_new0 (Pending, 1);
+      g_weak_ref_init (&pending->window, window);
+      g_weak_ref_init (&pending->page, NULL);
+      g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), pending);
+      gtk_widget_queue_draw (widget);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 void
 derm_test_hook_watch_window (DermWindow *window)
 {
   if (!derm_test_hook_enabled ())
     return;
+  gtk_widget_add_tick_callback (GTK_WIDGET (window), first_frame_cb, NULL, NULL);
 
   /* Deterministic pictures: no cross-fades caught half way. */
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
@@ -262,6 +280,7 @@ write_all_state (Script *s, const char *path)
       const char *status = derm_window_get_training_status (window);
       g_string_append_printf (extra, "training_button=%s\n", status != NULL ? status : "");
       g_string_append_printf (extra, "stop_dialog=%d\n", find_stop_dialog (window) != NULL);
+      g_string_append_printf (extra, "welcome_first_run=%d\n", derm_window_get_offers_first_run (window));
       /* toast=TITLE, one line for each toast shown so far. */
       g_auto(GStrv) toasts = g_strsplit (derm_window_get_toasts (window) != NULL
                                            ? derm_window_get_toasts (window) : "", "\n", -1);
