@@ -32,7 +32,11 @@ model_imported_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   self->imports_pending--;
   if (id > 0)
-    return;
+    {
+      derm_toast_show (GTK_WIDGET (self->toast_overlay),
+                       _("The model file was imported and is active."), NULL, NULL, NULL);
+      return;
+    }
   derm_show_error (GTK_WIDGET (self), _("The weights could not be imported"), error->message);
 }
 

@@ -142,14 +142,14 @@ mkdir -p "$import_data"
 rm -f "$out/import-final.state"
 XDG_DATA_HOME="$import_data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
 DERMALENS_TEST_STATE="$out/import-final.state" \
-DERMALENS_TEST_SCRIPT="state|$out/import-before.state;import-model|$data/classifier.safetensors" \
+DERMALENS_TEST_SCRIPT="state|$out/import-before.state;import-model|$data/classifier.safetensors;state|$out/import-after.state" \
   timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" --device=cpu \
   "$out/analysis-input.png" >"$out/import.log" 2>&1
 rc=$?
 check "the app exits 0 after importing a model (rc $rc)" "[ $rc -eq 0 ] && ! grep -q 'test step' '$out/import.log'"
 check "before the import the window says there is no model" "grep -q '^analysis=no-model' '$out/import-before.state'"
 check "after it the image is analysed on the imported classifier, now in the registry" \
-  "grep -qx 'analysis=results' '$out/import-final.state' && grep -q '^models=Classifier: resnet18, ' '$out/import-final.state' && ls '$import_data'/dermalens/models/*.safetensors >/dev/null 2>&1"
+  "grep -qx 'analysis=results' '$out/import-final.state' && grep -q '^models=Classifier: resnet18, ' '$out/import-final.state' && ls '$import_data'/dermalens/models/*.safetensors >/dev/null 2>&1 && grep -qx 'toast=The model file was imported and is active.' '$out/import-after.state'"
 
 for f in "$out"/import.log "$out"/screenshot-no-model.log "$out"/screenshot-analysis.log "$out"/screenshot-analysis-dark.log "$out"/screenshot-analysis-de.log \
          "$out"/screenshot-gpu-fallback.log; do
