@@ -6,10 +6,10 @@
 
 #include "derm-feedback.h"
 
-#define LAST_TOAST_KEY "derm-toasts-shown"
+#define TOASTS_SHOWN_KEY "derm-toasts-shown"
 
 static void
-derm_string_free_all (gpointer data)
+toasts_shown_free (gpointer data)
 {
   g_string_free (data, TRUE);
 }
@@ -42,11 +42,11 @@ derm_toast_show (GtkWidget *from, const char *title, const char *button_label,
     g_variant_unref (g_variant_ref_sink (target));
   adw_toast_set_timeout (toast, 5);
   /* Every title, one per line, for the test hook. */
-  GString *shown = g_object_get_data (G_OBJECT (overlay), LAST_TOAST_KEY);
+  GString *shown = g_object_get_data (G_OBJECT (overlay), TOASTS_SHOWN_KEY);
   if (shown == NULL)
     {
       shown = g_string_new (NULL);
-      g_object_set_data_full (G_OBJECT (overlay), LAST_TOAST_KEY, shown, derm_string_free_all);
+      g_object_set_data_full (G_OBJECT (overlay), TOASTS_SHOWN_KEY, shown, toasts_shown_free);
     }
   g_string_append_printf (shown, "%s\n", title);
   adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
@@ -57,7 +57,7 @@ const char *
 derm_toast_get_shown (AdwToastOverlay *overlay)
 {
   g_return_val_if_fail (ADW_IS_TOAST_OVERLAY (overlay), NULL);
-  GString *shown = g_object_get_data (G_OBJECT (overlay), LAST_TOAST_KEY);
+  GString *shown = g_object_get_data (G_OBJECT (overlay), TOASTS_SHOWN_KEY);
   return shown != NULL ? shown->str : NULL;
 }
 
