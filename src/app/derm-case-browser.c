@@ -68,7 +68,7 @@ case_item_new (DermCase *c)
 
 struct _DermCaseBrowser
 {
-  GtkWindow parent_instance;
+  AdwWindow parent_instance;
 
   GtkSearchEntry *search_entry;
   GtkDropDown *site_dropdown;
@@ -93,7 +93,7 @@ struct _DermCaseBrowser
   gboolean loading;
 };
 
-G_DEFINE_FINAL_TYPE (DermCaseBrowser, derm_case_browser, GTK_TYPE_WINDOW)
+G_DEFINE_FINAL_TYPE (DermCaseBrowser, derm_case_browser, ADW_TYPE_WINDOW)
 
 enum { SIGNAL_OPEN_CASE, SIGNAL_COMPARE_LESION, SIGNAL_LOADED, N_SIGNALS };
 static guint signals[N_SIGNALS];

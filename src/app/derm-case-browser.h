@@ -4,14 +4,14 @@
  * sorting. Queries run on the store thread. */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 #include "derm-store-worker.h"
 
 G_BEGIN_DECLS
 
 #define DERM_TYPE_CASE_BROWSER (derm_case_browser_get_type ())
-G_DECLARE_FINAL_TYPE (DermCaseBrowser, derm_case_browser, DERM, CASE_BROWSER, GtkWindow)
+G_DECLARE_FINAL_TYPE (DermCaseBrowser, derm_case_browser, DERM, CASE_BROWSER, AdwWindow)
 
 /* Returns: (transfer none) a new window over @parent. Signals:
  * "open-case" (gint64 image id) when the user opens a case;

@@ -105,7 +105,7 @@ timeline_job (DermStore *store, gpointer data, GError **error)
 
 struct _DermCompare
 {
-  GtkWindow parent_instance;
+  AdwWindow parent_instance;
 
   GtkStack *stack;
   GtkLabel *message_label;
@@ -120,7 +120,7 @@ struct _DermCompare
   GCancellable *cancellable;
 };
 
-G_DEFINE_FINAL_TYPE (DermCompare, derm_compare, GTK_TYPE_WINDOW)
+G_DEFINE_FINAL_TYPE (DermCompare, derm_compare, ADW_TYPE_WINDOW)
 
 enum { SIGNAL_LOADED, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -325,6 +325,7 @@ derm_compare_class_init (DermCompareClass *klass)
 
   g_type_ensure (DERM_TYPE_VIEWER);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/dermalens/Dermalens/ui/derm-compare.ui");
+  gtk_widget_class_bind_template_child (widget_class, DermCompare, stack);
   gtk_widget_class_bind_template_child (widget_class, DermCompare, message_label);
   gtk_widget_class_bind_template_child (widget_class, DermCompare, change_label);
   /* The two sides, first and latest visit, fill the arrays. */
@@ -345,9 +346,6 @@ static void
 derm_compare_init (DermCompare *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  /* Not a bound template child: the window's own child is unparented by
-   * GtkWindow, and binding it would unparent it twice in dispose. */
-  self->stack = GTK_STACK (gtk_window_get_child (GTK_WINDOW (self)));
   gtk_stack_set_visible_child_name (self->stack, "loading");
 }
 

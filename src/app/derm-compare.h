@@ -4,14 +4,14 @@
  * change in lesion area and colours between them. */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 #include "derm-store-worker.h"
 
 G_BEGIN_DECLS
 
 #define DERM_TYPE_COMPARE (derm_compare_get_type ())
-G_DECLARE_FINAL_TYPE (DermCompare, derm_compare, DERM, COMPARE, GtkWindow)
+G_DECLARE_FINAL_TYPE (DermCompare, derm_compare, DERM, COMPARE, AdwWindow)
 
 /* Loads @lesion_id's visits on the store thread ("loaded" signal when
  * shown). Returns: (transfer none) a new window over @parent. */

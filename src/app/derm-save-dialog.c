@@ -12,7 +12,7 @@
 
 struct _DermSaveDialog
 {
-  GtkWindow parent_instance;
+  AdwWindow parent_instance;
 
   GtkEntry *patient_entry;
   GtkDropDown *site_dropdown;
@@ -24,7 +24,7 @@ struct _DermSaveDialog
   GtkButton *save_button;
 };
 
-G_DEFINE_FINAL_TYPE (DermSaveDialog, derm_save_dialog, GTK_TYPE_WINDOW)
+G_DEFINE_FINAL_TYPE (DermSaveDialog, derm_save_dialog, ADW_TYPE_WINDOW)
 
 enum { SIGNAL_SAVE, N_SIGNALS };
 static guint signals[N_SIGNALS];

@@ -3,12 +3,12 @@
  * lesion label, visit date and notes. */
 #pragma once
 
-#include <gtk/gtk.h>
+#include <adwaita.h>
 
 G_BEGIN_DECLS
 
 #define DERM_TYPE_SAVE_DIALOG (derm_save_dialog_get_type ())
-G_DECLARE_FINAL_TYPE (DermSaveDialog, derm_save_dialog, DERM, SAVE_DIALOG, GtkWindow)
+G_DECLARE_FINAL_TYPE (DermSaveDialog, derm_save_dialog, DERM, SAVE_DIALOG, AdwWindow)
 
 /* Returns: (transfer none) a new modal dialog over @parent; it emits
  * "save" when the user confirms valid fields, then the caller closes it. */

@@ -417,7 +417,7 @@ card_button_clicked_cb (GtkButton *button, DermTrainVersions *self)
     ? derm_model_card_render (derm_safetensors_get_metadata (st), v->file_path)
     : g_strdup_printf (_("The model file of this version cannot be read: %s"), error->message);
 
-  GtkWidget *window = gtk_window_new ();
+  GtkWidget *window = adw_window_new ();
   g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, v->id);
   /* Translators: "Model Card — classifier version 3" */
   g_autofree char *title = g_strdup_printf (_("Model Card — %s version %s"),
@@ -439,7 +439,11 @@ card_button_clicked_cb (GtkButton *button, DermTrainVersions *self)
   gtk_accessible_update_property (GTK_ACCESSIBLE (view), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
   GtkWidget *scrolled = gtk_scrolled_window_new ();
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
-  gtk_window_set_child (GTK_WINDOW (window), scrolled);
+  gtk_widget_set_vexpand (scrolled, TRUE);
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_box_append (GTK_BOX (box), adw_header_bar_new ());
+  gtk_box_append (GTK_BOX (box), scrolled);
+  adw_window_set_content (ADW_WINDOW (window), box);
   gtk_window_present (GTK_WINDOW (window));
 }
 
