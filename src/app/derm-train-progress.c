@@ -67,14 +67,25 @@ log_line (DermTrainProgressView *self, const char *text)
 
 /* ---- Live progress ------------------------------------------------------------------ */
 
+/* One class's recall: the bar, its number, and both for screen readers (a
+ * bar says no value to them while it is at its minimum, so it says the text:
+ * "not measured yet" before the first validation). */
+static void
+set_recall (DermTrainProgressView *self, int c, double value, const char *text)
+{
+  gtk_level_bar_set_value (self->recall_bars[c], value);
+  gtk_label_set_text (self->recall_values[c], text != NULL ? text : "–");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->recall_bars[c]),
+                                  GTK_ACCESSIBLE_PROPERTY_VALUE_NOW, value,
+                                  GTK_ACCESSIBLE_PROPERTY_VALUE_TEXT,
+                                  text != NULL ? text : _("not measured yet"), -1);
+}
+
 static void
 clear_recall (DermTrainProgressView *self)
 {
   for (int c = 0; c < DERM_N_CLASSES; c++)
-    {
-      gtk_level_bar_set_value (self->recall_bars[c], 0);
-      gtk_label_set_text (self->recall_values[c], "–");
-    }
+    set_recall (self, c, 0, NULL);
 }
 
 static void
@@ -156,9 +167,8 @@ show_recall (DermTrainProgressView *self, const char *json)
   for (int c = 0; c < DERM_N_CLASSES; c++)
     {
       double r = _derm_train_object_number (_derm_train_class_object (m, c), "recall");
-      gtk_level_bar_set_value (self->recall_bars[c], isfinite (r) ? r : 0);
       g_autofree char *t = isfinite (r) ? g_strdup_printf ("%.2f", r) : g_strdup (_("no images"));
-      gtk_label_set_text (self->recall_values[c], t);
+      set_recall (self, c, isfinite (r) ? r : 0, t);
     }
 }
 
@@ -478,6 +488,7 @@ setup_recall (DermTrainProgressView *self)
       gtk_grid_attach (self->recall_grid, value, 2, c, 1, 1);
       self->recall_bars[c] = GTK_LEVEL_BAR (bar);
       self->recall_values[c] = GTK_LABEL (value);
+      set_recall (self, c, 0, NULL);
     }
 }
 
