@@ -240,6 +240,7 @@ typedef struct {
   DermCompare *compare;     /* weak */
   DermSaveDialog *dialog;   /* weak */
   GtkWindow *preferences;   /* weak */
+  GtkWindow *about;         /* weak */
   Pending *final;           /* the dump once the script ends */
 } Script;
 
@@ -384,7 +385,8 @@ check_accessible (GtkWidget *w, GString *out, guint *checked)
       if (!has_accessible_name (w))
         g_string_append_printf (out, "a11y_unnamed=%s#%s\n", G_OBJECT_TYPE_NAME (w), id != NULL ? id : "");
       if (GTK_IS_LEVEL_BAR (w)
-          && !gtk_test_accessible_has_property (GTK_ACCESSIBLE (w), GTK_ACCESSIBLE_PROPERTY_VALUE_NOW))
+          && !gtk_test_accessible_has_property (GTK_ACCESSIBLE (w), GTK_ACCESSIBLE_PROPERTY_VALUE_NOW)
+          && !gtk_test_accessible_has_property (GTK_ACCESSIBLE (w), GTK_ACCESSIBLE_PROPERTY_VALUE_TEXT))
         g_string_append_printf (out, "a11y_no_value=%s#%s\n", G_OBJECT_TYPE_NAME (w), id != NULL ? id : "");
     }
   if (composite)
@@ -648,6 +650,25 @@ start_step (Script *s)
         gtk_window_destroy (GTK_WINDOW (s->dialog));
       if (s->preferences != NULL)
         gtk_window_destroy (s->preferences);
+      if (s->about != NULL)
+        gtk_window_destroy (s->about);
+    }
+  else if (g_str_equal (name, "about"))
+    {
+      /* As the main menu's About Dermalens. */
+      gtk_widget_activate_action (GTK_WIDGET (window), "app.about", NULL);
+      GListModel *toplevels = gtk_window_get_toplevels ();
+      for (guint i = 0; i < g_list_model_get_n_items (toplevels) && s->about == NULL; i++)
+        {
+          g_autoptr(GObject) w = g_list_model_get_item (toplevels, i);
+          if (ADW_IS_ABOUT_WINDOW (w))
+            {
+              s->about = GTK_WINDOW (w);
+              g_object_add_weak_pointer (w, (gpointer *) &s->about);
+            }
+        }
+      if (s->about == NULL)
+        return script_fail (s, "no About window is shown");
     }
   else if (g_str_equal (name, "preferences"))
     {
@@ -811,6 +832,8 @@ start_step (Script *s)
     write_all_state (s, field (s, 1));
   else if (g_str_equal (name, "a11y"))
     write_accessibility (field (s, 1));
+  else if (g_str_equal (name, "keys"))
+    derm_test_keys_write (GTK_APPLICATION_WINDOW (window), field (s, 1));
   else if (g_str_equal (name, "resize"))
     {
       /* resize|WIDTH|HEIGHT: as a user drags the window's edge. */

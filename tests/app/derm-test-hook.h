@@ -55,4 +55,10 @@ void     derm_test_hook_watch_window (DermWindow *window);
 /* Renders @widget as it is now into a PNG file. */
 gboolean derm_test_hook_save_screenshot (GtkWidget *widget, const char *path, GError **error);
 
+/* Writes, to @path, each action of the application, @window, its pages and
+ * their viewers with the keyboard path that reaches it ("keys_path="), the
+ * actions none reaches ("keys_none=") and the shortcuts the shortcuts window
+ * does not list ("keys_unlisted="). */
+void     derm_test_keys_write (GtkApplicationWindow *window, const char *path);
+
 G_END_DECLS

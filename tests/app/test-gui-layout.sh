@@ -4,9 +4,11 @@
 # each): wide, the results sit beside the image; at 800 px or less they fold
 # and a toolbar button (F9) shows them over it; at 360 px the window still
 # works. Then every control of the analysis view, the training view,
-# Preferences and the case browser is walked: each has an accessible name
-# (GTK's accessible test API), the probability bars say their values, and
-# the image's description names the leading result.
+# Preferences, the case browser, the save dialog and About is walked: each
+# has an accessible name (GTK's accessible test API), the probability bars
+# say their values, and the image's description names the leading result.
+# Last, the keyboard: every action has a shortcut, a control Tab reaches or a
+# menu item, and the shortcuts window lists every shortcut.
 #   test-gui-layout.sh DERMALENS APP-TEST-TOOL OUTDIR
 set -u
 app=$1 tool=$2 out=$3
@@ -15,7 +17,7 @@ mkdir -p "$out"
 . "$(dirname "$0")/gui-tap.sh"
 val () { grep "^$2=" "$1" | head -1 | cut -d= -f2-; }
 
-echo "1..10"
+echo "1..13"
 
 data="$out/layout-data"
 rm -rf "$data" "$out"/layout-*.state "$out"/a11y-*.state "$out"/screenshot-width-*.png
@@ -31,6 +33,10 @@ done
 steps="$steps;action|page.toggle-results;state|$l-360-results.state;shot|main|$out/screenshot-width-360-results.png"
 steps="$steps;resize|1400|900;view|training;a11y|$out/a11y-training.state"
 steps="$steps;view|analysis;preferences;a11y|$out/a11y-preferences.state;close-windows"
+steps="$steps;browse;a11y|$out/a11y-cases.state;close-windows"
+steps="$steps;save-dialog|;a11y|$out/a11y-save.state;close-windows"
+steps="$steps;about;a11y|$out/a11y-about.state;close-windows"
+steps="$steps;keys|$out/keys.state"
 # GTK_A11Y=test: the accessible properties as GTK keeps them, without an
 # AT-SPI bus.
 XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=test \
@@ -60,10 +66,22 @@ for v in analysis training preferences; do
 done
 check "every control of the analysis view has an accessible name and the bars their values" \
   "[ '$(val "$out/a11y-analysis.state" a11y_checked)' -gt 20 ] && ! grep -q '^a11y_unnamed\|^a11y_no_value' '$out/a11y-analysis.state'"
-check "every control of the training view has an accessible name" \
-  "[ '$(val "$out/a11y-training.state" a11y_checked)' -gt 20 ] && ! grep -q '^a11y_unnamed' '$out/a11y-training.state'"
+check "every control of the training view has an accessible name and the recall bars their values" \
+  "[ '$(val "$out/a11y-training.state" a11y_checked)' -gt 20 ] && ! grep -q '^a11y_unnamed\|^a11y_no_value' '$out/a11y-training.state'"
 check "every control of Preferences has an accessible name" \
   "[ '$(val "$out/a11y-preferences.state" a11y_checked)' -gt 10 ] && ! grep -q '^a11y_unnamed' '$out/a11y-preferences.state'"
+for v in cases save about; do
+  echo "# $v: $(val "$out/a11y-$v.state" a11y_checked) controls checked"
+  grep '^a11y_' "$out/a11y-$v.state" | grep -v '^a11y_checked' | sed 's/^/#   /'
+done
+check "every control of the case browser, the save dialog and About has an accessible name" \
+  "[ '$(val "$out/a11y-cases.state" a11y_checked)' -gt 5 ] && [ '$(val "$out/a11y-save.state" a11y_checked)' -gt 5 ] && [ '$(val "$out/a11y-about.state" a11y_checked)' -gt 2 ] && ! grep -q '^a11y_unnamed' '$out/a11y-cases.state' '$out/a11y-save.state' '$out/a11y-about.state'"
+echo "# $(val "$out/keys.state" keys_checked) actions, $(val "$out/keys.state" keys_listed) shortcuts listed"
+grep '^keys_' "$out/keys.state" | grep -v '^keys_checked\|^keys_listed' | sed 's/^/#   /'
+check "every action has a keyboard path" \
+  "[ '$(val "$out/keys.state" keys_checked)' -gt 20 ] && ! grep -q '^keys_none' '$out/keys.state'"
+check "the shortcuts window lists every shortcut" \
+  "[ '$(val "$out/keys.state" keys_listed)' -gt 10 ] && ! grep -q '^keys_unlisted' '$out/keys.state'"
 check "the image's description names the leading result" \
   "grep -q '^image_description=The model.s result: .*, [0-9]* percent.$' '$l-1400.state'"
 if grep -q 'CRITICAL\|WARNING' "$out/layout.log"; then sed 's/^/# /' "$out/layout.log"; fi
