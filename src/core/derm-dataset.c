@@ -599,3 +599,25 @@ derm_dataset_limit_lesions (DermDataset *ds, guint n_lesions, guint64 seed)
   ds->samples = kept;
   recount (ds);
 }
+
+gboolean
+derm_sample_patient_context (const DermSample *sample, DermPatientContext *context)
+{
+  /* Field by field, so one bad value leaves the others known. */
+  DermPatientContext one;
+  gboolean ok = TRUE;
+  derm_patient_context_init (context);
+  if (derm_patient_context_set (&one, sample->age, NULL, NULL, NULL))
+    context->age = one.age;
+  else
+    ok = FALSE;
+  if (derm_patient_context_set (&one, NAN, sample->sex, NULL, NULL))
+    context->sex = one.sex;
+  else
+    ok = FALSE;
+  if (derm_patient_context_set (&one, NAN, NULL, sample->localization, NULL))
+    context->site = one.site;
+  else
+    ok = FALSE;
+  return ok;
+}

@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "derm-classes.h"
+#include "derm-patient-context.h"
 
 G_BEGIN_DECLS
 
@@ -82,6 +83,11 @@ char        *derm_dataset_report (const DermDataset *dataset, guint max_issues);
 /* SHA-256 (hex) of the sorted "image_id dx" lines of every sample: names the
  * dataset a model was trained on. Returns: (transfer full). */
 char        *derm_dataset_hash (const DermDataset *dataset);
+
+/* The patient context of @sample (age, sex, localization). A value outside
+ * the vocabulary (or an implausible age) is unknown: returns FALSE then,
+ * with the rest filled. dx_type is never part of it. */
+gboolean     derm_sample_patient_context (const DermSample *sample, DermPatientContext *context);
 
 /* Finds the sample with @image_id; -1 when absent. Linear. */
 int          derm_dataset_find (const DermDataset *dataset, const char *image_id);
