@@ -31,6 +31,34 @@ check_model_device (DermModel *model, DermDeviceCache *cache)
 }
 
 torch::Tensor
+with_unknown (const torch::Tensor &rows, DermPatientField field, const torch::Tensor &which)
+{
+  int start, width;
+  derm_patient_field_range (field, &start, &width);
+  DermPatientContext unknown;
+  derm_patient_context_init (&unknown);
+  auto u = encode_patients (&unknown, 1, DERM_PATIENT_ALL).narrow (1, start, width).to (rows.device ());
+  auto part = rows.narrow (1, start, width);
+  auto replaced = which.defined () ? torch::where (which.view ({ -1, 1 }), u.expand_as (part), part)
+                                   : u.expand_as (part);
+  auto out = rows.clone ();
+  out.narrow (1, start, width).copy_ (replaced);
+  return out;
+}
+
+torch::Tensor
+context_for (DermModel *model, DermDeviceCache *cache, const torch::Tensor &idx)
+{
+  if (model->context == 0 || !cache->context.defined ())
+    return torch::Tensor ();
+  auto rows = cache->context.index_select (0, idx);
+  for (DermPatientField f : { DERM_PATIENT_AGE, DERM_PATIENT_SEX, DERM_PATIENT_SITE })
+    if (!(model->context & f))
+      rows = with_unknown (rows, f, torch::Tensor ());
+  return rows;
+}
+
+torch::Tensor
 device_indices (DermDeviceCache *cache, const guint *idx, int n)
 {
   if (n <= 0 || idx == nullptr)
@@ -200,6 +228,21 @@ derm_device_cache_new (DermModel *model, const guint8 *images, const gint32 *lab
   DERM_CATCH (error, nullptr)
 }
 
+gboolean
+derm_device_cache_set_patients (DermDeviceCache *cache, const DermPatientContext *patients, guint n,
+                                GError **error)
+{
+  try
+    {
+      if (cache == nullptr || patients == nullptr || (int) n != cache->n)
+        derm::fail (DERM_ERROR_INVALID, _("The cache needs one patient context per image"));
+      auto rows = derm::encode_patients (patients, (int) n, DERM_PATIENT_ALL);
+      cache->context = cache->device.is_cuda () ? rows.to (cache->device) : rows;
+      return TRUE;
+    }
+  DERM_CATCH (error, FALSE)
+}
+
 void
 derm_device_cache_free (DermDeviceCache *cache)
 {
@@ -266,6 +309,9 @@ derm_model_logits_cached (DermModel *model, DermDeviceCache *cache, const guint 
           auto ix = derm::device_indices (cache, idx + start, m);
           torch::Tensor x;
           derm::device_batch (cache, ix, nullptr, 0, 0, 0, &x, nullptr);
+          if (model->context != 0)
+            std::dynamic_pointer_cast<derm::ResNetNet> (model->net)
+              ->set_context (derm::context_for (model, cache, ix));
           auto out = derm::run_net (model, derm::normalize_unit (model, x)).to (torch::kFloat);
           out = out.to (torch::kCPU).contiguous ();
           memcpy (logits + (gsize) start * k, out.data_ptr<float> (), sizeof (float) * m * k);

@@ -123,13 +123,30 @@ dihedral_inverse (const torch::Tensor &y, int k)
   return k >= 4 ? x.flip ({ 3 }) : x;
 }
 
+void
+set_net_context (DermModel *model, int start, int n)
+{
+  if (model->context == 0)
+    return;
+  auto net = std::dynamic_pointer_cast<ResNetNet> (model->net);
+  const auto &rows = model->patients;
+  if (!rows.defined () || rows.size (0) == 1)
+    net->set_context (rows);
+  else if (start + n <= rows.size (0))
+    net->set_context (rows.narrow (0, start, n));
+  else
+    fail (DERM_ERROR_MISMATCH, _("%lld patient contexts were given for more images"),
+          (long long) rows.size (0));
+}
+
 torch::Tensor
 run_net (DermModel *model, const torch::Tensor &x)
 {
   wait_for_foreground (model->device, nullptr);
   if (model->device.is_cuda ())
     {
-      if (x.size (0) == 1 && !model->inference_bf16)
+      // A captured graph has no context input.
+      if (x.size (0) == 1 && !model->inference_bf16 && model->context == 0)
         {
           auto y = cuda_graph_forward (model, x);
           if (y.defined ())
@@ -158,10 +175,15 @@ classify_into (DermModel *model, const DermImage *const *images, int n, bool tta
   torch::NoGradGuard no_grad;
   model->net->eval ();
   const int c = model->num_classes;
+  if (model->context != 0 && model->patients.defined () && model->patients.size (0) != 1
+      && model->patients.size (0) != n)
+    fail (DERM_ERROR_MISMATCH, _("%lld patient contexts were given for %d images"),
+          (long long) model->patients.size (0), n);
   for (int start = 0; start < n; start += CHUNK)
     {
       int m = std::min (CHUNK, n - start);
       auto x = preprocess (model, images + start, m);
+      set_net_context (model, start, m);
       torch::Tensor acc;
       int views = tta ? 8 : 1;
       for (int k = 0; k < views; k++)
@@ -307,6 +329,7 @@ derm_model_gradcam (DermModel *model, const DermImage *image, int class_index, G
       torch::AutoGradMode grad (true);
       model->net->eval ();
       auto x = derm::preprocess (model, &image, 1);
+      derm::set_net_context (model, 0, 1);
       torch::Tensor feats, grads;
       {
         // The backbone as inference runs it (bf16 where the policy says);

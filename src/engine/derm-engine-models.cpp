@@ -93,10 +93,13 @@ struct ResNet : ResNetNet
   nn::BatchNorm2d bn1{ nullptr };
   nn::Sequential layer1{ nullptr }, layer2{ nullptr }, layer3{ nullptr }, layer4{ nullptr };
   nn::Linear fc{ nullptr };
+  nn::Sequential context_net{ nullptr };   // patient context -> CONTEXT_WIDTH, or none
+  torch::Tensor context_rows;              // see ResNetNet::set_context
+  torch::Tensor unknown_row;               // 1 x DERM_PATIENT_DIM: every field unknown
   bool bottleneck;
   int inplanes = 64;
 
-  ResNet (const int blocks[4], bool bottleneck_, int num_classes) : bottleneck (bottleneck_)
+  ResNet (const int blocks[4], bool bottleneck_, int num_classes, bool context) : bottleneck (bottleneck_)
   {
     conv1 = register_module ("conv1", conv (3, 64, 7, 2, 3));
     bn1 = register_module ("bn1", nn::BatchNorm2d (64));
@@ -104,7 +107,18 @@ struct ResNet : ResNetNet
     layer2 = register_module ("layer2", make_layer (128, blocks[1], 2));
     layer3 = register_module ("layer3", make_layer (256, blocks[2], 2));
     layer4 = register_module ("layer4", make_layer (512, blocks[3], 2));
-    fc = register_module ("fc", nn::Linear (512 * (bottleneck ? 4 : 1), num_classes));
+    const int width = 512 * (bottleneck ? 4 : 1);
+    if (context)
+      {
+        context_net = register_module ("context", nn::Sequential (nn::Linear (DERM_PATIENT_DIM, CONTEXT_WIDTH),
+                                                                  nn::ReLU (),
+                                                                  nn::Linear (CONTEXT_WIDTH, CONTEXT_WIDTH),
+                                                                  nn::ReLU ()));
+        DermPatientContext unknown;
+        derm_patient_context_init (&unknown);
+        unknown_row = encode_patients (&unknown, 1, DERM_PATIENT_ALL);
+      }
+    fc = register_module ("fc", nn::Linear (width + (context ? CONTEXT_WIDTH : 0), num_classes));
 
     // torchvision's initialisation: Kaiming normal (fan_out) for convs,
     // BatchNorm weight 1 and bias 0; Linear keeps PyTorch's default.
@@ -155,7 +169,24 @@ struct ResNet : ResNetNet
   torch::Tensor
   head (torch::Tensor f) override
   {
-    return fc (torch::flatten (torch::adaptive_avg_pool2d (f, { 1, 1 }), 1));
+    auto pooled = torch::flatten (torch::adaptive_avg_pool2d (f, { 1, 1 }), 1);
+    if (!context_net)
+      return fc (pooled);
+    const int64_t n = pooled.size (0);
+    auto rows = context_rows.defined () ? context_rows : unknown_row;
+    if (rows.size (0) == 1 && n != 1)
+      rows = rows.expand ({ n, DERM_PATIENT_DIM });
+    if (rows.size (0) != n)
+      fail (DERM_ERROR_MISMATCH, _("%lld patient contexts were given for %lld images"),
+            (long long) rows.size (0), (long long) n);
+    auto e = context_net->forward (rows.to (pooled.device (), torch::kFloat));
+    return fc (torch::cat ({ pooled, e.to (pooled.scalar_type ()) }, 1));
+  }
+
+  void
+  set_context (const torch::Tensor &rows) override
+  {
+    context_rows = rows;
   }
 
   torch::Tensor
@@ -232,11 +263,11 @@ struct EnsembleNet : ResNetNet
   std::vector<std::shared_ptr<ResNetNet>> members;
   torch::Tensor member_temperature;
 
-  EnsembleNet (DermArch arch, int num_classes, int k)
+  EnsembleNet (DermArch arch, int num_classes, int k, bool context)
   {
     for (int i = 0; i < k; i++)
       {
-        auto m = std::dynamic_pointer_cast<ResNetNet> (make_net (arch, num_classes, 0, 1));
+        auto m = std::dynamic_pointer_cast<ResNetNet> (make_net (arch, num_classes, 0, 1, context));
         members.push_back (register_module ("member" + std::to_string (i), m));
       }
     member_temperature = register_buffer ("member_temperature", torch::ones ({ k }));
@@ -264,6 +295,13 @@ struct EnsembleNet : ResNetNet
     return torch::logsumexp (torch::stack (lp, 0), 0) - std::log ((double) members.size ());
   }
 
+  void
+  set_context (const torch::Tensor &rows) override
+  {
+    for (auto &m : members)
+      m->set_context (rows);
+  }
+
   torch::Tensor
   forward (torch::Tensor x) override
   {
@@ -272,23 +310,25 @@ struct EnsembleNet : ResNetNet
 };
 
 std::shared_ptr<Net>
-make_net (DermArch arch, int num_classes, int unet_base, int members)
+make_net (DermArch arch, int num_classes, int unet_base, int members, bool context)
 {
   static const int r18[4] = { 2, 2, 2, 2 }, r34[4] = { 3, 4, 6, 3 };
+  if (context && arch == DERM_ARCH_UNET)
+    fail (DERM_ERROR_UNSUPPORTED, _("Patient context is an input of classifiers, not of the U-Net"));
   if (members >= 2)
     {
       if (arch == DERM_ARCH_UNET)
         fail (DERM_ERROR_UNSUPPORTED, _("An ensemble is made of classifiers, not U-Nets"));
-      return std::make_shared<EnsembleNet> (arch, num_classes, members);
+      return std::make_shared<EnsembleNet> (arch, num_classes, members, context);
     }
   switch (arch)
     {
     case DERM_ARCH_RESNET18:
-      return std::make_shared<ResNet> (r18, false, num_classes);
+      return std::make_shared<ResNet> (r18, false, num_classes, context);
     case DERM_ARCH_RESNET34:
-      return std::make_shared<ResNet> (r34, false, num_classes);
+      return std::make_shared<ResNet> (r34, false, num_classes, context);
     case DERM_ARCH_RESNET50:
-      return std::make_shared<ResNet> (r34, true, num_classes);
+      return std::make_shared<ResNet> (r34, true, num_classes, context);
     case DERM_ARCH_UNET:
       return std::make_shared<UNet> (unet_base);
     }
@@ -387,9 +427,25 @@ move_to (DermModel *model, const torch::Device &device)
 // The most members an ensemble may have.
 static const int MAX_MEMBERS = 32;
 
+torch::Tensor
+encode_patients (const DermPatientContext *patients, int n, unsigned fields)
+{
+  if (patients == nullptr || n <= 0)
+    return torch::Tensor ();
+  auto rows = torch::empty ({ n, DERM_PATIENT_DIM }, torch::kFloat);
+  float *out = rows.data_ptr<float> ();
+  for (int i = 0; i < n; i++)
+    {
+      DermPatientContext p = patients[i];
+      derm_patient_context_mask (&p, (DermPatientField) fields);
+      derm_patient_context_encode (&p, out + (gsize) i * DERM_PATIENT_DIM);
+    }
+  return rows;
+}
+
 static DermModel *
 create (DermArch arch, int num_classes, int unet_base, int input_size, int members,
-        const char *device)
+        unsigned context, const char *device)
 {
   if (members == 0)
     members = 1;
@@ -417,8 +473,11 @@ create (DermArch arch, int num_classes, int unet_base, int input_size, int membe
   model->num_classes = num_classes;
   model->unet_base = unet_base;
   model->input_size = input_size;
+  if (context & ~(unsigned) DERM_PATIENT_ALL)
+    fail (DERM_ERROR_INVALID, _("Unknown patient context fields %#x"), context);
   model->members = members;
-  model->net = make_net (arch, num_classes, unet_base, members);
+  model->context = context;
+  model->net = make_net (arch, num_classes, unet_base, members, context != 0);
   auto &md = model->metadata;
   md["format"] = "dermalens/1";
   md["architecture"] = derm_arch_name (arch);
@@ -432,6 +491,11 @@ create (DermArch arch, int num_classes, int unet_base, int input_size, int membe
   md["input_size"] = std::to_string (input_size);
   if (members >= 2)
     md["ensemble_members"] = std::to_string (members);
+  if (context != 0)
+    {
+      g_autofree char *fields = derm_patient_fields_to_string ((DermPatientField) context);
+      md["context"] = fields;
+    }
   md["mean"] = "0.485,0.456,0.406";
   md["std"] = "0.229,0.224,0.225";
   md["temperature"] = "1";
@@ -511,7 +575,7 @@ copy_weights (DermModel *model, DermSafetensors *st, const char *path, const std
     {
       const std::string name = prefix + kv.first;
       const DermStTensor *t = derm_safetensors_lookup (st, name.c_str ());
-      bool head = kv.first.rfind ("fc.", 0) == 0;
+      bool head = kv.first.rfind ("fc.", 0) == 0 || kv.first.rfind ("context.", 0) == 0;
       if (t == nullptr)
         {
           if (replace_head && head)
@@ -541,7 +605,8 @@ copy_weights (DermModel *model, DermSafetensors *st, const char *path, const std
       if (name.rfind (prefix, 0) != 0)
         continue;
       name = name.substr (prefix.size ());
-      if (!wanted.count (name) && !(replace_head && name.rfind ("fc.", 0) == 0))
+      if (!wanted.count (name)
+          && !(replace_head && (name.rfind ("fc.", 0) == 0 || name.rfind ("context.", 0) == 0)))
         fail (DERM_ERROR_MISMATCH, _("%s has the tensor “%s”, which a %s model does not have"), path,
               name.c_str (), derm_arch_name (model->arch));
     }
@@ -664,7 +729,7 @@ derm_model_new (const DermModelConfig *config, const char *device, GError **erro
     {
       g_return_val_if_fail (config != NULL, NULL);
       return derm::create (config->arch, config->num_classes, config->unet_base, config->input_size,
-                           config->members, device);
+                           config->members, config->context, device);
     }
   DERM_CATCH (error, nullptr)
 }
@@ -720,6 +785,19 @@ derm_model_load (const char *path, const char *device, GError **error)
         }
       int unet_base = derm::meta_int (md, "unet_base", 32);
       int input_size = derm::meta_int (md, "input_size", 0);
+      DermPatientField context = (DermPatientField) 0;
+      {
+        GError *ctx_error = nullptr;
+        const char *fields = (const char *) g_hash_table_lookup (md, "context");
+        if (!derm_patient_fields_from_string (fields, &context, &ctx_error))
+          {
+            std::string msg = ctx_error->message;
+            g_error_free (ctx_error);
+            derm::fail (DERM_ERROR_UNSUPPORTED, _("%s: %s"), path, msg.c_str ());
+          }
+        if (context != 0 && arch == DERM_ARCH_UNET)
+          derm::fail (DERM_ERROR_FORMAT, _("%s is a U-Net with patient context, which does not exist"), path);
+      }
       // Nothing is built before the file shows it holds the model's largest
       // tensor with its shape, so the model is at most a few times the file's
       // size (a 2 KB file claiming unet_base 512 made a 3.6 GB model first;
@@ -730,7 +808,8 @@ derm_model_load (const char *path, const char *device, GError **error)
       if (arch == DERM_ARCH_UNET)
         need = { 16LL * (unet_base ? unet_base : 32), 16LL * (unet_base ? unet_base : 32), 3, 3 };
       else
-        need = { num_classes, arch == DERM_ARCH_RESNET50 ? 2048 : 512 };
+        need = { num_classes, (arch == DERM_ARCH_RESNET50 ? 2048 : 512)
+                                + (context != 0 ? derm::CONTEXT_WIDTH : 0) };
       const DermStTensor *big = derm_safetensors_lookup (st, largest);
       if (big == nullptr)
         derm::fail (DERM_ERROR_MISMATCH, _("%s has no tensor “%s”: it was not written for a %s model"),
@@ -757,7 +836,7 @@ derm_model_load (const char *path, const char *device, GError **error)
                         _("%s claims an ensemble of %d members but has no tensor “%s” of shape %s"),
                         path, members, name.c_str (), derm::shape_string (want).c_str ());
         }
-      model = derm::create (arch, num_classes, unet_base, input_size, members, "cpu");
+      model = derm::create (arch, num_classes, unet_base, input_size, members, context, "cpu");
       GHashTableIter it;
       gpointer k, v;
       g_hash_table_iter_init (&it, md);
@@ -838,15 +917,17 @@ derm_model_new_ensemble (DermModel *const *members, int n, const char *device, G
             derm::fail (DERM_ERROR_INVALID, _("Member %d is itself an ensemble"), i + 1);
           if (m->arch != first->arch || m->num_classes != first->num_classes
               || m->input_size != first->input_size || m->arch == DERM_ARCH_UNET
-              || m->shades_of_gray != first->shades_of_gray
+              || m->shades_of_gray != first->shades_of_gray || m->context != first->context
               || memcmp (m->mean, first->mean, sizeof m->mean) != 0
               || memcmp (m->std, first->std, sizeof m->std) != 0)
             derm::fail (DERM_ERROR_MISMATCH,
                         _("Member %d is not the same kind of classifier as the first (an ensemble's "
-                          "members share architecture, classes, input size and preprocessing)"),
+                          "members share architecture, classes, input size, preprocessing and "
+                          "patient context)"),
                         i + 1);
         }
-      model = derm::create (first->arch, first->num_classes, 0, first->input_size, n, "cpu");
+      model = derm::create (first->arch, first->num_classes, 0, first->input_size, n, first->context,
+                            "cpu");
       for (const char *key : { "classes", "mean", "std", "color_constancy" })
         if (first->metadata.count (key))
           model->metadata[key] = first->metadata[key];
@@ -880,6 +961,33 @@ int
 derm_model_get_members (DermModel *model)
 {
   return model->members;
+}
+
+DermPatientField
+derm_model_get_context (DermModel *model)
+{
+  return (DermPatientField) model->context;
+}
+
+void
+derm_model_set_patients (DermModel *model, const DermPatientContext *patients, int n)
+{
+  try
+    {
+      model->patients = model->context != 0
+                          ? derm::encode_patients (patients, n, model->context & model->context_mask)
+                          : torch::Tensor ();
+    }
+  catch (...)
+    {
+      model->patients = torch::Tensor ();
+    }
+}
+
+void
+derm_model_set_context_mask (DermModel *model, DermPatientField fields)
+{
+  model->context_mask = fields & DERM_PATIENT_ALL;
 }
 
 DermArch

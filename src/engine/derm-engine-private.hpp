@@ -102,10 +102,23 @@ struct ResNetNet : Net
 {
   virtual torch::Tensor features (torch::Tensor x) = 0;
   virtual torch::Tensor head (torch::Tensor features) = 0;
+  // The encoded patient context (derm-patient.h) of the next head () calls:
+  // N x DERM_PATIENT_DIM float rows, one per image, or one for all;
+  // undefined: every field unknown. A net without context ignores it.
+  virtual void set_context (const torch::Tensor &rows) { (void) rows; }
 };
 
-// @members >= 2: an ensemble of that many ResNets (see derm_model_new_ensemble).
-std::shared_ptr<Net> make_net (DermArch arch, int num_classes, int unet_base, int members);
+// The width of a context branch's output, joined to the image features.
+constexpr int CONTEXT_WIDTH = 32;
+
+// @members >= 2: an ensemble of that many ResNets (see derm_model_new_ensemble);
+// @context: with a patient context branch.
+std::shared_ptr<Net> make_net (DermArch arch, int num_classes, int unet_base, int members,
+                               bool context);
+
+// Encoded rows (n x DERM_PATIENT_DIM, CPU float) of @patients, keeping only
+// the fields in @fields; NULL or n 0: an undefined tensor.
+torch::Tensor encode_patients (const DermPatientContext *patients, int n, unsigned fields);
 
 } // namespace derm
 
@@ -116,6 +129,11 @@ struct DermModel
   int input_size = 224;
   int unet_base = 32;
   int members = 1;   // K >= 2: an ensemble
+  unsigned context = 0;   // DermPatientField bits the model takes; 0: image only
+  unsigned context_mask = DERM_PATIENT_ALL;   // derm_model_set_context_mask
+  // The encoded patient context of inference calls (derm_model_set_patients),
+  // CPU float, or undefined (every field unknown).
+  torch::Tensor patients;
   std::shared_ptr<derm::Net> net;
   torch::Device device = torch::Device (torch::kCPU);
   std::string device_name = "cpu";
@@ -144,6 +162,7 @@ struct DermDeviceCache
   torch::Tensor images;   // n x size x size x 3 uint8
   torch::Tensor masks;    // n x size x size uint8 (0 / 255), or undefined
   torch::Tensor labels;   // n int64, or undefined
+  torch::Tensor context;  // n x DERM_PATIENT_DIM float (encoded patients), or undefined
   torch::Tensor luma;     // 1 x 3 x 1 x 1 float: derm_augment's grey weights
 };
 
@@ -163,6 +182,10 @@ torch::Tensor normalize_batch (DermModel *model, const torch::Tensor &uint8_nhwc
 torch::Tensor normalize_unit (DermModel *model, const torch::Tensor &x01);
 // The forward pass of inference (bf16 autocast when the model asks for it).
 torch::Tensor run_net (DermModel *model, const torch::Tensor &x);
+// Gives a model with context the rows of images [@start, @start + @n) of
+// the current call (the model's patients; one row serves all). No-op
+// without context.
+void set_net_context (DermModel *model, int start, int n);
 // Both halves for a list of images -> normalised NCHW at input_size.
 torch::Tensor preprocess (DermModel *model, const DermImage *const *images, int n);
 
@@ -205,6 +228,12 @@ void device_batch (DermDeviceCache *cache, const torch::Tensor &idx, const DermA
 // Entries @idx (n of them) as an int64 tensor on the cache's device, each
 // checked against the cache size.
 torch::Tensor device_indices (DermDeviceCache *cache, const guint *idx, int n);
+// @rows (N x DERM_PATIENT_DIM) with @field set to "unknown" in the rows
+// @which (N booleans) selects, or in every row (@which undefined). A new tensor.
+torch::Tensor with_unknown (const torch::Tensor &rows, DermPatientField field, const torch::Tensor &which);
+// The context rows of cache entries @idx for @model: the cached patients
+// with only the model's fields kept, or undefined (every field unknown).
+torch::Tensor context_for (DermModel *model, DermDeviceCache *cache, const torch::Tensor &idx);
 // Throws DERM_ERROR_MISMATCH unless @model is on @cache's device.
 void check_model_device (DermModel *model, DermDeviceCache *cache);
 

@@ -129,6 +129,8 @@ validate_config (DermModel *m, const DermTrainConfig &c)
                                 "not to a U-Net"));
   if (!(c.ema_decay >= 0 && c.ema_decay < 1))
     fail (DERM_ERROR_INVALID, _("The weight average's decay must be in [0, 1)"));
+  if (!(c.context_dropout >= 0 && c.context_dropout <= 1))
+    fail (DERM_ERROR_INVALID, _("The context dropout must be in [0, 1]"));
 }
 
 static torch::Tensor
@@ -221,7 +223,8 @@ clip_gradients (const std::vector<torch::Tensor> &params, double max_norm)
 // itself: replaces @x, sets *@target_b to the partners' labels and returns
 // the weight of the original labels (1: the batch is left as it was).
 static double
-mix_batch (DermTrainer *tr, torch::Tensor &x, const torch::Tensor &target, torch::Tensor *target_b)
+mix_batch (DermTrainer *tr, torch::Tensor &x, const torch::Tensor &target, torch::Tensor *target_b,
+           torch::Tensor *perm_out)
 {
   const DermTrainConfig &c = tr->config;
   const bool mix = c.mixup_alpha > 0, cut = c.cutmix_alpha > 0;
@@ -244,6 +247,7 @@ mix_batch (DermTrainer *tr, torch::Tensor &x, const torch::Tensor &target, torch
   auto perm_t = torch::tensor (perm).to (x.device ());
   auto partner = x.index_select (0, perm_t);
   *target_b = target.index_select (0, perm_t);
+  *perm_out = perm_t;
   if (!use_cut)
     {
       x = x * lam + partner * (1.0 - lam);
@@ -285,17 +289,54 @@ ema_update (DermTrainer *tr)
     }
 }
 
-// One optimisation step on a normalised batch; returns the loss (a 0-dim
-// tensor on the device, not read back).
+// Context dropout: each field of each row made unknown with probability
+// p, all of a row's fields with p / 2. Seeded by (seed, step), as mixing is.
 static torch::Tensor
-train_step_tensors (DermTrainer *tr, const torch::Tensor &x_in, const torch::Tensor &target)
+drop_context (DermTrainer *tr, torch::Tensor rows)
+{
+  const double p = tr->config.context_dropout;
+  if (!rows.defined () || p <= 0)
+    return rows;
+  const int64_t n = rows.size (0);
+  std::mt19937_64 rng (tr->config.seed * 0xD1B54A32D192ED03ULL + 29
+                       + (guint64) tr->global_step * 0x94D049BB133111EBULL);
+  std::uniform_real_distribution<double> uniform (0.0, 1.0);
+  std::vector<char> all (n);
+  for (int64_t i = 0; i < n; i++)
+    all[i] = uniform (rng) < p / 2;
+  for (DermPatientField f : { DERM_PATIENT_AGE, DERM_PATIENT_SEX, DERM_PATIENT_SITE })
+    {
+      auto which = torch::empty ({ n }, torch::kBool);
+      bool *w = which.data_ptr<bool> ();
+      for (int64_t i = 0; i < n; i++)
+        w[i] = all[i] || uniform (rng) < p;
+      rows = with_unknown (rows, f, which.to (rows.device ()));
+    }
+  return rows;
+}
+
+// One optimisation step on a normalised batch (with the batch's encoded
+// patient context @ctx for a model that takes it, or undefined); returns
+// the loss (a 0-dim tensor on the device, not read back).
+static torch::Tensor
+train_step_tensors (DermTrainer *tr, const torch::Tensor &x_in, const torch::Tensor &target,
+                    const torch::Tensor &ctx = torch::Tensor ())
 {
   DermModel *m = tr->model;
   if (tr->ema_swapped)
     fail (DERM_ERROR_INVALID, _("The weight average is swapped in: swap it back before training"));
   set_lr (tr, lr_at (tr->config, tr->global_step));
-  torch::Tensor x = x_in, target_b;
-  const double lam = m->arch == DERM_ARCH_UNET ? 1.0 : mix_batch (tr, x, target, &target_b);
+  torch::Tensor x = x_in, target_b, perm;
+  const double lam = m->arch == DERM_ARCH_UNET ? 1.0 : mix_batch (tr, x, target, &target_b, &perm);
+  if (m->context != 0)
+    {
+      torch::NoGradGuard no_grad;
+      auto rows = drop_context (tr, ctx);
+      // A mixed image's context is mixed in the same proportion.
+      if (rows.defined () && lam < 1.0)
+        rows = rows * lam + rows.index_select (0, perm) * (1.0 - lam);
+      std::dynamic_pointer_cast<ResNetNet> (m->net)->set_context (rows);
+    }
   torch::Tensor out;
   {
     Autocast autocast (m->device, tr->config.mixed_precision);
@@ -333,7 +374,8 @@ train_step (DermTrainer *tr, const DermBatch &b)
                .to (torch::kFloat);
   else
     target = torch::from_blob ((void *) b.labels, { b.n }, torch::kInt).to (m->device).to (torch::kLong);
-  return train_step_tensors (tr, x, target);
+  auto ctx = encode_patients (b.patients, b.n, m->context);
+  return train_step_tensors (tr, x, target, ctx.defined () ? ctx.to (m->device) : ctx);
 }
 
 // The epoch loop shared by both data paths. @next (n, &loss) runs the next
@@ -544,7 +586,8 @@ derm_trainer_run_epoch_cached (DermTrainer *tr, int epoch, DermDeviceCache *cach
           derm::device_batch (cache, idx, augment, seed, epoch, b, &x01, seg ? &mask : nullptr);
         }
         auto target = seg ? mask : cache->labels.index_select (0, idx);
-        *loss = derm::train_step_tensors (tr, derm::normalize_unit (m, x01), target);
+        *loss = derm::train_step_tensors (tr, derm::normalize_unit (m, x01), target,
+                                          derm::context_for (m, cache, idx));
         *count = (int) nb;
         b++;
         return true;

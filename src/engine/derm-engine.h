@@ -12,6 +12,7 @@
 #include "derm-augment.h"
 #include "derm-error.h"
 #include "derm-image.h"
+#include "derm-patient-context.h"
 
 G_BEGIN_DECLS
 
@@ -119,6 +120,13 @@ typedef struct {
   int unet_base;     /* U-Net first-level width; 0 means 32 */
   int input_size;    /* square side the model is fed; 0: 224 (ResNet), 256 (U-Net) */
   int members;       /* 0 or 1: one network; K >= 2: an ensemble of K ResNets (see below) */
+  /* Classifiers: the patient context fields (DermPatientField bits) the
+   * model takes besides the image; 0: the image alone. A small network
+   * (DERM_PATIENT_DIM -> 32 -> 32, ReLU) encodes the context and its output
+   * joins the pooled image features before the head ("fc" then takes
+   * features + 32 inputs; the tensors "context.*"). Metadata "context"
+   * names the fields ("age,sex,site"). */
+  unsigned context;
 } DermModelConfig;
 
 /* Device names: "auto" (CUDA when the linked libtorch has it, else CPU),
@@ -182,6 +190,19 @@ const char *derm_model_get_metadata (DermModel *model, const char *key);
 void        derm_model_set_metadata (DermModel *model, const char *key, const char *value);
 /* Returns: (transfer full) a NULL-terminated list; g_strfreev() it. */
 char      **derm_model_list_metadata (DermModel *model);
+
+/* The patient context fields @model takes (0: the image alone). */
+DermPatientField derm_model_get_context (DermModel *model);
+/* The patient context of the following classify, logits and Grad-CAM calls
+ * on @model, until set again: @n patients, one per image of each call, or
+ * one for every image (@n 1); NULL or @n 0: every field unknown. Fields the
+ * model does not take are ignored; so is the whole call for a model without
+ * context. Copied. */
+void        derm_model_set_patients (DermModel *model, const DermPatientContext *patients, int n);
+/* Of the context given by derm_model_set_patients (), inference keeps only
+ * these fields and treats the others as unknown (default: all). 0 measures
+ * the model with every field missing. Takes effect at the next set_patients. */
+void        derm_model_set_context_mask (DermModel *model, DermPatientField fields);
 
 /* ---- Inference (eval mode, no grad) ------------------------------------ */
 
@@ -269,6 +290,10 @@ typedef struct {
    * with this decay per step (warmed up as min(decay, (1 + t) / (10 + t))),
    * swapped in by derm_trainer_swap_ema () and kept in checkpoints. */
   double ema_decay;
+  /* Models with patient context: each field of each training sample is
+   * made unknown with this probability, and all of them together with half
+   * of it, so the model learns to work with any subset (0: never). */
+  double context_dropout;
 } DermTrainConfig;
 
 /* One batch from C: n images of height x width x 3 uint8 (NHWC, already
@@ -281,6 +306,8 @@ typedef struct {
   int n;
   int height;
   int width;
+  /* Models with patient context: n patients, or NULL (every field unknown). */
+  const DermPatientContext *patients;
 } DermBatch;
 
 /* Fills @batch with the next batch (memory stays valid until the next call).
@@ -332,6 +359,10 @@ guint64          derm_device_cache_bytes (guint n, int size, gboolean masks);
 DermDeviceCache *derm_device_cache_new (DermModel *model, const guint8 *images,
                                         const gint32 *labels, const guint8 *masks,
                                         guint n, int size, GError **error);
+/* The patient context of the @n cached entries (n of the cache), for a
+ * model with context; the cached epoch and validation then use it. Copied. */
+gboolean         derm_device_cache_set_patients (DermDeviceCache *cache, const DermPatientContext *patients,
+                                                 guint n, GError **error);
 void             derm_device_cache_free (DermDeviceCache *cache);
 guint            derm_device_cache_get_n (DermDeviceCache *cache);
 

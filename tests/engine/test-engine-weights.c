@@ -5,6 +5,8 @@
 
 #include <time.h>
 #include <utime.h>
+#include <math.h>
+#include <string.h>
 
 #include <glib/gstdio.h>
 
@@ -489,6 +491,183 @@ test_ensemble (void)
   test_rmdir (dir);
 }
 
+
+struct OneBatch { const DermBatch *batch; int *calls; };
+
+/* Gives one batch, then ends the epoch. */
+static gboolean
+one_batch (gpointer data, DermBatch *batch, GError **error)
+{
+  struct OneBatch *ob = data;
+  if ((*ob->calls)++ > 0)
+    return FALSE;
+  *batch = *ob->batch;
+  return TRUE;
+}
+
+/* A classifier with patient context: its metadata, context changing the
+ * output, "unknown" the same as none given, the mask, a file round trip,
+ * one context per image or one for all, an ensemble of such models, starting
+ * it from an image-only model's weights, and a training step. */
+static void
+test_context (void)
+{
+  g_autofree char *dir = test_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  derm_engine_manual_seed (21);
+  DermModelConfig cfg = { DERM_ARCH_RESNET18, 7, 0, 48, 1, DERM_PATIENT_ALL };
+  g_autoptr(DermModel) m = derm_model_new (&cfg, test_device (), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (derm_model_get_context (m), ==, DERM_PATIENT_ALL);
+  g_assert_cmpstr (derm_model_get_metadata (m, "context"), ==, "age,sex,site");
+  g_autoptr(DermModel) plain = test_new_model (DERM_ARCH_RESNET18, 7, 0, 48);
+  g_assert_cmpint (derm_model_get_context (plain), ==, 0);
+  g_assert_null (derm_model_get_metadata (plain, "context"));
+  /* The head takes 512 image features and 32 of the context branch. */
+  g_assert_cmpint (derm_model_count_parameters (m) - derm_model_count_parameters (plain), ==,
+                   (DERM_PATIENT_DIM * 32 + 32) + (32 * 32 + 32) + 32 * 7);
+
+  g_autoptr(GRand) rand = g_rand_new_with_seed (4);
+  g_autoptr(DermImage) img = derm_image_new (50, 40, 3, &error);
+  test_draw_shape (rand, 40, 2, img->data, NULL);
+  DermPatientContext unknown, old_man, young_woman;
+  derm_patient_context_init (&unknown);
+  g_assert_true (derm_patient_context_set (&old_man, 80, "male", "face", NULL));
+  g_assert_true (derm_patient_context_set (&young_woman, 20, "female", "back", NULL));
+  float none[7], unk[7], p_old[7], p_young[7], masked[7];
+  derm_model_set_patients (m, NULL, 0);
+  g_assert_true (derm_model_classify (m, img, FALSE, none, &error));
+  derm_model_set_patients (m, &unknown, 1);
+  g_assert_true (derm_model_classify (m, img, FALSE, unk, &error));
+  g_assert_cmpmem (none, sizeof none, unk, sizeof unk);
+  derm_model_set_patients (m, &old_man, 1);
+  g_assert_true (derm_model_classify (m, img, FALSE, p_old, &error));
+  derm_model_set_patients (m, &young_woman, 1);
+  g_assert_true (derm_model_classify (m, img, FALSE, p_young, &error));
+  g_assert_no_error (error);
+  float diff = 0;
+  for (int c = 0; c < 7; c++)
+    diff = MAX (diff, fabsf (p_old[c] - p_young[c]));
+  g_assert_cmpfloat (diff, >, 1e-5);
+  /* With the mask 0 the context is every field missing. */
+  derm_model_set_context_mask (m, 0);
+  derm_model_set_patients (m, &old_man, 1);
+  g_assert_true (derm_model_classify (m, img, FALSE, masked, &error));
+  g_assert_cmpmem (none, sizeof none, masked, sizeof masked);
+  derm_model_set_context_mask (m, DERM_PATIENT_ALL);
+  /* An image-only model ignores a context. */
+  float a[7], b[7];
+  derm_model_set_patients (plain, NULL, 0);
+  g_assert_true (derm_model_classify (plain, img, FALSE, a, &error));
+  derm_model_set_patients (plain, &old_man, 1);
+  g_assert_true (derm_model_classify (plain, img, FALSE, b, &error));
+  g_assert_cmpmem (a, sizeof a, b, sizeof b);
+
+  /* One context per image of a batch. */
+  const DermImage *two[2] = { img, img };
+  DermPatientContext both[2] = { old_man, young_woman };
+  float batch[14];
+  derm_model_set_patients (m, both, 2);
+  g_assert_true (derm_model_classify_batch (m, two, 2, FALSE, batch, &error));
+  g_assert_no_error (error);
+  for (int c = 0; c < 7; c++)
+    {
+      g_assert_cmpfloat_with_epsilon (batch[c], p_old[c], 1e-5);
+      g_assert_cmpfloat_with_epsilon (batch[7 + c], p_young[c], 1e-5);
+    }
+  /* Three contexts for two images is an error, not a guess. */
+  DermPatientContext three[3] = { old_man, young_woman, unknown };
+  derm_model_set_patients (m, three, 3);
+  g_assert_false (derm_model_classify_batch (m, two, 2, FALSE, batch, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_clear_error (&error);
+  derm_model_set_patients (m, NULL, 0);
+
+  /* The file keeps the context; the loaded model answers the same. */
+  g_autofree char *path = save_model (m, dir, "context.safetensors");
+  g_autoptr(DermModel) back = derm_model_load (path, test_device (), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (derm_model_get_context (back), ==, DERM_PATIENT_ALL);
+  float again[7];
+  derm_model_set_patients (back, &old_man, 1);
+  g_assert_true (derm_model_classify (back, img, FALSE, again, &error));
+  g_assert_cmpmem (again, sizeof again, p_old, sizeof p_old);
+  /* Grad-CAM runs through the context head too. */
+  g_autoptr(DermImage) cam = derm_model_gradcam (back, img, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (cam->width, ==, 50);
+
+  /* An ensemble of two such models takes the context too. */
+  DermModel *members[2] = { m, back };
+  g_autoptr(DermModel) ens = derm_model_new_ensemble (members, 2, test_device (), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (derm_model_get_context (ens), ==, DERM_PATIENT_ALL);
+  float pe[7];
+  derm_model_set_patients (ens, &old_man, 1);
+  g_assert_true (derm_model_classify (ens, img, FALSE, pe, &error));
+  for (int c = 0; c < 7; c++)
+    g_assert_cmpfloat_with_epsilon (pe[c], p_old[c], 2e-3);
+  /* ... but not mixed with an image-only model. */
+  DermModel *mixed[2] = { m, plain };
+  g_assert_null (derm_model_new_ensemble (mixed, 2, test_device (), &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_clear_error (&error);
+
+  /* An image-only model's weights start a context model only with a new
+   * head (the context branch and fc are fresh); loaded as they are, they
+   * are refused, by name. */
+  g_autofree char *plain_path = save_model (plain, dir, "plain.safetensors");
+  g_assert_false (derm_model_load_weights (m, plain_path, FALSE, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_clear_error (&error);
+  g_assert_true (derm_model_load_weights (m, plain_path, TRUE, &error));
+  g_assert_no_error (error);
+  /* A file whose fc claims the context width but has no "context" metadata
+   * reads as an image-only model of the wrong shape. */
+  derm_model_set_metadata (back, "context", NULL);
+  g_autofree char *liar = save_model (back, dir, "liar.safetensors");
+  g_assert_null (derm_model_load (liar, "cpu", &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_clear_error (&error);
+  derm_model_set_metadata (back, "context", "age,dx_type");
+  g_autofree char *odd = save_model (back, dir, "odd.safetensors");
+  g_assert_null (derm_model_load (odd, "cpu", &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "dx_type"));
+  g_clear_error (&error);
+
+  /* A training step with each image's context (and context dropout). */
+  DermTrainConfig tc = { 0 };
+  tc.optimizer = DERM_OPTIMIZER_ADAMW;
+  tc.loss = DERM_LOSS_CROSS_ENTROPY;
+  tc.lr = 1e-3;
+  tc.total_steps = 2;
+  tc.seed = 3;
+  tc.mixup_alpha = 0.2;
+  tc.context_dropout = 0.5;
+  g_autoptr(DermModel) t = derm_model_new (&cfg, test_device (), &error);
+  DermTrainer *trainer = derm_trainer_new (t, &tc, &error);
+  g_assert_no_error (error);
+  guint8 *pixels = g_new0 (guint8, 4 * 48 * 48 * 3);
+  for (int i = 0; i < 4; i++)
+    test_draw_shape (rand, 48, i % 3, pixels + (gsize) i * 48 * 48 * 3, NULL);
+  gint32 labels[4] = { 0, 1, 2, 1 };
+  DermPatientContext ctx[4] = { old_man, young_woman, unknown, old_man };
+  DermBatch batch_in = { pixels, labels, NULL, 4, 48, 48, ctx };
+  int calls = 0;
+  double loss = NAN;
+  g_assert_true (derm_trainer_run_epoch (trainer, 0, 1, one_batch, &(struct OneBatch) { &batch_in, &calls },
+                                         NULL, NULL, NULL, &loss, &error));
+  g_assert_no_error (error);
+  g_assert_true (isfinite (loss));
+  derm_trainer_free (trainer);
+  tc.context_dropout = 1.5;
+  g_assert_null (derm_trainer_new (t, &tc, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+  g_free (pixels);
+  test_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -499,5 +678,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/weights/load-errors", test_load_errors);
   g_test_add_func ("/engine/input/bad", test_bad_input);
   g_test_add_func ("/engine/ensemble", test_ensemble);
+  g_test_add_func ("/engine/context", test_context);
   return g_test_run ();
 }
