@@ -109,9 +109,12 @@ derm_cli_classify (int argc, char **argv)
 {
   g_autofree char *weights = NULL;
   g_autofree char *device = NULL;
+  g_autofree char *sex = NULL, *site = NULL;
+  double age = NAN;
   gboolean tta = FALSE, json = FALSE;
   GOptionEntry entries[] = {
     { "weights", 'w', 0, G_OPTION_ARG_FILENAME, &weights, N_("Model weight file (safetensors)"), N_("FILE") },
+    DERM_CLI_PATIENT_OPTIONS (age, sex, site),
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average the 8 flips and rotations"), NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N (default auto)"), N_("DEVICE") },
@@ -125,9 +128,25 @@ derm_cli_classify (int argc, char **argv)
       derm_cli_error (_("classify needs --weights FILE and at least one image"));
       return DERM_CLI_EXIT_USAGE;
     }
+  DermPatientContext patient;
+  {
+    g_autoptr(GError) perror = NULL;
+    if (!derm_patient_context_set (&patient, age, sex, site, &perror))
+      {
+        derm_cli_error ("%s", perror->message);
+        return DERM_CLI_EXIT_USAGE;
+      }
+  }
   DermModel *model = load_model (weights, device, DERM_TASK_CLASSIFY);
   if (model == NULL)
     return DERM_CLI_EXIT_FAILURE;
+  /* The same context for every image given. */
+  if (derm_model_get_context (model) != 0)
+    derm_model_set_patients (model, &patient, 1);
+  else if (derm_patient_context_known (&patient) != 0)
+    derm_cli_error (_("%s takes the image alone: --age, --sex and --site are ignored"), weights);
+  g_autofree char *context_fields
+    = derm_patient_fields_to_string (derm_model_get_context (model) & derm_patient_context_known (&patient));
 
   const int n = derm_model_get_num_classes (model);
   const int size = derm_model_get_input_size (model);
@@ -184,6 +203,11 @@ derm_cli_classify (int argc, char **argv)
             }
           json_builder_set_member_name (b, "tta");
           json_builder_add_boolean_value (b, tta);
+          if (derm_model_get_context (model) != 0)
+            {
+              json_builder_set_member_name (b, "context");
+              json_builder_add_string_value (b, context_fields);
+            }
           add_model_metadata (b, model, weights);
           json_builder_end_object (b);
         }
@@ -439,6 +463,9 @@ derm_cli_weights_info (int argc, char **argv)
   if (g_hash_table_contains (md, "ensemble_members"))
     printf (_("Ensemble:      %s members\n"),
             (const char *) g_hash_table_lookup (md, "ensemble_members"));
+  if (g_hash_table_contains (md, "context"))
+    printf (_("Context:       %s (patient context besides the image)\n"),
+            (const char *) g_hash_table_lookup (md, "context"));
   printf (_("Tensors:       %u (%lld values, %.1f MiB)\n"), n, (long long) elements,
           bytes / (1024.0 * 1024.0));
   for (guint i = 0; i < nk; i++)

@@ -180,7 +180,7 @@ derm_cli_train (int argc, char **argv)
   derm_train_job_config_init (&cfg);
   g_autofree char *task = NULL, *data = NULL, *out = NULL, *arch = NULL, *device = NULL;
   g_autofree char *init = NULL, *finetune = NULL, *resume = NULL, *json_log = NULL;
-  g_autofree char *balance = NULL, *gpu_augment = NULL;
+  g_autofree char *balance = NULL, *gpu_augment = NULL, *context = NULL;
   double checkpoint_every = cfg.checkpoint_every;
   int epochs = cfg.epochs, batch = cfg.batch, image_size = 0, limit = 0;
   int patience = cfg.patience, workers = 0;
@@ -229,6 +229,10 @@ derm_cli_train (int argc, char **argv)
       N_("An ensemble of K networks, each trained on the training split less one of K "
          "lesion-grouped folds and calibrated on that fold, in one model file (default: one "
          "network)"), "K" },
+    { "context", 0, 0, G_OPTION_ARG_STRING, &context,
+      N_("Classifier: also take the patient context from the metadata CSV, some of age, sex "
+         "and site (comma-separated) or all; each field is dropped at random in training, so "
+         "the model works with any of them missing (default: the image alone)"), "FIELDS" },
     { "shades-of-gray", 0, 0, G_OPTION_ARG_NONE, &sog,
       N_("Shades-of-Gray colour constancy (kept in the model for inference)"), NULL },
     { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
@@ -275,6 +279,10 @@ derm_cli_train (int argc, char **argv)
         usage = _("--checkpoint-every cannot be negative");
       else if (gpu_augment != NULL && !derm_gpu_augment_from_name (gpu_augment, &cfg.gpu_augment))
         usage = _("--gpu-augment must be auto, on or off");
+      else if (context != NULL && !derm_cli_context_fields (context, &cfg.context))
+        usage = _("--context takes age, sex and site (comma-separated) or all");
+      else if (context != NULL && cfg.task == DERM_TASK_SEGMENT)
+        usage = _("--context applies to classifiers");
     }
   if (usage != NULL)
     {
@@ -433,6 +441,7 @@ derm_cli_evaluate (int argc, char **argv)
 {
   g_autofree char *weights = NULL, *data = NULL, *split = NULL, *device = NULL;
   g_autofree char *predictions = NULL, *masks_out = NULL;
+  g_autofree char *context = NULL;
   gboolean tta = FALSE, json = FALSE, argmax = FALSE;
   int batch = 32;
   GOptionEntry entries[] = {
@@ -440,6 +449,9 @@ derm_cli_evaluate (int argc, char **argv)
     { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, N_("HAM10000 folder"), "DIR" },
     { "split", 0, 0, G_OPTION_ARG_STRING, &split,
       N_("test (default), val, train, or all (every valid image of DIR)"), "PART" },
+    { "context", 0, 0, G_OPTION_ARG_STRING, &context,
+      N_("A model with patient context: give it only these fields of the metadata (some of "
+         "age, sex, site; none: every field missing; default all)"), "FIELDS" },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average the 8 flips and rotations"), NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
@@ -462,6 +474,15 @@ derm_cli_evaluate (int argc, char **argv)
       derm_cli_error (_("evaluate needs --weights MODEL and --data DIR (and no other arguments)"));
       return DERM_CLI_EXIT_USAGE;
     }
+  unsigned context_fields = DERM_PATIENT_ALL;
+  if (context != NULL && strcmp (context, "none") != 0
+      && !derm_cli_context_fields (context, &context_fields))
+    {
+      derm_cli_error (_("--context takes age, sex and site (comma-separated), all or none"));
+      return DERM_CLI_EXIT_USAGE;
+    }
+  if (context != NULL && strcmp (context, "none") == 0)
+    context_fields = 0;
   const char *part = split != NULL ? split : "test";
   DermSplitPart dummy;
   if (strcmp (part, "all") != 0 && !derm_split_part_from_name (part, &dummy))
@@ -479,6 +500,14 @@ derm_cli_evaluate (int argc, char **argv)
     }
   gboolean classify = derm_arch_task (derm_model_get_arch (model)) == DERM_TASK_CLASSIFY;
   int rc = DERM_CLI_EXIT_FAILURE;
+  if (context != NULL && derm_model_get_context (model) == 0)
+    {
+      derm_cli_error (_("--context applies to a model trained with patient context; %s takes "
+                        "the image alone"), weights);
+      derm_model_free (model);
+      return DERM_CLI_EXIT_USAGE;
+    }
+  derm_model_set_context_mask (model, (DermPatientField) context_fields);
   if ((classify && masks_out != NULL) || (!classify && (predictions != NULL || argmax)))
     {
       derm_cli_error (classify ? _("--masks-out applies to segmentation models")
@@ -510,6 +539,15 @@ derm_cli_evaluate (int argc, char **argv)
   json_builder_add_boolean_value (b, tta);
   json_builder_set_member_name (b, "temperature");
   json_builder_add_double_value (b, derm_model_get_temperature (model));
+  if (derm_model_get_context (model) != 0)
+    {
+      g_autofree char *given = derm_patient_fields_to_string (derm_model_get_context (model)
+                                                              & context_fields);
+      json_builder_set_member_name (b, "context");
+      json_builder_add_string_value (b, given);
+      if (!json)
+        printf (_("patient context     %s\n"), *given != '\0' ? given : _("none (every field missing)"));
+    }
   if (classify)
     {
       DermClassMetrics m, ruled;
@@ -833,8 +871,21 @@ analyze_one (const char *path, const DermAnalysisSetup *setup, const char *mask_
               derm_class_malignant_risk (r->probs));
       if (setup->decision != NULL)
         print_flag (setup->decision, r->probs);
-      for (int c = 0; c < DERM_N_CLASSES; c++)
-        printf ("    %-6s %.4f  %s\n", derm_class_code (c), r->probs[c], derm_class_name (c));
+      if (r->has_probs_without_context)
+        {
+          printf (_("  patient context: %s; without it:\n"), r->context_text);
+          for (int c = 0; c < DERM_N_CLASSES; c++)
+            printf ("    %-6s %.4f  (%.4f without context)  %s\n", derm_class_code (c), r->probs[c],
+                    r->probs_without_context[c], derm_class_name (c));
+        }
+      else
+        {
+          g_autofree char *takes = derm_patient_fields_to_string (r->context_taken);
+          if (r->context_taken != 0)
+            printf (_("  patient context: none given (the model takes %s)\n"), takes);
+          for (int c = 0; c < DERM_N_CLASSES; c++)
+            printf ("    %-6s %.4f  %s\n", derm_class_code (c), r->probs[c], derm_class_name (c));
+        }
     }
   if (r->mask != NULL && mask_out != NULL)
     {
@@ -860,10 +911,13 @@ int
 derm_cli_analyze (int argc, char **argv)
 {
   g_autofree char *cls_path = NULL, *seg_path = NULL, *mask_out = NULL, *device = NULL;
+  g_autofree char *sex = NULL, *site = NULL;
+  double age = NAN;
   gboolean json = FALSE, tta = FALSE;
   GOptionEntry entries[] = {
     { "classifier", 0, 0, G_OPTION_ARG_FILENAME, &cls_path, N_("Classifier model"), "MODEL" },
     { "segmenter", 0, 0, G_OPTION_ARG_FILENAME, &seg_path, N_("Segmentation model"), "MODEL" },
+    DERM_CLI_PATIENT_OPTIONS (age, sex, site),
     { "mask-out", 0, 0, G_OPTION_ARG_FILENAME, &mask_out,
       N_("Write the mask (PNG) here; with several images, a folder"), "PATH" },
     { "tta", 0, 0, G_OPTION_ARG_NONE, &tta, N_("Average the 8 flips and rotations"), NULL },
@@ -881,6 +935,15 @@ derm_cli_analyze (int argc, char **argv)
       derm_cli_error (_("analyze needs at least one IMAGE and --classifier and/or --segmenter"));
       return DERM_CLI_EXIT_USAGE;
     }
+  DermPatientContext patient;
+  {
+    g_autoptr(GError) perror = NULL;
+    if (!derm_patient_context_set (&patient, age, sex, site, &perror))
+      {
+        derm_cli_error ("%s", perror->message);
+        return DERM_CLI_EXIT_USAGE;
+      }
+  }
   if (mask_out != NULL && seg_path == NULL)
     {
       derm_cli_error (_("--mask-out needs --segmenter"));
@@ -922,7 +985,10 @@ derm_cli_analyze (int argc, char **argv)
   DermDecision decision;
   gboolean has_decision = classifier != NULL && model_decision (classifier, &decision);
   DermAnalysisSetup setup = { .classifier = classifier, .decision = has_decision ? &decision : NULL,
-                              .segmenter = segmenter, .tta = tta };
+                              .segmenter = segmenter, .tta = tta, .patient = &patient };
+  if (classifier != NULL && derm_model_get_context (classifier) == 0
+      && derm_patient_context_known (&patient) != 0)
+    derm_cli_error (_("%s takes the image alone: --age, --sex and --site are ignored"), cls_path);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_array (b);
   for (int i = 1; i < argc; i++)

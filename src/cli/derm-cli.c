@@ -148,3 +148,15 @@ derm_cli_main (int argc, char **argv)
   print_usage (stderr);
   return DERM_CLI_EXIT_USAGE;
 }
+
+gboolean
+derm_cli_context_fields (const char *s, unsigned *fields)
+{
+  DermPatientField f = 0;
+  if (g_strcmp0 (s, "all") == 0)
+    f = DERM_PATIENT_ALL;
+  else if (!derm_patient_fields_from_string (s, &f, NULL))
+    return FALSE;
+  *fields = f;
+  return f != 0;
+}

@@ -43,6 +43,18 @@ int  derm_cli_run_subcommand (const char *command, const DermCliCommand *subcomm
 /* Prints "dermalens-cli: MESSAGE" on stderr. */
 void derm_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
+/* "all" or some of "age,sex,site" as DermPatientField bits (at least one). */
+gboolean derm_cli_context_fields (const char *s, unsigned *fields);
+
+/* The options of a patient's context, for classify and analyze: a double
+ * (NAN until given) and two strings. */
+#define DERM_CLI_PATIENT_OPTIONS(age, sex, site)                                                   \
+  { "age", 0, 0, G_OPTION_ARG_DOUBLE, &(age),                                                     \
+    N_("The patient's age at capture, in years (a model with patient context)"), "YEARS" },      \
+  { "sex", 0, 0, G_OPTION_ARG_STRING, &(sex), N_("male, female or unknown"), "SEX" },             \
+  { "site", 0, 0, G_OPTION_ARG_STRING, &(site),                                                   \
+    N_("The lesion's body site, in HAM10000's words (back, face, lower extremity, ...)"), "SITE" }
+
 /* The commands (one file each). */
 int derm_cli_info (int argc, char **argv);
 int derm_cli_classify (int argc, char **argv);

@@ -58,11 +58,18 @@ derm_evaluate_logits (DermModel *model, const DermDataset *ds, const guint *indi
   batch = MAX (batch, 1);
   float *logits = g_new (float, (gsize) MAX (n, 1) * k);
   DermImage **images = g_new0 (DermImage *, batch);
+  /* A model with patient context gets each image's from the metadata. */
+  gboolean context = derm_model_get_context (model) != 0;
+  g_autofree DermPatientContext *patients = context ? g_new (DermPatientContext, batch) : NULL;
   for (guint start = 0; start < n; start += batch)
     {
       int m = MIN ((guint) batch, n - start);
       if (cancelled (cancel, error) || !load_batch (model, ds, indices, start, m, images, error))
         goto fail;
+      for (int i = 0; context && i < m; i++)
+        derm_sample_patient_context (ds->samples->pdata[indices[start + i]], &patients[i]);
+      if (context)
+        derm_model_set_patients (model, patients, m);
       gboolean ok = derm_model_logits_batch (model, (const DermImage *const *) images, m, tta,
                                              logits + (gsize) start * k, error);
       free_images (images, m);
@@ -72,11 +79,13 @@ derm_evaluate_logits (DermModel *model, const DermDataset *ds, const guint *indi
         progress (start + m, n, progress_data);
     }
   g_free (images);
+  derm_model_set_patients (model, NULL, 0);
   return logits;
 
 fail:
   g_free (images);
   g_free (logits);
+  derm_model_set_patients (model, NULL, 0);
   return NULL;
 }
 

@@ -223,6 +223,13 @@ typedef struct {
   const char *ckpt_path;
   guint split_counts[3][DERM_N_CLASSES];
   char *card_facts;           /* owned: the model card's facts, made with the first model */
+  /* Patient context (cfg->context): one per cache entry (owned); the CPU
+   * loader's order of this epoch (owned, the network's n_train) to find a
+   * batch's patients, the next batch's index, and its patients (owned). */
+  DermPatientContext *patients;
+  guint *epoch_order;
+  int batch_index;
+  DermPatientContext *batch_patients;
 } Job;
 
 static void
@@ -263,6 +270,16 @@ next_batch (gpointer data, DermBatch *batch, GError **error)
   batch->images = images;
   batch->labels = labels;
   batch->masks = job->cfg->task == DERM_TASK_SEGMENT ? masks : NULL;
+  batch->patients = NULL;
+  if (job->epoch_order != NULL)
+    {
+      /* The loader's batch b holds entries b * batch ... of the epoch's order. */
+      const guint *entries = job->epoch_order + (gsize) job->batch_index * job->cfg->batch;
+      for (int i = 0; i < n; i++)
+        job->batch_patients[i] = job->patients[entries[i]];
+      batch->patients = job->batch_patients;
+    }
+  job->batch_index++;
   batch->n = n;
   batch->height = batch->width = job->size;
   return TRUE;
@@ -364,6 +381,7 @@ cached_logits (Job *job, DermModel *model, const guint *entries, guint n, float 
   DermImage views[64];
   const DermImage *ptrs[64];
   int k = derm_model_get_num_classes (model);
+  DermPatientContext patients[64];
   if (job->dcache != NULL)
     return derm_model_logits_cached (model, job->dcache, entries, (int) n, logits, error);
   for (guint s = 0; s < n; s += chunk)
@@ -373,10 +391,14 @@ cached_logits (Job *job, DermModel *model, const guint *entries, guint n, float 
         {
           derm_cache_view (job->cache, entries[s + i], &views[i], FALSE);
           ptrs[i] = &views[i];
+          if (job->patients != NULL)
+            patients[i] = job->patients[entries[s + i]];
         }
+      derm_model_set_patients (model, job->patients != NULL ? patients : NULL, m);
       if (!derm_model_logits_batch (model, ptrs, m, FALSE, logits + (gsize) s * k, error))
         return FALSE;
     }
+  derm_model_set_patients (model, NULL, 0);
   return TRUE;
 }
 
@@ -497,6 +519,13 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   derm_json_add_number (b, "mixup", cfg->mixup);
   derm_json_add_number (b, "cutmix", cfg->cutmix);
   derm_json_add_number (b, "ema", cfg->ema);
+  if (cfg->task == DERM_TASK_CLASSIFY)
+    {
+      g_autofree char *fields = derm_patient_fields_to_string ((DermPatientField) cfg->context);
+      json_builder_set_member_name (b, "context");
+      json_builder_add_string_value (b, fields);
+      derm_json_add_number (b, "context_dropout", cfg->context ? DERM_TRAIN_CONTEXT_DROPOUT : 0);
+    }
   json_builder_set_member_name (b, "weights");
   json_builder_add_string_value (b, ema_best ? "ema" : "raw");
   json_builder_set_member_name (b, "shades_of_gray");
@@ -637,7 +666,8 @@ new_network_model (Job *job, Network *net, GError **error)
   const DermTrainJobConfig *cfg = job->cfg;
   gboolean classify = cfg->task == DERM_TASK_CLASSIFY;
   derm_engine_manual_seed (net->seed);
-  DermModelConfig mc = { cfg->arch, classify ? DERM_N_CLASSES : 1, 0, job->size, 1 };
+  DermModelConfig mc = { cfg->arch, classify ? DERM_N_CLASSES : 1, 0, job->size, 1,
+                         classify ? cfg->context : 0 };
   DermModel *model = derm_model_new (&mc, cfg->device, error);
   if (model == NULL)
     return NULL;
@@ -686,6 +716,36 @@ new_network_model (Job *job, Network *net, GError **error)
   return model;
 }
 
+/* The patient context of every cache entry, from the metadata CSV, and a
+ * message on how much of it is known. Returns: (transfer full). */
+static DermPatientContext *
+job_patients (Job *job, unsigned fields)
+{
+  DermPatientContext *patients = g_new (DermPatientContext, MAX (job->n_cache, 1));
+  guint known[3] = { 0 }, bad = 0;
+  for (guint i = 0; i < job->n_cache; i++)
+    {
+      const DermSample *s = job->ds->samples->pdata[derm_cache_sample (job->cache, i)];
+      if (!derm_sample_patient_context (s, &patients[i]))
+        bad++;
+      DermPatientField k = derm_patient_context_known (&patients[i]);
+      for (int f = 0; f < 3; f++)
+        known[f] += (k >> f) & 1;
+    }
+  g_autofree char *names = derm_patient_fields_to_string ((DermPatientField) fields);
+  double n = MAX (job->n_cache, 1) / 100.0;
+  emit_message (job, _("Patient context (%s): age known for %.0f %%, sex for %.0f %%, body site "
+                       "for %.0f %% of the training and validation images"),
+                names, known[0] / n, known[1] / n, known[2] / n);
+  if (bad > 0)
+    emit_message (job, g_dngettext (GETTEXT_PACKAGE,
+                                    "%u image has a context value outside the vocabulary: it "
+                                    "counts as unknown",
+                                    "%u images have a context value outside the vocabulary: it "
+                                    "counts as unknown", bad), bad);
+  return patients;
+}
+
 /* The uint8 cache on the model's device, made once for the job when asked
  * (auto: on CUDA) and the whole cache fits beside the training. */
 static void
@@ -718,6 +778,9 @@ ensure_device_cache (Job *job, DermModel *model)
                                        derm_cache_labels (job->cache),
                                        classify ? NULL : derm_cache_mask (job->cache, 0), n_cache,
                                        job->size, &local);
+  if (job->dcache != NULL && job->patients != NULL
+      && !derm_device_cache_set_patients (job->dcache, job->patients, n_cache, &local))
+    g_clear_pointer (&job->dcache, derm_device_cache_free);
   if (job->dcache == NULL)
     {
       emit_message (job, _("The image cache could not be copied to %s (%s): augmenting on the "
@@ -785,6 +848,13 @@ train_network (Job *job, Network *net, GError **error)
           return FALSE;
         }
       job->steps = derm_loader_batches_per_epoch (job->loader);
+      if (job->patients != NULL)
+        {
+          g_free (job->epoch_order);
+          job->epoch_order = g_new (guint, net->n_train);
+          g_free (job->batch_patients);
+          job->batch_patients = g_new (DermPatientContext, cfg->batch);
+        }
     }
 
   DermTrainConfig tc_ = { 0 };
@@ -804,6 +874,7 @@ train_network (Job *job, Network *net, GError **error)
   tc_.cutmix_alpha = classify ? cfg->cutmix : 0;
   tc_.loss_logit_offsets = classify && cfg->balance == DERM_BALANCE_LOGIT_ADJUST ? log_prior : NULL;
   tc_.ema_decay = cfg->ema;
+  tc_.context_dropout = classify && cfg->context != 0 ? DERM_TRAIN_CONTEXT_DROPOUT : 0;
   DermTrainer *trainer = derm_trainer_new (model, &tc_, error);
   gboolean ok = trainer != NULL;
 
@@ -870,6 +941,11 @@ train_network (Job *job, Network *net, GError **error)
       else
         {
           derm_loader_start_epoch (job->loader, epoch);
+          /* The order the loader draws this epoch's batches in. */
+          if (job->epoch_order != NULL)
+            derm_epoch_order (cache, net->train, net->n_train, lc.sampling, lc.seed, epoch,
+                              job->epoch_order);
+          job->batch_index = 0;
           ok = derm_trainer_run_epoch (trainer, epoch, job->steps, next_batch, job,
                                        step_progress, job, job->cancel, &loss, error);
         }
@@ -1333,6 +1409,8 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
     return FALSE;
   emit_message (&job, _("decoded %u images at %d x %d in %.1f s"), n_cache, job.size, job.size,
                 (g_get_monotonic_time () - tc) / 1e6);
+  if (classify && cfg->context != 0)
+    job.patients = job_patients (&job, cfg->context);
   g_autofree guint *train_entries = g_new (guint, MAX (train_idx->len, 1));
   for (guint i = 0; i < train_idx->len; i++)
     train_entries[i] = i;
@@ -1346,6 +1424,9 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
                          : train_network (&job, &single, error);
   g_clear_pointer (&job.dcache, derm_device_cache_free);
   g_clear_pointer (&job.cache, derm_cache_free);
+  g_clear_pointer (&job.patients, g_free);
+  g_clear_pointer (&job.epoch_order, g_free);
+  g_clear_pointer (&job.batch_patients, g_free);
   derm_engine_empty_cache ();
   g_autofree char *device = g_steal_pointer (&job.device);
   g_autofree char *card_facts = g_steal_pointer (&job.card_facts);

@@ -103,7 +103,15 @@ typedef struct {
    * (init_weights), member k starts from its member k modulo their count,
    * and a single network from its first member. */
   int folds;
+  /* Classification: the patient context fields (DermPatientField bits:
+   * age, sex, body site from the metadata CSV) the model takes besides the
+   * image; 0: the image alone. Each field is dropped at random in training
+   * (DERM_TRAIN_CONTEXT_DROPOUT), so the model works with any subset. */
+  unsigned context;
 } DermTrainJobConfig;
+
+/* Context dropout while training a model with patient context. */
+#define DERM_TRAIN_CONTEXT_DROPOUT 0.3
 
 /* The most members an ensemble may have. */
 #define DERM_TRAIN_MAX_FOLDS 16

@@ -338,5 +338,52 @@ assert abs(sum(r[\"probabilities\"].values()) - 1) < 1e-3
 err=$("$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --limit 160 --init "$E" --epochs 1 --image-size 32 --arch resnet18 2>&1); rc=$?
 check "an ensemble starts a single network from its first member, and says so" '[ $rc -eq 0 ] && echo "$err" | grep -q "ensemble of 2 networks: this network starts from its member 1"'
 
+# ---- patient context (--context): trained from the CSV's age, sex and site
+C="$TMP/ctx.safetensors"
+"$CLI" train --data "$DATA" --out "$C" --arch resnet18 --image-size 32 --epochs 1 --batch 16 \
+  --limit 160 --seed 3 --context all 2>"$TMP/ctx.err"; rc=$?
+check "train --context all exits 0 and says how much context is known" \
+  '[ $rc -eq 0 ] && grep -q "^Patient context (age,sex,site): age known for" "$TMP/ctx.err"'
+[ $rc -eq 0 ] || sed 's/^/# /' "$TMP/ctx.err"
+out=$("$CLI" weights-info "$C"); rc=$?
+check "the model file says it takes context, and which fields" \
+  '[ $rc -eq 0 ] && echo "$out" | grep -q "^  context  *age,sex,site$"'
+"$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --context age,dx_type >/dev/null 2>&1; rc=$?
+check "dx_type is no context field: exit 2" '[ $rc -eq 2 ]'
+"$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --task segment --context all >/dev/null 2>&1; rc=$?
+check "a segmenter takes no context: exit 2" '[ $rc -eq 2 ]'
+"$CLI" analyze "$IMG1" --classifier "$C" --age 70 --sex male --site back --json >"$TMP/ctx-an.json" 2>/dev/null; rc=$?
+check "analyze --age --sex --site: the context used and the probabilities without it" \
+  '[ $rc -eq 0 ] && $PY -c "
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+c = r[\"context\"]
+assert c[\"fields\"] == \"age,sex,site\", c
+assert abs(sum(c[\"probabilities_without\"].values()) - 1) < 1e-3, c
+assert abs(sum(r[\"probabilities\"].values()) - 1) < 1e-3
+" "$TMP/ctx-an.json"'
+"$CLI" analyze "$IMG1" --classifier "$C" --json >"$TMP/ctx-none.json" 2>/dev/null; rc=$?
+check "analyze without context: no field used, no second pass" \
+  '[ $rc -eq 0 ] && $PY -c "
+import json, sys
+c = json.load(open(sys.argv[1]))[0][\"context\"]
+assert c == {\"fields\": \"\"}, c
+" "$TMP/ctx-none.json"'
+err=$("$CLI" classify -w "$C" --site elbow "$IMG1" 2>&1); rc=$?
+check "a body site outside HAM10000's words exits 2 and lists them" '[ $rc -eq 2 ] && echo "$err" | grep -q "lower extremity"'
+err=$("$CLI" classify -w "$M" --age 50 "$IMG1" 2>&1); rc=$?
+check "an image-only model says the context is ignored" '[ $rc -eq 0 ] && echo "$err" | grep -q "takes the image alone"'
+"$CLI" evaluate --weights "$C" --data "$DATA" --json >"$TMP/ctx-eval.json" 2>/dev/null \
+  && "$CLI" evaluate --weights "$C" --data "$DATA" --context none --json >"$TMP/ctx-eval0.json" 2>/dev/null; rc=$?
+check "evaluate reads the context from the CSV, and --context none leaves it out" \
+  '[ $rc -eq 0 ] && $PY - "$TMP/ctx-eval.json" "$TMP/ctx-eval0.json" <<PYEOF
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["context"] == "age,sex,site" and b["context"] == "", (a["context"], b["context"])
+assert 0 <= a["balanced_accuracy"] <= 1 and 0 <= b["balanced_accuracy"] <= 1
+PYEOF'
+"$CLI" evaluate --weights "$M" --data "$DATA" --context none >/dev/null 2>&1; rc=$?
+check "evaluate --context on an image-only model exits 2" '[ $rc -eq 2 ]'
+
 echo "1..$n"
 exit $fail
