@@ -55,8 +55,12 @@ analysis_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       || g_cancellable_is_cancelled (self->analysis_cancellable))
     return;
 
+  gboolean save = self->save_after_analysis;
+  self->save_after_analysis = FALSE;
   if (result == NULL)
     {
+      if (save)
+        _derm_page_save_from_dialog (self);
       if (g_error_matches (error, DERM_ERROR, DERM_ERROR_NOT_FOUND))
         {
           derm_results_show_no_model (self->results, error->message);
@@ -81,6 +85,9 @@ analysis_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   _derm_page_show_result (self);
   _derm_page_set_analysis_state (self, DERM_ANALYSIS_DONE);
   _derm_page_update_actions (self);
+  /* The save dialog waited for the analysis with its patient context. */
+  if (save)
+    _derm_page_save_from_dialog (self);
 }
 
 void
@@ -103,7 +110,7 @@ derm_page_analyze (DermPage *self)
 
   derm_results_show_analysing (self->results);
   _derm_page_set_analysis_state (self, DERM_ANALYSIS_RUNNING);
-  derm_worker_analyze_async (self->worker, self->image,
+  derm_worker_analyze_async (self->worker, self->image, self->has_patient ? &self->patient : NULL,
                              g_settings_get_boolean (self->settings, "test-time-augmentation"),
                              self->analysis_cancellable, analysis_done_cb, _derm_page_weak_ref_new (self));
 }
@@ -147,7 +154,8 @@ start_gradcam (DermPage *self, int class_index)
   self->heatmap_on_demand = self->stored != NULL && self->stored->analysis != NULL;
   if (self->heatmap_on_demand)
     _derm_page_set_status (self, _("Computing the heatmap with the current classifier…"), FALSE);
-  derm_worker_gradcam_async (self->worker, self->image, class_index, self->gradcam_cancellable,
+  derm_worker_gradcam_async (self->worker, self->image, self->has_patient ? &self->patient : NULL,
+                             class_index, self->gradcam_cancellable,
                              gradcam_done_cb, _derm_page_weak_ref_new (self));
 }
 

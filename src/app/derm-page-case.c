@@ -5,6 +5,8 @@
  * saved, and storing a correction and diagnosis, through the store worker. */
 #include "config.h"
 
+#include <math.h>
+
 #define G_LOG_DOMAIN "derm-page"
 
 #include <string.h>
@@ -120,8 +122,9 @@ case_saved_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 gboolean
-derm_page_save_case (DermPage *self, const char *patient, const char *site, const char *label,
-                     gint64 captured, const char *notes, GError **error)
+derm_page_save_case (DermPage *self, const char *patient, int birth_year, DermSex sex,
+                     const char *site, const char *label, gint64 captured, const char *notes,
+                     GError **error)
 {
   g_return_val_if_fail (DERM_IS_PAGE (self), FALSE);
 
@@ -164,6 +167,8 @@ derm_page_save_case (DermPage *self, const char *patient, const char *site, cons
 
   DermCaseSaveRequest *request = g_new0 (DermCaseSaveRequest, 1);
   request->patient = g_steal_pointer (&id);
+  request->birth_year = birth_year;
+  request->sex = sex;
   request->body_site = g_ascii_strdown (site, -1);
   request->lesion_label = g_strstrip (g_strdup (label != NULL ? label : ""));
   request->captured = captured;
@@ -190,15 +195,64 @@ derm_page_save_case (DermPage *self, const char *patient, const char *site, cons
   return TRUE;
 }
 
+void
+_derm_page_save_from_dialog (DermPage *self)
+{
+  DermSaveDialog *dialog = g_object_get_data (G_OBJECT (self), "derm-save-dialog");
+  if (dialog == NULL)
+    return;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *notes = derm_save_dialog_get_notes (dialog);
+  if (!derm_page_save_case (self, derm_save_dialog_get_patient (dialog),
+                            derm_save_dialog_get_birth_year (dialog), derm_save_dialog_get_sex (dialog),
+                            derm_save_dialog_get_site (dialog), derm_save_dialog_get_label (dialog),
+                            derm_save_dialog_get_captured (dialog), notes, &error))
+    derm_save_dialog_show_error (dialog, error->message);
+}
+
+/* The patient context the dialog's fields give: age at the visit, sex, site. */
+static void
+dialog_patient_context (DermSaveDialog *dialog, DermPatientContext *ctx)
+{
+  derm_patient_context_init (ctx);
+  int born = derm_save_dialog_get_birth_year (dialog);
+  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (derm_save_dialog_get_captured (dialog));
+  if (born > 0 && when != NULL && g_date_time_get_year (when) >= born)
+    ctx->age = g_date_time_get_year (when) - born;
+  ctx->sex = derm_save_dialog_get_sex (dialog);
+  DermPatientContext site;
+  if (derm_patient_context_set (&site, NAN, NULL, derm_save_dialog_get_site (dialog), NULL))
+    ctx->site = site.site;
+}
+
+static gboolean
+same_context (const DermPatientContext *a, const DermPatientContext *b)
+{
+  return ((isnan (a->age) && isnan (b->age)) || a->age == b->age) && a->sex == b->sex
+         && a->site == b->site;
+}
+
 static void
 save_dialog_save_cb (DermSaveDialog *dialog, DermPage *self)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *notes = derm_save_dialog_get_notes (dialog);
-  if (!derm_page_save_case (self, derm_save_dialog_get_patient (dialog), derm_save_dialog_get_site (dialog),
-                            derm_save_dialog_get_label (dialog), derm_save_dialog_get_captured (dialog),
-                            notes, &error))
-    derm_save_dialog_show_error (dialog, error->message);
+  /* A classifier that weighs the patient's context analyses again with the
+   * dialog's before the case is stored: what is stored is what it says
+   * with what the clinician entered. */
+  DermPatientContext ctx;
+  dialog_patient_context (dialog, &ctx);
+  if (self->result != NULL && self->stored == NULL
+      && (derm_patient_context_known (&ctx) & self->result->context_taken) != 0
+      && !(self->has_patient && same_context (&ctx, &self->patient))
+      && _derm_page_analysis_unavailable_reason (self) == NULL)
+    {
+      self->patient = ctx;
+      self->has_patient = TRUE;
+      self->save_after_analysis = TRUE;
+      _derm_page_set_status (self, _("Analysing again with the patient context…"), FALSE);
+      derm_page_analyze (self);
+      return;
+    }
+  _derm_page_save_from_dialog (self);
 }
 
 static void

@@ -67,6 +67,12 @@ struct _DermPage
   GSettings *settings;      /* the context's */
   DermAnalysisState analysis_state;
   DermAnalysisResult *result;
+  /* The patient context the analysis runs with (a classifier that takes
+   * it): the stored case's, or the save dialog's; has_patient FALSE: none. */
+  gboolean has_patient;
+  DermPatientContext patient;
+  /* The save dialog's fields wait for the analysis with their context. */
+  gboolean save_after_analysis;
   GCancellable *analysis_cancellable;
   GCancellable *gradcam_cancellable;
   gboolean heatmap_on_demand;  /* the heatmap shown was computed now, not by the analysis */
@@ -104,6 +110,8 @@ void           _derm_page_update_overlay_controls (DermPage *self);
 /* derm-page-case.c */
 void           _derm_page_select_diagnosis (DermPage *self);
 void           _derm_page_show_stored (DermPage *self);
+/* Stores the case from the open save dialog's fields (none open: nothing). */
+void           _derm_page_save_from_dialog (DermPage *self);
 
 /* derm-page-actions.c */
 void           _derm_page_class_actions_init (GtkWidgetClass *widget_class);

@@ -231,6 +231,12 @@ _derm_page_set_stored (DermPage *self, DermCase *c)
   if (self->stored != c)
     derm_case_free (self->stored);
   self->stored = c;
+  /* What the case knows of the patient is the context of what runs next. */
+  if (c != NULL)
+    {
+      derm_case_patient_context (c, &self->patient);
+      self->has_patient = TRUE;
+    }
   g_free (self->title);
   self->title = case_title (c);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TITLE]);
@@ -574,7 +580,8 @@ gboolean
 derm_page_get_busy (DermPage *self)
 {
   g_return_val_if_fail (DERM_IS_PAGE (self), FALSE);
-  return self->pending > 0;
+  /* A save that waits for the analysis with its patient context is pending too. */
+  return self->pending > 0 || self->save_after_analysis;
 }
 
 const char *

@@ -59,12 +59,13 @@ gboolean       derm_page_get_busy (DermPage *self);
 const char    *derm_page_get_last_error (DermPage *self);
 
 /* Stores the image and its analysis (the mask as shown, corrections
- * included) as a visit of @patient's lesion at @site named @label, on the
+ * included) as a visit of @patient's lesion at @site named @label (a new
+ * patient with @birth_year, 0 when not known, and @sex), on the
  * store thread. FALSE with @error when the fields or the page's state do not
  * allow it; the outcome arrives later ("case-id", or the last error). */
-gboolean       derm_page_save_case (DermPage *self, const char *patient, const char *site,
-                                    const char *label, gint64 captured, const char *notes,
-                                    GError **error);
+gboolean       derm_page_save_case (DermPage *self, const char *patient, int birth_year,
+                                    DermSex sex, const char *site, const char *label,
+                                    gint64 captured, const char *notes, GError **error);
 /* Opens the "Save to Case" dialog. Returns: (transfer none). */
 DermSaveDialog *derm_page_show_save_dialog (DermPage *self);
 /* Writes the PDF report to @path on a worker thread. */

@@ -27,6 +27,7 @@ struct _DermResults
   GtkGrid *measurements_grid;
   GtkLabel *models_label;
   GtkLabel *notice_label;
+  GtkLabel *context_label;
 
   /* Rows of the chart, in display order. */
   GtkLabel *bar_names[DERM_N_CLASSES];
@@ -128,6 +129,28 @@ show_measurements (DermResults *self, const DermAnalysisResult *result, double p
     add_measurement (self->measurements_grid, rows.next, "", _("Measured on the corrected mask."));
 }
 
+char *
+derm_results_context_text (const DermAnalysisResult *result)
+{
+  if (result->context_taken == 0)
+    return NULL;
+  g_autofree char *fields = derm_patient_context_fields_label (result->context_taken);
+  if (!result->has_probs_without_context)
+    return g_strdup_printf (_("This model also weighs the patient’s %s; none is known for this "
+                              "image. Save it to a case with them to use them."), fields);
+  /* Without the context, class by class in the order of these probabilities. */
+  int order[DERM_N_CLASSES];
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    order[c] = c;
+  g_qsort_with_data (order, DERM_N_CLASSES, sizeof (int), compare_probs_desc, (gpointer) result->probs);
+  g_autoptr(GString) without = g_string_new (NULL);
+  for (int i = 0; i < DERM_N_CLASSES; i++)
+    g_string_append_printf (without, "%s%s %.0f %%", i > 0 ? ", " : "", derm_class_code (order[i]),
+                            100.0 * result->probs_without_context[order[i]]);
+  return g_strdup_printf (_("Patient context used: %s. Without it: %s."), result->context_text,
+                          without->str);
+}
+
 void
 derm_results_show (DermResults *self, const DermAnalysisResult *result, double risk_threshold,
                    gboolean override_risk_threshold,
@@ -182,6 +205,10 @@ derm_results_show (DermResults *self, const DermAnalysisResult *result, double r
       gtk_label_set_text (self->low_confidence_label, text);
     }
 
+  g_autofree char *context = derm_results_context_text (result);
+  gtk_widget_set_visible (GTK_WIDGET (self->context_label), context != NULL);
+  gtk_label_set_text (self->context_label, context != NULL ? context : "");
+
   show_measurements (self, result, pixels_per_mm);
 
   g_autofree char *models = g_strdup_printf (_("Classifier: %s\nSegmentation: %s"),
@@ -222,6 +249,9 @@ derm_results_describe (DermResults *self, GString *out)
   g_autofree char *models = g_strdup (gtk_label_get_text (self->models_label));
   g_strdelimit (models, "\n", ';');
   g_string_append_printf (out, "models=%s\n", models);
+  g_string_append_printf (out, "context=%s\n",
+                          gtk_widget_get_visible (GTK_WIDGET (self->context_label))
+                            ? gtk_label_get_text (self->context_label) : "");
   g_string_append_printf (out, "notice=%s\n",
                           gtk_widget_get_visible (GTK_WIDGET (self->notice_label))
                             ? gtk_label_get_text (self->notice_label) : "");
@@ -259,6 +289,7 @@ derm_results_class_init (DermResultsClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DermResults, measurements_grid);
   gtk_widget_class_bind_template_child (widget_class, DermResults, models_label);
   gtk_widget_class_bind_template_child (widget_class, DermResults, notice_label);
+  gtk_widget_class_bind_template_child (widget_class, DermResults, context_label);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "dermresults");
 }

@@ -15,6 +15,8 @@ struct _DermSaveDialog
   AdwWindow parent_instance;
 
   GtkEntry *patient_entry;
+  GtkSpinButton *birth_year_spin;
+  GtkDropDown *sex_dropdown;
   GtkDropDown *site_dropdown;
   GtkEntry *label_entry;
   GtkEntry *date_entry;
@@ -59,6 +61,9 @@ validate (DermSaveDialog *self)
   g_autoptr(GDateTime) date = parse_date (gtk_editable_get_text (GTK_EDITABLE (self->date_entry)));
   if (date == NULL)
     return _("Enter the visit date as YYYY-MM-DD, or pick it from the calendar.");
+  int born = gtk_spin_button_get_value_as_int (self->birth_year_spin);
+  if (born != 0 && (born < 1850 || born > g_date_time_get_year (date)))
+    return _("The year of birth must be between 1850 and the visit’s year (0: not known).");
   return NULL;
 }
 
@@ -112,6 +117,29 @@ derm_save_dialog_set_fields (DermSaveDialog *self, const char *patient, const ch
     gtk_editable_set_text (GTK_EDITABLE (self->date_entry), date);
   if (notes != NULL)
     gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->notes_view), notes, -1);
+}
+
+void
+derm_save_dialog_set_patient_facts (DermSaveDialog *self, int birth_year, DermSex sex)
+{
+  g_return_if_fail (DERM_IS_SAVE_DIALOG (self));
+  gtk_spin_button_set_value (self->birth_year_spin, birth_year);
+  gtk_drop_down_set_selected (self->sex_dropdown, sex == DERM_SEX_MALE ? 1 : sex == DERM_SEX_FEMALE ? 2 : 0);
+}
+
+int
+derm_save_dialog_get_birth_year (DermSaveDialog *self)
+{
+  g_return_val_if_fail (DERM_IS_SAVE_DIALOG (self), 0);
+  return gtk_spin_button_get_value_as_int (self->birth_year_spin);
+}
+
+DermSex
+derm_save_dialog_get_sex (DermSaveDialog *self)
+{
+  g_return_val_if_fail (DERM_IS_SAVE_DIALOG (self), DERM_SEX_UNKNOWN);
+  guint i = gtk_drop_down_get_selected (self->sex_dropdown);
+  return i == 1 ? DERM_SEX_MALE : i == 2 ? DERM_SEX_FEMALE : DERM_SEX_UNKNOWN;
 }
 
 const char *
@@ -175,6 +203,8 @@ derm_save_dialog_class_init (DermSaveDialogClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/dermalens/Dermalens/ui/derm-save-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, DermSaveDialog, patient_entry);
+  gtk_widget_class_bind_template_child (widget_class, DermSaveDialog, birth_year_spin);
+  gtk_widget_class_bind_template_child (widget_class, DermSaveDialog, sex_dropdown);
   gtk_widget_class_bind_template_child (widget_class, DermSaveDialog, site_dropdown);
   gtk_widget_class_bind_template_child (widget_class, DermSaveDialog, label_entry);
   gtk_widget_class_bind_template_child (widget_class, DermSaveDialog, date_entry);

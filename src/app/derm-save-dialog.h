@@ -5,6 +5,8 @@
 
 #include <adwaita.h>
 
+#include "derm-vocab.h"
+
 G_BEGIN_DECLS
 
 #define DERM_TYPE_SAVE_DIALOG (derm_save_dialog_get_type ())
@@ -20,6 +22,10 @@ void        derm_save_dialog_set_fields (DermSaveDialog *self, const char *patie
                                          const char *label, const char *date, const char *notes);
 
 /* The fields. Returns: (transfer none) / (transfer full) as marked. */
+/* The patient's year of birth (0: not known) and sex. */
+void        derm_save_dialog_set_patient_facts (DermSaveDialog *self, int birth_year, DermSex sex);
+int         derm_save_dialog_get_birth_year (DermSaveDialog *self);
+DermSex     derm_save_dialog_get_sex (DermSaveDialog *self);
 const char *derm_save_dialog_get_patient (DermSaveDialog *self);
 const char *derm_save_dialog_get_site (DermSaveDialog *self);     /* HAM10000 spelling */
 const char *derm_save_dialog_get_label (DermSaveDialog *self);

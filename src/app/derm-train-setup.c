@@ -23,7 +23,7 @@ struct _DermTrainSetup
   GtkWidget *setup_grid;
   GtkDropDown *data_drop, *task_drop, *arch_drop, *init_drop, *finetune_drop, *device_drop;
   GtkDropDown *balance_drop;
-  GtkCheckButton *mix_check, *ema_check;
+  GtkCheckButton *mix_check, *ema_check, *context_check;
   GtkSpinButton *folds_spin;
   GtkEntry *folder_entry, *init_entry;
   GtkButton *folder_button, *init_button;
@@ -73,6 +73,7 @@ derm_train_setup_read_settings (DermTrainSetup *self, DermTrainSettings *s)
   s->cutmix = mix ? DERM_TRAIN_CUTMIX_ALPHA : 0;
   s->ema = gtk_check_button_get_active (self->ema_check) ? DERM_TRAIN_EMA_DECAY : 0;
   s->folds = gtk_spin_button_get_value_as_int (self->folds_spin);
+  s->context = gtk_check_button_get_active (self->context_check) ? DERM_PATIENT_ALL : 0;
   g_free (s->device);
   guint d = gtk_drop_down_get_selected (self->device_drop);
   s->device = g_strdup (self->device_names[MIN (d, g_strv_length (self->device_names) - 1)]);
@@ -105,6 +106,7 @@ derm_train_setup_write_settings (DermTrainSetup *self, const DermTrainSettings *
   gtk_check_button_set_active (self->mix_check, s->mixup > 0 || s->cutmix > 0);
   gtk_check_button_set_active (self->ema_check, s->ema > 0);
   gtk_spin_button_set_value (self->folds_spin, MAX (s->folds, 1));
+  gtk_check_button_set_active (self->context_check, s->context != 0);
   gtk_editable_set_text (GTK_EDITABLE (self->folder_entry), s->folder != NULL ? s->folder : "");
   gtk_editable_set_text (GTK_EDITABLE (self->init_entry), s->init_file != NULL ? s->init_file : "");
   for (guint i = 0; self->device_names[i] != NULL; i++)
@@ -353,7 +355,8 @@ derm_train_setup_class_init (DermTrainSetupClass *klass)
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, DermTrainSetup, name)
   BIND (content); BIND (setup_grid);
   BIND (data_drop); BIND (task_drop); BIND (arch_drop); BIND (init_drop); BIND (finetune_drop);
-  BIND (device_drop); BIND (balance_drop); BIND (mix_check); BIND (ema_check); BIND (folds_spin);
+  BIND (device_drop); BIND (balance_drop); BIND (mix_check); BIND (ema_check); BIND (context_check);
+  BIND (folds_spin);
   BIND (folder_entry); BIND (init_entry); BIND (folder_button); BIND (init_button);
   BIND (epochs_spin); BIND (seg_epochs_spin); BIND (seg_epochs_label); BIND (batch_spin); BIND (size_spin); BIND (lr_spin);
   BIND (estimate_button); BIND (start_button); BIND (estimate_label);

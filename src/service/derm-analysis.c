@@ -26,6 +26,7 @@ derm_analysis_result_free (DermAnalysisResult *result)
   g_free (result->notice);
   g_free (result->operating_point_text);
   g_free (result->decision_json);
+  g_free (result->context_text);
   g_free (result);
 }
 
@@ -49,9 +50,37 @@ classify (const DermAnalysisSetup *setup, const DermImage *image, DermAnalysisRe
           GError **error)
 {
   gboolean ok = FALSE;
-  WITH_CPU_FALLBACK (setup->classifier, &result->notice,
-                     (ok = derm_model_classify (setup->classifier, image, setup->tta, result->probs,
-                                                error)), error);
+  DermModel *model = setup->classifier;
+  DermPatientField takes = derm_model_get_context (model);
+  result->context_taken = takes;
+  if (takes != 0)
+    {
+      /* The context the model is given: the fields it takes that are known. */
+      DermPatientContext given;
+      derm_patient_context_init (&given);
+      if (setup->patient != NULL)
+        given = *setup->patient;
+      derm_patient_context_mask (&given, takes);
+      result->context = given;
+      result->context_used = derm_patient_context_known (&given);
+      if (result->context_used != 0)
+        {
+          /* Without it first: one more forward pass. */
+          derm_model_set_patients (model, NULL, 0);
+          WITH_CPU_FALLBACK (model, &result->notice,
+                             (ok = derm_model_classify (model, image, setup->tta,
+                                                        result->probs_without_context, error)),
+                             error);
+          if (!ok)
+            return FALSE;
+          result->has_probs_without_context = TRUE;
+          result->context_text = derm_patient_context_describe (&given);
+        }
+      derm_model_set_patients (model, &given, 1);
+    }
+  WITH_CPU_FALLBACK (model, &result->notice,
+                     (ok = derm_model_classify (model, image, setup->tta, result->probs, error)),
+                     error);
   if (!ok)
     return FALSE;
   const DermDecision *rule = setup->decision;
@@ -109,6 +138,7 @@ derm_analysis_run (const DermAnalysisSetup *setup, const DermImage *image, GErro
   result->top_class = -1;
   result->heatmap_class = -1;
   result->model_risk_threshold = NAN;
+  derm_patient_context_init (&result->context);
   if (setup->classifier != NULL && !classify (setup, image, result, error))
     return NULL;
 
@@ -167,6 +197,22 @@ derm_analysis_add_measurements_json (JsonBuilder *b, const DermLesionMeasurement
 }
 
 void
+derm_analysis_add_context_values_json (JsonBuilder *b, const DermPatientContext *p)
+{
+  DermPatientField known = derm_patient_context_known (p);
+  json_builder_set_member_name (b, "age");
+  if (known & DERM_PATIENT_AGE)
+    json_builder_add_double_value (b, p->age);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "sex");
+  json_builder_add_string_value (b, derm_sex_to_string (known & DERM_PATIENT_SEX ? p->sex
+                                                                                 : DERM_SEX_UNKNOWN));
+  json_builder_set_member_name (b, "site");
+  json_builder_add_string_value (b, known & DERM_PATIENT_SITE ? derm_body_sites ()[p->site] : "unknown");
+}
+
+void
 derm_analysis_result_add_json (JsonBuilder *b, const DermAnalysisResult *r)
 {
   if (r->classified)
@@ -190,6 +236,24 @@ derm_analysis_result_add_json (JsonBuilder *b, const DermAnalysisResult *r)
             json_builder_add_null_value (b);
           else
             json_builder_add_boolean_value (b, risk >= r->model_risk_threshold);
+        }
+      if (r->context_taken != 0)
+        {
+          g_autofree char *fields = derm_patient_fields_to_string (r->context_used);
+          json_builder_set_member_name (b, "context");
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "fields");
+          json_builder_add_string_value (b, fields);
+          derm_analysis_add_context_values_json (b, &r->context);
+          if (r->has_probs_without_context)
+            {
+              json_builder_set_member_name (b, "probabilities_without");
+              json_builder_begin_object (b);
+              for (int c = 0; c < DERM_N_CLASSES; c++)
+                derm_json_add_number (b, derm_class_code (c), r->probs_without_context[c]);
+              json_builder_end_object (b);
+            }
+          json_builder_end_object (b);
         }
     }
   json_builder_set_member_name (b, "measurements");

@@ -42,6 +42,16 @@ typedef struct {
   double model_risk_threshold;
   char *operating_point_text;
   char *decision_json;
+  /* A classifier with patient context (derm-patient-context.h): the fields
+   * it was given (0: none known, or a model without context), and when any
+   * was given, the probabilities with every field missing (one more forward
+   * pass), so a reader sees how much the context moved the result. */
+  DermPatientField context_taken; /* the fields the classifier takes (0: the image alone) */
+  DermPatientField context_used;
+  DermPatientContext context;    /* the context given, only the fields taken */
+  char *context_text;            /* "63 years, female, back"; NULL when none was used */
+  gboolean has_probs_without_context;
+  float probs_without_context[DERM_N_CLASSES];
 } DermAnalysisResult;
 
 void derm_analysis_result_free (DermAnalysisResult *result);
@@ -55,6 +65,9 @@ typedef struct {
   DermModel *segmenter;           /* a U-Net, or NULL: no mask and no measurements */
   gboolean tta;                   /* average the 8 flips and rotations */
   gboolean heatmap;               /* Grad-CAM of the decided class (needs the classifier) */
+  /* The patient context, or NULL (every field unknown); used when the
+   * classifier takes context, ignored otherwise. */
+  const DermPatientContext *patient;
 } DermAnalysisSetup;
 
 /* Analyses @image. Fails only when classification fails; a segmentation
@@ -72,11 +85,18 @@ DermImage *derm_analysis_gradcam (DermModel *classifier, const DermImage *image,
 /* Adds @result's members to the object @b is building: when classified
  * "probabilities" ({code: p}), "predicted", "malignant_risk", and with a
  * rule "decision_rule", "risk_threshold" and "malignant_flag" (null without
- * an operating point); then "measurements" (see
+ * an operating point); with a classifier that takes patient context,
+ * "context" ({"fields": "age,sex", "age": 63, "sex": "female", "site":
+ * "unknown", "probabilities_without": {code: p}}, the last only when a
+ * field was given); then "measurements" (see
  * derm_analysis_add_measurements_json ()), or null. Nothing translated:
  * the same under every locale (the reason for null measurements is for
  * people: measurement_error). */
 void derm_analysis_result_add_json (JsonBuilder *b, const DermAnalysisResult *result);
+
+/* Adds "age" (years or null), "sex" and "site" (vocabulary keys,
+ * "unknown" when not known) of @p to the object @b is building. */
+void derm_analysis_add_context_values_json (JsonBuilder *b, const DermPatientContext *p);
 
 /* Adds the members of @m to the object @b is building: "area_px",
  * "area_fraction", "asymmetry" [major, minor], "orientation",

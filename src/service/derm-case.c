@@ -37,6 +37,28 @@ derm_case_measurements_to_json (const DermAnalysisResult *result, const char *no
       json_builder_set_member_name (b, "decision");
       json_builder_add_value (b, json_node_copy (json_parser_get_root (rule)));
     }
+  /* The patient context the classifier was given, and what it said without. */
+  if (result->context_taken != 0)
+    {
+      g_autofree char *taken = derm_patient_fields_to_string (result->context_taken);
+      g_autofree char *used = derm_patient_fields_to_string (result->context_used);
+      json_builder_set_member_name (b, "context");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "taken");
+      json_builder_add_string_value (b, taken);
+      json_builder_set_member_name (b, "fields");
+      json_builder_add_string_value (b, used);
+      derm_analysis_add_context_values_json (b, &result->context);
+      if (result->has_probs_without_context)
+        {
+          json_builder_set_member_name (b, "probabilities_without");
+          json_builder_begin_object (b);
+          for (int c = 0; c < DERM_N_CLASSES; c++)
+            derm_json_add_number (b, derm_class_code (c), result->probs_without_context[c]);
+          json_builder_end_object (b);
+        }
+      json_builder_end_object (b);
+    }
   json_builder_set_member_name (b, "notes");
   json_builder_add_string_value (b, notes != NULL ? notes : "");
   json_builder_end_object (b);
@@ -92,6 +114,33 @@ parse_measurements (const char *json, DermAnalysisResult *result, char **notes)
           result->decision_json = g_steal_pointer (&text);
         }
     }
+  JsonNode *context = json_object_get_member (o, "context");
+  if (context != NULL && JSON_NODE_HOLDS_OBJECT (context))
+    {
+      JsonObject *c = json_node_get_object (context);
+      DermPatientField taken = 0, used = 0;
+      derm_patient_fields_from_string (json_object_get_string_member_with_default (c, "taken", ""),
+                                       &taken, NULL);
+      derm_patient_fields_from_string (json_object_get_string_member_with_default (c, "fields", ""),
+                                       &used, NULL);
+      result->context_taken = taken;
+      result->context_used = used;
+      JsonNode *age = json_object_get_member (c, "age");
+      derm_patient_context_set (&result->context,
+                                age != NULL && JSON_NODE_HOLDS_VALUE (age) ? json_node_get_double (age) : NAN,
+                                json_object_get_string_member_with_default (c, "sex", NULL),
+                                json_object_get_string_member_with_default (c, "site", NULL), NULL);
+      if (used != 0)
+        result->context_text = derm_patient_context_describe (&result->context);
+      JsonNode *without = json_object_get_member (c, "probabilities_without");
+      if (without != NULL && JSON_NODE_HOLDS_OBJECT (without))
+        {
+          result->has_probs_without_context = TRUE;
+          for (int k = 0; k < DERM_N_CLASSES; k++)
+            result->probs_without_context[k]
+              = (float) member_double (json_node_get_object (without), derm_class_code (k));
+        }
+    }
   if (json_object_has_member (o, "measurement_error"))
     result->measurement_error = g_strdup (json_object_get_string_member (o, "measurement_error"));
   if (!json_object_has_member (o, "area_px"))
@@ -128,6 +177,7 @@ derm_case_result_from_analysis (const DermAnalysis *analysis, char **notes, GErr
 {
   g_return_val_if_fail (analysis != NULL, NULL);
   g_autoptr(DermAnalysisResult) result = g_new0 (DermAnalysisResult, 1);
+  derm_patient_context_init (&result->context);
 
   memcpy (result->probs, analysis->probs, sizeof result->probs);
   result->classified = TRUE;
@@ -203,13 +253,37 @@ encode_mask (const DermImage *mask, GBytes **png, GError **error)
   return TRUE;
 }
 
+void
+derm_case_patient_context (const DermCase *c, DermPatientContext *out)
+{
+  derm_patient_context_init (out);
+  if (c == NULL)
+    return;
+  if (c->patient != NULL && c->patient->birth_year > 0 && c->image != NULL)
+    {
+      g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (c->image->captured);
+      int age = when != NULL ? g_date_time_get_year (when) - c->patient->birth_year : -1;
+      if (age >= 0 && age <= 120)
+        out->age = age;
+    }
+  if (c->patient != NULL)
+    out->sex = c->patient->sex;
+  if (c->lesion != NULL && c->lesion->body_site != NULL)
+    {
+      DermPatientContext site;
+      if (derm_patient_context_set (&site, NAN, NULL, c->lesion->body_site, NULL))
+        out->site = site.site;
+    }
+}
+
 gpointer
 derm_case_save_job (DermStore *store, gpointer data, GError **error)
 {
   DermCaseSaveRequest *request = data;
   const char *label = request->lesion_label != NULL ? request->lesion_label : "";
 
-  gint64 patient_id = derm_store_ensure_patient (store, request->patient, 0, DERM_SEX_UNKNOWN, error);
+  gint64 patient_id = derm_store_ensure_patient (store, request->patient, request->birth_year,
+                                                 request->sex, error);
   if (patient_id == 0)
     return NULL;
   gint64 lesion_id = find_or_add_lesion (store, patient_id, request->body_site, label, error);

@@ -38,6 +38,8 @@ DermAnalysisResult *derm_case_result_from_analysis (const DermAnalysis *analysis
 /* What "Save to case" stores. Every field is owned. */
 typedef struct {
   char *patient;        /* pseudonymous identifier */
+  int birth_year;       /* 0: not known; a new patient only (an existing one keeps its own) */
+  DermSex sex;          /* likewise */
   char *body_site;      /* one of derm_body_sites () */
   char *lesion_label;   /* may be "": with the site, names the lesion across visits */
   gint64 captured;      /* Unix time of the visit */
@@ -52,6 +54,10 @@ typedef struct {
 
 void derm_case_save_request_free (DermCaseSaveRequest *request);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermCaseSaveRequest, derm_case_save_request_free)
+
+/* The patient context of a case: age at capture (from the patient's birth
+ * year), sex and the lesion's body site; what is not stored is unknown. */
+void derm_case_patient_context (const DermCase *c, DermPatientContext *out);
 
 /* Store-thread jobs (DermStoreJobFunc). */
 

@@ -133,6 +133,7 @@ derm_train_settings_to_json (const DermTrainSettings *s)
   json_builder_set_member_name (b, "ema");
   json_builder_add_double_value (b, s->ema);
   INT ("folds", s->folds);
+  INT ("context", s->context);
 #undef STR
 #undef INT
   json_builder_end_object (b);
@@ -196,6 +197,8 @@ settings_from_object (DermTrainSettings *s, JsonObject *o, GError **error)
   s->ema = json_object_get_double_member_with_default (o, "ema", s->ema);
   s->folds = (int) CLAMP (json_object_get_int_member_with_default (o, "folds", s->folds), 1,
                           DERM_TRAIN_MAX_FOLDS);
+  s->context = (unsigned) json_object_get_int_member_with_default (o, "context", s->context)
+               & DERM_PATIENT_ALL;
   return TRUE;
 }
 
@@ -885,6 +888,7 @@ run_tasks (JobContext *job, GError **error)
           cfg.mixup = s->mixup;
           cfg.cutmix = s->cutmix;
           cfg.folds = s->folds;
+          cfg.context = s->context;
         }
       cfg.ema = s->ema;
       cfg.lenient = TRUE;

@@ -55,6 +55,7 @@ typedef struct {
   DermBalance balance;       /* classifier: sampling or logit-adjust */
   double mixup, cutmix, ema; /* classifier recipe, 0: off (DermTrainJobConfig) */
   int folds;                /* classifier: 0 or 1 one network, K an ensemble of K */
+  unsigned context;         /* classifier: patient context fields (DermPatientField), 0: none */
   guint64 seed;
 } DermTrainSettings;
 

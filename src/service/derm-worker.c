@@ -34,6 +34,8 @@ typedef struct {
   DermImage *image;     /* owned copy */
   int class_index;
   gboolean tta;
+  gboolean has_patient;
+  DermPatientContext patient;   /* with has_patient */
   char *path;
 } Request;
 
@@ -251,6 +253,7 @@ run_analysis (WorkerState *state, Request *request, GError **error)
   DermAnalysisSetup setup = {
     .classifier = state->classifier, .decision = state->has_decision ? &state->decision : NULL,
     .segmenter = state->segmenter, .tta = request->tta, .heatmap = TRUE,
+    .patient = request->has_patient ? &request->patient : NULL,
   };
   DermAnalysisResult *result = derm_analysis_run (&setup, request->image, error);
   if (result == NULL)
@@ -296,8 +299,13 @@ serve (WorkerState *state, Request *request)
         if (state->classifier == NULL)
           error = g_error_copy (state->load_error);
         else
-          heatmap = derm_analysis_gradcam (state->classifier, request->image, request->class_index,
-                                           NULL, &error);
+          {
+            /* The context the analysis it explains had. */
+            derm_model_set_patients (state->classifier, request->has_patient ? &request->patient : NULL,
+                                     request->has_patient ? 1 : 0);
+            heatmap = derm_analysis_gradcam (state->classifier, request->image, request->class_index,
+                                             NULL, &error);
+          }
         if (heatmap == NULL)
           g_task_return_error (request->task, error);
         else
@@ -402,7 +410,8 @@ new_request (DermWorker *self, RequestKind kind, const DermImage *image, GCancel
 }
 
 void
-derm_worker_analyze_async (DermWorker *self, const DermImage *image, gboolean tta,
+derm_worker_analyze_async (DermWorker *self, const DermImage *image,
+                           const DermPatientContext *patient, gboolean tta,
                            GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data)
 {
@@ -411,6 +420,9 @@ derm_worker_analyze_async (DermWorker *self, const DermImage *image, gboolean tt
   Request *request = new_request (self, REQUEST_ANALYZE, image, cancellable, callback, user_data,
                                   derm_worker_analyze_async);
   request->tta = tta;
+  request->has_patient = patient != NULL;
+  if (patient != NULL)
+    request->patient = *patient;
   queue_request (self, request);
 }
 
@@ -422,7 +434,8 @@ derm_worker_analyze_finish (DermWorker *self, GAsyncResult *result, GError **err
 }
 
 void
-derm_worker_gradcam_async (DermWorker *self, const DermImage *image, int class_index,
+derm_worker_gradcam_async (DermWorker *self, const DermImage *image,
+                           const DermPatientContext *patient, int class_index,
                            GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data)
 {
@@ -431,6 +444,9 @@ derm_worker_gradcam_async (DermWorker *self, const DermImage *image, int class_i
   Request *request = new_request (self, REQUEST_GRADCAM, image, cancellable, callback, user_data,
                                   derm_worker_gradcam_async);
   request->class_index = class_index;
+  request->has_patient = patient != NULL;
+  if (patient != NULL)
+    request->patient = *patient;
   queue_request (self, request);
 }
 

@@ -24,10 +24,12 @@ void derm_worker_set_models (DermWorker *self, const char *classifier_path,
                              const char *segmenter_path, const char *device);
 
 /* Analyses a copy of @image: classification, segmentation, Grad-CAM of the
- * top class, measurements. With no classifier available the error is
- * DERM_ERROR_NOT_FOUND. The callback runs on the calling thread's main
- * context; it must check its own weak reference and @cancellable. */
-void derm_worker_analyze_async (DermWorker *self, const DermImage *image, gboolean tta,
+ * top class, measurements; with @patient (may be NULL: nothing known) for a
+ * classifier that takes patient context. With no classifier available the
+ * error is DERM_ERROR_NOT_FOUND. The callback runs on the calling thread's
+ * main context; it must check its own weak reference and @cancellable. */
+void derm_worker_analyze_async (DermWorker *self, const DermImage *image,
+                                const DermPatientContext *patient, gboolean tta,
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
                                 gpointer user_data);
 /* Returns: (transfer full) the result, or NULL with @error. */
@@ -35,7 +37,8 @@ DermAnalysisResult *derm_worker_analyze_finish (DermWorker *self, GAsyncResult *
                                                 GError **error);
 
 /* Grad-CAM of @class_index on a copy of @image. */
-void       derm_worker_gradcam_async (DermWorker *self, const DermImage *image, int class_index,
+void       derm_worker_gradcam_async (DermWorker *self, const DermImage *image,
+                                      const DermPatientContext *patient, int class_index,
                                       GCancellable *cancellable, GAsyncReadyCallback callback,
                                       gpointer user_data);
 /* Returns: (transfer full) the heatmap, or NULL with @error. */

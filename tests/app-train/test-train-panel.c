@@ -222,7 +222,7 @@ static char *
 analyse_now (char **seg_info)
 {
   Analysis a = { 0 };
-  derm_worker_analyze_async (worker, probe_image, FALSE, NULL, analysed_cb, &a);
+  derm_worker_analyze_async (worker, probe_image, NULL, FALSE, NULL, analysed_cb, &a);
   wait_for (&a.done);
   g_assert_no_error (a.error);
   if (seg_info != NULL)
@@ -284,7 +284,7 @@ event_cb (DermTrainRunner *runner, DermTrainRunnerEvent *e, Watch *w)
     {
       /* The window's analysis goes on while the job trains. */
       w->analysis_sent = TRUE;
-      derm_worker_analyze_async (worker, probe_image, FALSE, NULL, analysed_cb, &w->during);
+      derm_worker_analyze_async (worker, probe_image, NULL, FALSE, NULL, analysed_cb, &w->during);
     }
   if (w->cancel_sent)
     w->max_step_after_cancel = MAX (w->max_step_after_cancel, e->global_step);

@@ -6,8 +6,9 @@
  *       lesion in the middle
  *   app-test-tool count-colour PNG R G B TOLERANCE
  *       prints how many pixels are within TOLERANCE of (R, G, B) per channel
- *   app-test-tool make-models CLASSIFIER.safetensors SEGMENTER.safetensors
- *       small fresh models (ResNet-18 and U-Net at 64 px), seeded
+ *   app-test-tool make-models CLASSIFIER.safetensors SEGMENTER.safetensors [--context]
+ *       small fresh models (ResNet-18 and U-Net at 64 px), seeded; with
+ *       --context the classifier takes the patient context
  *   app-test-tool classify MODEL IMAGE
  *       prints the 7 probabilities, one "CODE value" per line
  */
@@ -94,11 +95,12 @@ fail (GError *error)
 }
 
 static int
-make_models (const char *classifier_path, const char *segmenter_path)
+make_models (const char *classifier_path, const char *segmenter_path, gboolean context)
 {
   GError *error = NULL;
   derm_engine_manual_seed (7);
-  DermModelConfig cls = { .arch = DERM_ARCH_RESNET18, .num_classes = DERM_N_CLASSES, .input_size = 64 };
+  DermModelConfig cls = { .arch = DERM_ARCH_RESNET18, .num_classes = DERM_N_CLASSES, .input_size = 64,
+                          .context = context ? DERM_PATIENT_ALL : 0 };
   DermModel *model = derm_model_new (&cls, "cpu", &error);
   if (model == NULL || !derm_model_save (model, classifier_path, &error))
     return fail (error);
@@ -183,7 +185,9 @@ int
 main (int argc, char **argv)
 {
   if (argc == 4 && strcmp (argv[1], "make-models") == 0)
-    return make_models (argv[2], argv[3]);
+    return make_models (argv[2], argv[3], FALSE);
+  if (argc == 5 && strcmp (argv[1], "make-models") == 0 && strcmp (argv[4], "--context") == 0)
+    return make_models (argv[2], argv[3], TRUE);
   if (argc == 6 && strcmp (argv[1], "with-rule") == 0)
     return with_rule (argv[2], argv[3], argv[4], g_ascii_strtod (argv[5], NULL));
   if (argc == 4 && strcmp (argv[1], "with-bad-rule") == 0)

@@ -596,6 +596,13 @@ start_step (Script *s)
       s->dialog = dialog;
       g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &s->dialog);
       derm_save_dialog_set_fields (dialog, field (s, 1), field (s, 2), field (s, 3), field (s, 4), field (s, 5));
+      /* save-case|...|BIRTH_YEAR|SEX (male, female; optional) */
+      if (*field (s, 6) != '\0' || *field (s, 7) != '\0')
+        {
+          int sex = derm_sex_from_string (field (s, 7));
+          derm_save_dialog_set_patient_facts (dialog, (int) g_ascii_strtoll (field (s, 6), NULL, 10),
+                                              sex > 0 ? (DermSex) sex : DERM_SEX_UNKNOWN);
+        }
       if (g_str_equal (name, "save-case"))
         derm_save_dialog_confirm (dialog);
     }
