@@ -29,6 +29,7 @@
 /* ---- train ------------------------------------------------------------------ */
 
 static volatile gint cancel_flag;
+static void (*previous_sigint) (int);
 
 static void
 sigint_handler (int signum)
@@ -38,12 +39,21 @@ sigint_handler (int signum)
   signal (signum, SIG_DFL);
 }
 
-typedef struct {
-  gboolean tty;
-  FILE *json_log;
-  gboolean bar_shown;
-  int last_plain_step;
-} TrainUi;
+const volatile gint *
+derm_cli_cancel_begin (void)
+{
+  g_atomic_int_set (&cancel_flag, 0);
+  previous_sigint = signal (SIGINT, sigint_handler);
+  return &cancel_flag;
+}
+
+void
+derm_cli_cancel_end (void)
+{
+  signal (SIGINT, previous_sigint);
+}
+
+typedef DermCliTrainUi TrainUi;
 
 static char *
 format_duration (double s)
@@ -54,6 +64,19 @@ format_duration (double s)
   if (t >= 3600)
     return g_strdup_printf ("%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
   return g_strdup_printf ("%02ld:%02ld", t / 60, t % 60);
+}
+
+void
+derm_cli_train_ui_end (DermCliTrainUi *ui)
+{
+  if (ui->bar_shown)
+    {
+      fputc ('\n', stderr);
+      ui->bar_shown = FALSE;
+    }
+  if (ui->json_log != NULL)
+    fclose (ui->json_log);
+  ui->json_log = NULL;
 }
 
 static void
@@ -76,8 +99,8 @@ member_prefix (const DermTrainEvent *e)
   return g_strdup ("");
 }
 
-static void
-train_event_cb (const DermTrainEvent *e, gpointer data)
+void
+derm_cli_train_event_cb (const DermTrainEvent *e, gpointer data)
 {
   TrainUi *ui = data;
   if (ui->json_log != NULL)
@@ -142,9 +165,13 @@ train_event_cb (const DermTrainEvent *e, gpointer data)
       {
       g_autofree char *who = member_prefix (e);
       end_bar (ui);
-      fprintf (stderr, _("%sepoch %d/%d done: loss %.4f, validation %s %.4f%s\n"),
-               who, e->epoch + 1, e->epochs, e->loss, e->val_metric_name, e->val_metric,
-               e->is_best ? _(" (best so far, saved)") : "");
+      if (g_strcmp0 (e->val_metric_name, "projection_spread") == 0)
+        fprintf (stderr, _("epoch %d/%d done: loss %.4f, projection spread %.4f\n"), e->epoch + 1,
+                 e->epochs, e->loss, e->val_metric);
+      else
+        fprintf (stderr, _("%sepoch %d/%d done: loss %.4f, validation %s %.4f%s\n"),
+                 who, e->epoch + 1, e->epochs, e->loss, e->val_metric_name, e->val_metric,
+                 e->is_best ? _(" (best so far, saved)") : "");
       }
       break;
     case DERM_TRAIN_EVENT_EARLY_STOP:
@@ -187,7 +214,8 @@ derm_cli_train (int argc, char **argv)
   double lr = 0, val_fraction = cfg.val_fraction, test_fraction = cfg.test_fraction;
   double mixup = cfg.mixup, cutmix = cfg.cutmix, ema = cfg.ema;
   int folds = 0;
-  gint64 seed = (gint64) cfg.seed;
+  gint64 seed = (gint64) cfg.seed, split_seed = 0;
+  double train_fraction = 0;
   gboolean sog = FALSE, lenient = FALSE, tta = FALSE;
   GOptionEntry entries[] = {
     { "task", 0, 0, G_OPTION_ARG_STRING, &task, N_("classify (default) or segment"), "TASK" },
@@ -202,6 +230,12 @@ derm_cli_train (int argc, char **argv)
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Peak learning rate (default 0.001)"), "LR" },
     { "device", 0, 0, G_OPTION_ARG_STRING, &device, N_("auto, cpu, cuda or cuda:N"), "DEVICE" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Seed of split, order and weights"), "N" },
+    { "split-seed", 0, 0, G_OPTION_ARG_INT64, &split_seed,
+      N_("Seed of the split alone (default: --seed); with it fixed, --seed varies the weights, "
+         "order and augmentation over one split"), "N" },
+    { "train-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &train_fraction,
+      N_("Train on about this share of the training lesions, class by class (e.g. 0.1; "
+         "validation and test stay whole; default all)"), "F" },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit,
       N_("Use about N lesions (a stratified choice), for quick runs"), "N" },
     { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val_fraction,
@@ -273,8 +307,10 @@ derm_cli_train (int argc, char **argv)
         usage = _("--finetune must be head, last or all");
       else if (balance != NULL && !derm_balance_from_name (balance, &cfg.balance))
         usage = _("--balance must be sampling, loss, logit-adjust or none");
-      else if (limit < 0 || seed < 0 || patience < 0 || workers < 0)
-        usage = _("--limit, --seed, --patience and --workers cannot be negative");
+      else if (limit < 0 || seed < 0 || split_seed < 0 || patience < 0 || workers < 0)
+        usage = _("--limit, --seed, --split-seed, --patience and --workers cannot be negative");
+      else if (!(train_fraction >= 0 && train_fraction <= 1))
+        usage = _("--train-fraction must be between 0 and 1");
       else if (!(checkpoint_every >= 0))
         usage = _("--checkpoint-every cannot be negative");
       else if (gpu_augment != NULL && !derm_gpu_augment_from_name (gpu_augment, &cfg.gpu_augment))
@@ -297,6 +333,8 @@ derm_cli_train (int argc, char **argv)
   cfg.lr = lr;
   cfg.device = device;
   cfg.seed = (guint64) seed;
+  cfg.split_seed = (guint64) split_seed;
+  cfg.train_fraction = train_fraction;
   cfg.limit = (guint) limit;
   cfg.val_fraction = val_fraction;
   cfg.test_fraction = test_fraction;
@@ -323,14 +361,11 @@ derm_cli_train (int argc, char **argv)
           return DERM_CLI_EXIT_FAILURE;
         }
     }
-  g_atomic_int_set (&cancel_flag, 0);
-  void (*previous) (int) = signal (SIGINT, sigint_handler);
+  const volatile gint *cancel = derm_cli_cancel_begin ();
   g_autoptr(GError) error = NULL;
-  gboolean ok = derm_train_job_run (&cfg, train_event_cb, &ui, &cancel_flag, &error);
-  signal (SIGINT, previous);
-  end_bar (&ui);
-  if (ui.json_log != NULL)
-    fclose (ui.json_log);
+  gboolean ok = derm_train_job_run (&cfg, derm_cli_train_event_cb, &ui, cancel, &error);
+  derm_cli_cancel_end ();
+  derm_cli_train_ui_end (&ui);
   if (!ok)
     {
       derm_cli_error ("%s", error->message);

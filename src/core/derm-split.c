@@ -190,6 +190,61 @@ derm_split_indices (const guint8 *assignment, guint n, DermSplitPart part)
   return a;
 }
 
+GArray *
+derm_split_subsample_lesions (const DermDataset *dataset, const GArray *indices, double fraction,
+                              guint64 seed)
+{
+  GArray *kept = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (!(fraction > 0.0 && fraction < 1.0))
+    {
+      g_array_append_vals (kept, indices->data, indices->len);
+      return kept;
+    }
+  /* Lesions per class, in order of first appearance. */
+  g_autoptr(GHashTable) lesion_class = g_hash_table_new (g_str_hash, g_str_equal);
+  GPtrArray *by_class[DERM_N_CLASSES];
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    by_class[c] = g_ptr_array_new ();
+  for (guint i = 0; i < indices->len; i++)
+    {
+      const DermSample *s = dataset->samples->pdata[g_array_index (indices, guint, i)];
+      if (!g_hash_table_contains (lesion_class, s->lesion_id))
+        {
+          g_hash_table_insert (lesion_class, s->lesion_id, GINT_TO_POINTER (s->label));
+          g_ptr_array_add (by_class[s->label], s->lesion_id);
+        }
+    }
+  g_autoptr(GHashTable) keep = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) (seed * 2654435761u + 0x5eed));
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    {
+      GPtrArray *l = by_class[c];
+      if (l->len == 0)
+        continue;
+      /* Fisher-Yates, then the first ceil(fraction * n). */
+      for (guint i = l->len - 1; i > 0; i--)
+        {
+          guint j = (guint) g_rand_int_range (rand, 0, (gint32) i + 1);
+          gpointer t = l->pdata[i];
+          l->pdata[i] = l->pdata[j];
+          l->pdata[j] = t;
+        }
+      guint n = MAX (1, (guint) ceil (fraction * l->len));
+      for (guint i = 0; i < n && i < l->len; i++)
+        g_hash_table_add (keep, l->pdata[i]);
+    }
+  for (guint i = 0; i < indices->len; i++)
+    {
+      guint idx = g_array_index (indices, guint, i);
+      const DermSample *s = dataset->samples->pdata[idx];
+      if (g_hash_table_contains (keep, s->lesion_id))
+        g_array_append_val (kept, idx);
+    }
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    g_ptr_array_unref (by_class[c]);
+  return kept;
+}
+
 char *
 derm_split_to_json (const DermSplitConfig *config, guint limit, const char *sha,
                     const guint8 *assignment, guint n)

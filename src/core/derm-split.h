@@ -49,6 +49,15 @@ guint8     *derm_split_folds (const DermDataset *dataset, const guint *indices, 
  * guint. */
 GArray     *derm_split_indices (const guint8 *assignment, guint n, DermSplitPart part);
 
+/* The samples @indices of @dataset keep about @fraction of their lesions,
+ * class by class (a lesion's class is its first image's), chosen with
+ * @seed; every class present keeps at least one lesion, and a lesion keeps
+ * all its images. For measuring with 10 % or 25 % of the labels: the
+ * validation and test splits are not touched. @fraction >= 1: all.
+ * Returns: (transfer full) the kept indices, in their order. */
+GArray     *derm_split_subsample_lesions (const DermDataset *dataset, const GArray *indices,
+                                          double fraction, guint64 seed);
+
 /* The split as the JSON stored in a model's "split" metadata:
  * {"seed":..,"val_fraction":..,"test_fraction":..,"limit":..,
  *  "dataset_sha256":"..","n_train":..,"n_val":..,"n_test":..}.

@@ -516,6 +516,9 @@ training_json (const DermTrainJobConfig *cfg, int size, const char *device, int 
   json_builder_set_member_name (b, "precision");
   json_builder_add_string_value (b, training_precision (device));
   derm_json_add_int (b, "seed", (gint64) cfg->seed);
+  derm_json_add_int (b, "split_seed", (gint64) (cfg->split_seed != 0 ? cfg->split_seed : cfg->seed));
+  derm_json_add_number (b, "train_fraction", cfg->train_fraction > 0 && cfg->train_fraction < 1
+                                               ? cfg->train_fraction : 1.0);
   derm_json_add_number (b, "mixup", cfg->mixup);
   derm_json_add_number (b, "cutmix", cfg->cutmix);
   derm_json_add_number (b, "ema", cfg->ema);
@@ -658,6 +661,27 @@ init_members (const char *path)
   return k != NULL ? (int) g_ascii_strtoll (k, NULL, 10) : 1;
 }
 
+/* A start pretrained without labels (dermalens-cli pretrain) saw the
+ * training images of its split: when this job's split differs, some of
+ * them are validation or test images here, and the test metrics are
+ * optimistic. Says so. */
+static void
+warn_pretrained_split (Job *job, const char *init)
+{
+  g_autoptr(DermSafetensors) st = derm_safetensors_open (init, NULL);
+  GHashTable *meta = st != NULL ? derm_safetensors_get_metadata (st) : NULL;
+  if (meta == NULL || !g_hash_table_contains (meta, "pretrained"))
+    return;
+  const char *split = g_hash_table_lookup (meta, "split");
+  if (g_strcmp0 (split, job->split_json) == 0)
+    emit_message (job, _("%s was pretrained on this split's training images only"), init);
+  else
+    emit_message (job, _("Warning: %s was pretrained on another split (seed, fractions, --limit "
+                         "or data differ): some of its images are validation or test images "
+                         "here, and the test metrics will be optimistic. Pretrain with this "
+                         "job's --seed (or --split-seed)."), init);
+}
+
 /* The model a network starts from: fresh weights seeded with @net->seed,
  * or the start file's, with the job's metadata. Returns: (transfer full). */
 static DermModel *
@@ -698,6 +722,8 @@ new_network_model (Job *job, Network *net, GError **error)
     }
   else if (from == 1)
     loaded = derm_model_load_weights (model, cfg->init_weights, TRUE, error);
+  if (loaded && from >= 1 && net->member <= 0)
+    warn_pretrained_split (job, cfg->init_weights);
   if (!loaded)
     {
       derm_model_free (model);
@@ -1364,13 +1390,16 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
   job.ds = ds;
   g_autofree char *sha = derm_dataset_hash (ds);
   job.sha = sha;
-  derm_dataset_limit_lesions (ds, cfg->limit, cfg->seed);
-  DermSplitConfig split_cfg = { cfg->seed, cfg->val_fraction, cfg->test_fraction };
+  const guint64 split_seed = cfg->split_seed != 0 ? cfg->split_seed : cfg->seed;
+  derm_dataset_limit_lesions (ds, cfg->limit, split_seed);
+  DermSplitConfig split_cfg = { split_seed, cfg->val_fraction, cfg->test_fraction };
   g_autofree guint8 *assignment = derm_split_assign (ds, &split_cfg, error);
   if (assignment == NULL)
     return FALSE;
   guint n = ds->samples->len;
-  g_autoptr(GArray) train_idx = derm_split_indices (assignment, n, DERM_SPLIT_TRAIN);
+  g_autoptr(GArray) all_train_idx = derm_split_indices (assignment, n, DERM_SPLIT_TRAIN);
+  g_autoptr(GArray) train_idx = derm_split_subsample_lesions (ds, all_train_idx, cfg->train_fraction,
+                                                              split_seed);
   g_autoptr(GArray) val_idx = derm_split_indices (assignment, n, DERM_SPLIT_VAL);
   g_autoptr(GArray) test_idx = derm_split_indices (assignment, n, DERM_SPLIT_TEST);
   g_autofree char *split_json = derm_split_to_json (&split_cfg, cfg->limit, sha, assignment, n);
@@ -1382,6 +1411,10 @@ derm_train_job_run (const DermTrainJobConfig *cfg, DermTrainEventFunc on_event,
                          .val_metric = NAN };
     emit (&job, &e);
   }
+  if (train_idx->len < all_train_idx->len)
+    emit_message (&job, _("Training on %u of the %u training images (about %.0f %% of their "
+                          "lesions, class by class)"), train_idx->len, all_train_idx->len,
+                  100 * cfg->train_fraction);
   if (train_idx->len < (guint) cfg->batch)
     {
       g_set_error (error, DERM_ERROR, DERM_ERROR_INVALID,

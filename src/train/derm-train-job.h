@@ -108,6 +108,15 @@ typedef struct {
    * image; 0: the image alone. Each field is dropped at random in training
    * (DERM_TRAIN_CONTEXT_DROPOUT), so the model works with any subset. */
   unsigned context;
+  /* The seed of the split (and of --limit's choice); 0: @seed. With it
+   * fixed, seeds vary the initial weights, order and augmentation over one
+   * split (what comparing a pretrained start with scratch needs: the start
+   * saw that split's training images only). */
+  guint64 split_seed;
+  /* 0 or >= 1: every training lesion; else about this share of them, class
+   * by class (at least one per class), chosen with the split seed: for
+   * measuring with 10 % or 25 % of the labels. Validation and test stay whole. */
+  double train_fraction;
 } DermTrainJobConfig;
 
 /* Context dropout while training a model with patient context. */
