@@ -20,6 +20,8 @@ static const DermCliCommand commands[] = {
   { "init-weights", N_("Write a freshly initialised model file"), derm_cli_init_weights },
   { "train", N_("Train a classifier or segmenter on a HAM10000 folder"), derm_cli_train },
   { "evaluate", N_("Evaluate a model on a split of a HAM10000 folder"), derm_cli_evaluate },
+  { "pretrain", N_("Pretrain a classifier's backbone without labels (SimSiam) on a HAM10000 "
+                   "training split and the cases' images"), derm_cli_pretrain },
   { "refit-decision", N_("Fit a classifier's decision rule and operating point again"),
     derm_cli_refit_decision },
   { "analyze", N_("Classify, segment and measure lesion images"), derm_cli_analyze },

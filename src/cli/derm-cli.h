@@ -6,6 +6,9 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <stdio.h>
+
+#include "derm-train-job.h"
 
 G_BEGIN_DECLS
 
@@ -43,6 +46,24 @@ int  derm_cli_run_subcommand (const char *command, const DermCliCommand *subcomm
 /* Prints "dermalens-cli: MESSAGE" on stderr. */
 void derm_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
+/* Progress of a training or pretraining job on stderr (a bar on a
+ * terminal, plain lines otherwise) and, with json_log, one JSON line per
+ * event. */
+typedef struct {
+  gboolean tty;
+  FILE *json_log;
+  gboolean bar_shown;
+  int last_plain_step;
+} DermCliTrainUi;
+
+void derm_cli_train_event_cb (const DermTrainEvent *e, gpointer ui);
+/* Ends the bar and closes the JSON log. */
+void derm_cli_train_ui_end (DermCliTrainUi *ui);
+/* Ctrl-C sets the returned flag (a second one ends the process) until
+ * derm_cli_cancel_end (). */
+const volatile gint *derm_cli_cancel_begin (void);
+void                 derm_cli_cancel_end (void);
+
 /* "all" or some of "age,sex,site" as DermPatientField bits (at least one). */
 gboolean derm_cli_context_fields (const char *s, unsigned *fields);
 
@@ -63,6 +84,7 @@ int derm_cli_weights_info (int argc, char **argv);
 int derm_cli_init_weights (int argc, char **argv);
 int derm_cli_train (int argc, char **argv);
 int derm_cli_evaluate (int argc, char **argv);
+int derm_cli_pretrain (int argc, char **argv);
 int derm_cli_refit_decision (int argc, char **argv);
 int derm_cli_analyze (int argc, char **argv);
 int derm_cli_cases (int argc, char **argv);

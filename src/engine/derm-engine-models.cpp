@@ -538,7 +538,7 @@ torch_dtype (DermStDtype d)
   return torch::kFloat;
 }
 
-static std::string
+std::string
 shape_string (const std::vector<int64_t> &shape)
 {
   std::string s = "[";

@@ -192,6 +192,8 @@ torch::Tensor preprocess (DermModel *model, const DermImage *const *images, int 
 // Named tensors (parameters AND buffers) of a model.
 std::vector<std::pair<std::string, torch::Tensor>> named_state (DermModel *model);
 
+// "[2, 3]".
+std::string shape_string (const std::vector<int64_t> &shape);
 // A new CPU tensor holding a copy of @t's bytes.
 torch::Tensor st_to_tensor (const DermStTensor *t);
 // Copies tensors named @prefix + name from @st into the model: every

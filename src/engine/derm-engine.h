@@ -406,6 +406,55 @@ gboolean     derm_model_logits_cached (DermModel *model, DermDeviceCache *cache,
 gboolean     derm_model_segment_cached (DermModel *model, DermDeviceCache *cache, const guint *idx,
                                         int n, guint8 *probs, GError **error);
 
+/* ---- Self-supervised pretraining ------------------------------------------ */
+
+/* SimSiam (Chen & He 2021) on a classifier's ResNet backbone: each image of
+ * a batch is augmented twice on the device (derm_device_cache_augment ()'s
+ * draws for batches 2b and 2b + 1), a projector (3 layers, BatchNorm) and a
+ * predictor (a bottleneck of a quarter of the width) follow the pooled
+ * features, and the loss is the symmetrised negative cosine between one
+ * view's prediction and the other's projection, the projection's gradient
+ * stopped. SGD with momentum 0.9; the backbone and projector on a cosine
+ * schedule after a linear warm-up, the predictor at the peak rate. No
+ * labels: the classifier's head is not trained. */
+typedef struct DermPretrainer DermPretrainer;
+
+typedef struct {
+  double lr;              /* peak rate; SimSiam's is 0.05 x batch / 256 */
+  double weight_decay;    /* e.g. 1e-4 */
+  int total_steps;
+  int warmup_steps;
+  guint64 seed;
+  gboolean mixed_precision; /* bf16 autocast where the device or the CPU policy allow */
+  int dim;                /* projection width; 0: the features' (512, ResNet-50 2048) */
+} DermPretrainConfig;
+
+/* @model: one ResNet (not an ensemble), borrowed; it must outlive the
+ * pretrainer. Use it on one thread. Returns: (transfer full). */
+DermPretrainer *derm_pretrainer_new (DermModel *model, const DermPretrainConfig *config,
+                                     GError **error);
+void            derm_pretrainer_free (DermPretrainer *pretrainer);
+/* One epoch over cache entries @order (n; whole batches of @batch, the
+ * rest dropped), views augmented with @augment and @seed. @spread
+ * (may be NULL) receives the standard deviation of the normalised
+ * projections over a batch, averaged over their dimensions: near 0 the
+ * representation collapsed; about 1 / sqrt(dim) it did not. Cancel and
+ * progress as derm_trainer_run_epoch (). */
+gboolean        derm_pretrainer_run_epoch (DermPretrainer *pretrainer, int epoch,
+                                           DermDeviceCache *cache, const guint *order, guint n,
+                                           int batch, guint64 seed, const DermAugmentConfig *augment,
+                                           DermProgressFunc progress, gpointer progress_data,
+                                           const volatile gint *cancel, double *mean_loss,
+                                           double *spread, GError **error);
+int             derm_pretrainer_get_epoch (DermPretrainer *pretrainer);  /* epochs completed */
+/* The model, the heads, the optimizer's state and the step, atomically;
+ * resume restores them into a pretrainer of the same model and width. */
+gboolean        derm_pretrainer_save_checkpoint (DermPretrainer *pretrainer, const char *path,
+                                                 GError **error);
+gboolean        derm_pretrainer_load_checkpoint (DermPretrainer *pretrainer, const char *path,
+                                                 GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermPretrainer, derm_pretrainer_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermDeviceCache, derm_device_cache_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermModel, derm_model_free)
 

@@ -4,6 +4,9 @@
  * seeded repeatability; the U-Net on odd sizes. */
 #include "config.h"
 
+#include <math.h>
+#include <string.h>
+
 #include "derm-safetensors.h"
 #include "engine-test-util.h"
 
@@ -519,6 +522,110 @@ test_unet_odd_sizes (void)
   test_rmdir (dir);
 }
 
+
+/* SimSiam on generated images: the loss falls below its start (the views
+ * of one image come to agree), the projections keep a spread (no
+ * collapse), the backbone's weights change and the head's do not; a
+ * checkpoint restores model, heads, optimizer and epoch into a new
+ * pretrainer, which then takes the same next epoch; a training checkpoint
+ * is refused as a pretraining one. */
+static void
+test_pretrain (void)
+{
+  g_autofree char *dir = test_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  TestShapes *d = test_shapes_new (32, 32, 5, FALSE);
+  derm_engine_manual_seed (3);
+  g_autoptr(DermModel) m = test_new_model (DERM_ARCH_RESNET18, 7, 0, 32);
+  g_autofree char *before = g_build_filename (dir, "before.safetensors", NULL);
+  g_assert_true (derm_model_save (m, before, &error));
+  g_autoptr(DermDeviceCache) cache = derm_device_cache_new (m, d->images, d->labels, NULL, d->n, 32, &error);
+  g_assert_no_error (error);
+  DermPretrainConfig pc = { .lr = 0.05, .weight_decay = 1e-4, .total_steps = 6 * 4, .warmup_steps = 2,
+                            .seed = 9, .dim = 64 };
+  DermPretrainer *p = derm_pretrainer_new (m, &pc, &error);
+  g_assert_no_error (error);
+  DermAugmentConfig aug;
+  derm_augment_config_default (&aug);
+  guint order[32];
+  for (int i = 0; i < 32; i++)
+    order[i] = i;
+  double first = NAN, loss = NAN, spread = NAN;
+  for (int epoch = 0; epoch < 3; epoch++)
+    {
+      g_assert_true (derm_pretrainer_run_epoch (p, epoch, cache, order, 32, 8, 9, &aug, NULL, NULL, NULL,
+                                                &loss, &spread, &error));
+      g_assert_no_error (error);
+      if (epoch == 0)
+        first = loss;
+      g_test_message ("epoch %d: loss %.4f, spread %.4f", epoch, loss, spread);
+    }
+  g_assert_cmpint (derm_pretrainer_get_epoch (p), ==, 3);
+  g_assert_true (loss >= -1.0 && loss <= 1.0);
+  g_assert_cmpfloat (loss, <, first);
+  g_assert_cmpfloat (spread, >, 0.01);
+  /* The backbone learnt; the classifier's head was never trained. */
+  g_autofree char *after = g_build_filename (dir, "after.safetensors", NULL);
+  g_assert_true (derm_model_save (m, after, &error));
+  g_autoptr(DermSafetensors) sb = derm_safetensors_open (before, &error);
+  g_autoptr(DermSafetensors) sa = derm_safetensors_open (after, &error);
+  const DermStTensor *c1b = derm_safetensors_lookup (sb, "conv1.weight");
+  const DermStTensor *c1a = derm_safetensors_lookup (sa, "conv1.weight");
+  g_assert_true (memcmp (c1b->data, c1a->data, c1b->nbytes) != 0);
+  const DermStTensor *fcb = derm_safetensors_lookup (sb, "fc.weight");
+  const DermStTensor *fca = derm_safetensors_lookup (sa, "fc.weight");
+  g_assert_cmpmem (fcb->data, fcb->nbytes, fca->data, fca->nbytes);
+
+  /* A checkpoint, then one more epoch from it and from the original. */
+  g_autofree char *ckpt = g_build_filename (dir, "pre.ckpt", NULL);
+  g_assert_true (derm_pretrainer_save_checkpoint (p, ckpt, &error));
+  g_assert_no_error (error);
+  double l1 = NAN, l2 = NAN;
+  derm_engine_manual_seed (4);
+  g_assert_true (derm_pretrainer_run_epoch (p, 3, cache, order, 32, 8, 9, &aug, NULL, NULL, NULL, &l1,
+                                            NULL, &error));
+  g_autoptr(DermModel) m2 = test_new_model (DERM_ARCH_RESNET18, 7, 0, 32);
+  DermPretrainer *p2 = derm_pretrainer_new (m2, &pc, &error);
+  g_assert_true (derm_pretrainer_load_checkpoint (p2, ckpt, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (derm_pretrainer_get_epoch (p2), ==, 3);
+  derm_engine_manual_seed (4);
+  g_assert_true (derm_pretrainer_run_epoch (p2, 3, cache, order, 32, 8, 9, &aug, NULL, NULL, NULL, &l2,
+                                            NULL, &error));
+  g_assert_cmpfloat_with_epsilon (l1, l2, 1e-4);
+
+  /* Another width's heads, or a training checkpoint, are refused. */
+  DermPretrainConfig wide = pc;
+  wide.dim = 128;
+  DermPretrainer *p3 = derm_pretrainer_new (m2, &wide, &error);
+  g_assert_false (derm_pretrainer_load_checkpoint (p3, ckpt, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_MISMATCH);
+  g_clear_error (&error);
+  DermTrainConfig tc = { 0 };
+  tc.optimizer = DERM_OPTIMIZER_ADAMW;
+  tc.loss = DERM_LOSS_CROSS_ENTROPY;
+  tc.lr = 1e-3;
+  tc.total_steps = 1;
+  DermTrainer *tr = derm_trainer_new (m2, &tc, &error);
+  g_autofree char *train_ckpt = g_build_filename (dir, "train.ckpt", NULL);
+  g_assert_true (derm_trainer_save_checkpoint (tr, train_ckpt, &error));
+  g_assert_false (derm_pretrainer_load_checkpoint (p3, train_ckpt, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_FORMAT);
+  g_clear_error (&error);
+  derm_trainer_free (tr);
+  /* An ensemble or a U-Net is not pretrained. */
+  g_autoptr(DermModel) unet = test_new_model (DERM_ARCH_UNET, 1, 8, 32);
+  g_assert_null (derm_pretrainer_new (unet, &pc, &error));
+  g_assert_error (error, DERM_ERROR, DERM_ERROR_INVALID);
+  g_clear_error (&error);
+
+  derm_pretrainer_free (p3);
+  derm_pretrainer_free (p2);
+  derm_pretrainer_free (p);
+  test_shapes_free (d);
+  test_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -532,5 +639,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/train/unet-odd-sizes", test_unet_odd_sizes);
   g_test_add_func ("/engine/train/recipe-options", test_recipe_options);
   g_test_add_func ("/engine/train/logit-adjusted-loss", test_logit_adjusted_loss);
+  g_test_add_func ("/engine/pretrain", test_pretrain);
   return g_test_run ();
 }

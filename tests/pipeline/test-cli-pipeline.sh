@@ -359,6 +359,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))[0]
 c = r[\"context\"]
 assert c[\"fields\"] == \"age,sex,site\", c
+assert (c[\"age\"], c[\"sex\"], c[\"site\"]) == (70, \"male\", \"back\"), c
 assert abs(sum(c[\"probabilities_without\"].values()) - 1) < 1e-3, c
 assert abs(sum(r[\"probabilities\"].values()) - 1) < 1e-3
 " "$TMP/ctx-an.json"'
@@ -367,7 +368,8 @@ check "analyze without context: no field used, no second pass" \
   '[ $rc -eq 0 ] && $PY -c "
 import json, sys
 c = json.load(open(sys.argv[1]))[0][\"context\"]
-assert c == {\"fields\": \"\"}, c
+assert c[\"fields\"] == \"\" and c[\"age\"] is None and c[\"site\"] == \"unknown\", c
+assert \"probabilities_without\" not in c, c
 " "$TMP/ctx-none.json"'
 err=$("$CLI" classify -w "$C" --site elbow "$IMG1" 2>&1); rc=$?
 check "a body site outside HAM10000's words exits 2 and lists them" '[ $rc -eq 2 ] && echo "$err" | grep -q "lower extremity"'
@@ -384,6 +386,35 @@ assert 0 <= a["balanced_accuracy"] <= 1 and 0 <= b["balanced_accuracy"] <= 1
 PYEOF'
 "$CLI" evaluate --weights "$M" --data "$DATA" --context none >/dev/null 2>&1; rc=$?
 check "evaluate --context on an image-only model exits 2" '[ $rc -eq 2 ]'
+
+# ---- self-supervised pretraining, then a classifier from its start
+P="$TMP/start.safetensors"
+"$CLI" pretrain --data "$DATA" --out "$P" --arch resnet18 --image-size 32 --epochs 1 --batch 16 \
+  --limit 160 --seed 3 --json-log "$TMP/pre.jsonl" 2>"$TMP/pre.err"; rc=$?
+check "pretrain exits 0 on the training split only and leaves no checkpoint" \
+  '[ $rc -eq 0 ] && grep -q "^Pretraining on [0-9]* images: .*no validation or test image" "$TMP/pre.err" && [ ! -e "$P.ckpt" ]'
+[ $rc -eq 0 ] || sed 's/^/# /' "$TMP/pre.err"
+out=$("$CLI" weights-info "$P"); rc=$?
+check "the start file says how it was pretrained" \
+  '[ $rc -eq 0 ] && echo "$out" | grep -q "pretrained .*\"method\":\"simsiam\".*\"ham10000_training_images\""'
+check "the JSON log has its epochs with the projections' spread" \
+  'grep -q "\"type\":\"epoch\".*projection_spread" "$TMP/pre.jsonl"'
+err=$("$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --arch resnet18 --image-size 32 --epochs 1 \
+  --batch 16 --limit 160 --seed 3 --init "$P" 2>&1); rc=$?
+check "train --init from it on the same split says the start saw its training images only" \
+  '[ $rc -eq 0 ] && echo "$err" | grep -q "was pretrained on this split.s training images only"'
+err=$("$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --arch resnet18 --image-size 32 --epochs 1 \
+  --batch 16 --limit 160 --seed 4 --init "$P" 2>&1); rc=$?
+check "... and on another split warns that its test metrics will be optimistic" \
+  '[ $rc -eq 0 ] && echo "$err" | grep -q "^Warning: .*pretrained on another split"'
+err=$("$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --arch resnet18 --image-size 32 --epochs 1 \
+  --batch 16 --limit 160 --seed 4 --split-seed 3 --init "$P" --train-fraction 0.25 2>&1); rc=$?
+check "--split-seed keeps the start's split; --train-fraction 0.25 trains on a quarter of it" \
+  '[ $rc -eq 0 ] && echo "$err" | grep -q "pretrained on this split.s training images only" && echo "$err" | grep -q "^Training on [0-9]* of the [0-9]* training images (about 25 %"'
+"$CLI" pretrain --data "$DATA" --out "$TMP/x.safetensors" --arch unet >/dev/null 2>&1; rc=$?
+check "pretrain --arch unet exits 2" '[ $rc -eq 2 ]'
+"$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --train-fraction 1.5 >/dev/null 2>&1; rc=$?
+check "--train-fraction above 1 exits 2" '[ $rc -eq 2 ]'
 
 echo "1..$n"
 exit $fail
