@@ -5,7 +5,9 @@ deviation over seeds of the test metrics the model's own decision rule gives
 (balanced accuracy, melanoma recall), the arg-max's balanced accuracy, macro
 AUC, ECE, the operating point's sensitivity and specificity, and the
 training minutes; then one line per run with its 95% lesion-bootstrap
-intervals; then, for ensembles (train --folds K), each member alone on the
+intervals; then each class's recall per recipe (a model trained with
+--context also as it does with every context field missing, from
+RUN.nocontext.eval.json); then, for ensembles (train --folds K), each member alone on the
 test split beside the ensemble (from the model file's "metrics" metadata).
 Standard library only."""
 import glob
@@ -29,6 +31,13 @@ def load(out):
             continue
         run["eval"] = ev
         runs.setdefault(run["recipe"], []).append(run)
+        # A model with patient context, evaluated again with every field missing.
+        try:
+            with open(base + ".nocontext.eval.json") as f:
+                nc = dict(run, eval=json.load(f))
+            runs.setdefault(run["recipe"] + ", every context field missing", []).append(nc)
+        except (OSError, ValueError):
+            pass
     return runs
 
 
@@ -99,6 +108,14 @@ def main():
             print(f"| {recipe} s{r['seed']} | `{r['options'] or '(defaults)'}` | "
                   f"{cell('ba', 'balanced_accuracy')} | {cell('mel', 'mel')} | "
                   f"{cell('auc', 'macro_auc')} | {cell('ece', 'ece')} |")
+    print()
+    classes = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
+    print("| recipe (recall, mean ± sd over seeds) | " + " | ".join(classes) + " |")
+    print("|---|" + "---|" * len(classes))
+    for recipe, rs in runs.items():
+        cells = [mean_sd([((r["eval"].get("per_class") or {}).get(c) or {}).get("recall") for r in rs], 2)
+                 for c in classes]
+        print(f"| {recipe} | " + " | ".join(cells) + " |")
     ensembles = []
     for recipe, rs in runs.items():
         for r in rs:
