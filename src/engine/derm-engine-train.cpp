@@ -73,7 +73,8 @@ apply_finetune (DermTrainer *tr)
   auto trainable = [mode] (const std::string &name) {
     if (mode == DERM_FINETUNE_ALL)
       return true;
-    if (name.rfind ("fc.", 0) == 0)
+    // The head: fc and, for a model with patient context, the branch that feeds it.
+    if (name.rfind ("fc.", 0) == 0 || name.rfind ("context.", 0) == 0)
       return true;
     return mode == DERM_FINETUNE_LAST && name.rfind ("layer4.", 0) == 0;
   };

@@ -249,7 +249,7 @@ typedef struct DermTrainer DermTrainer;
 typedef enum {
   DERM_FINETUNE_ALL,   /* every layer */
   DERM_FINETUNE_LAST,  /* ResNet layer4 + fc */
-  DERM_FINETUNE_HEAD,  /* fc only */
+  DERM_FINETUNE_HEAD,  /* fc only (and the patient context branch) */
 } DermFinetune;
 
 typedef enum {
