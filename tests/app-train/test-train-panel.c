@@ -394,6 +394,8 @@ test_train_panel (void)
   gtk_drop_down_set_selected (GTK_DROP_DOWN (child ("balance_drop")), 1);   /* logit-adjusted */
   gtk_check_button_set_active (GTK_CHECK_BUTTON (child ("mix_check")), TRUE);
   gtk_check_button_set_active (GTK_CHECK_BUTTON (child ("ema_check")), TRUE);
+  /* ... and the patient context (the CSV's age, sex and site). */
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (child ("context_check")), TRUE);
 
   /* The estimate measures a few steps first. */
   click ("estimate_button");
@@ -493,6 +495,7 @@ test_train_panel (void)
   g_assert_nonnull (strstr (nv->settings_json, "\"epochs\":4"));
   g_assert_nonnull (strstr (nv->settings_json, "\"balance\":\"logit-adjust\""));
   g_assert_nonnull (strstr (nv->settings_json, "\"mixup\":0.2"));
+  g_assert_nonnull (strstr (nv->settings_json, "\"context\":7"));
   g_assert_nonnull (strstr (nv->settings_json, "\"ema\":0.995"));
   g_assert_nonnull (strstr (nv->provenance, "1 unreadable images left out"));
   g_autofree char *base = g_path_get_basename (nv->file_path);
@@ -505,6 +508,8 @@ test_train_panel (void)
     g_autoptr(GError) rule_error = NULL;
     DermModel *trained = derm_model_load (nv->file_path, "cpu", &rule_error);
     g_assert_no_error (rule_error);
+    /* It takes the patient context, started from an image-only model. */
+    g_assert_cmpstr (derm_model_get_metadata (trained, "context"), ==, "age,sex,site");
     const char *json = derm_model_get_metadata (trained, "decision");
     g_assert_nonnull (json);
     DermDecision d;
@@ -527,6 +532,7 @@ test_train_panel (void)
                                                         "card=## Training data",
                                                         "card=## Training recipe",
                                                         "card=- balance: logit-adjust",
+                                                        "card=- context: age,sex,site",
                                                         "card=## Evaluation on the test split",
                                                         "card=## Decision rule and operating point",
                                                         "card=## Limitations", NULL };
