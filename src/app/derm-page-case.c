@@ -240,7 +240,16 @@ save_dialog_save_cb (DermSaveDialog *dialog, DermPage *self)
    * with what the clinician entered. */
   DermPatientContext ctx;
   dialog_patient_context (dialog, &ctx);
-  if (self->result != NULL && self->stored == NULL
+  /* A new analysis would replace the mask: unsaved corrections keep the
+   * analysis as it is (it is stored without the context, and says so). */
+  gboolean edited = FALSE;
+  g_object_get (self->viewer, "edited", &edited, NULL);
+  if (edited && self->result != NULL
+      && (derm_patient_context_known (&ctx) & self->result->context_taken) != 0)
+    derm_toast_show (GTK_WIDGET (self),
+                     _("Stored without the patient context: the mask has corrections that "
+                       "another analysis would replace."), NULL, NULL, NULL);
+  if (!edited && self->result != NULL && self->stored == NULL
       && (derm_patient_context_known (&ctx) & self->result->context_taken) != 0
       && !(self->has_patient && same_context (&ctx, &self->patient))
       && _derm_page_analysis_unavailable_reason (self) == NULL)
