@@ -13,6 +13,7 @@
 #include "derm-error.h"
 #include "derm-case.h"
 #include "derm-report.h"
+#include "derm-results.h"
 
 #define PAGE_W 595.28
 #define PAGE_H 841.89
@@ -330,6 +331,11 @@ draw_page (cairo_t *cr, const DermReport *report)
       y += draw_text (cr, x, y, width, flag, "Sans Bold 9.5", FALSE) + 8;
       cairo_set_source_rgb (cr, 0, 0, 0);
     }
+
+  /* What the patient context did, for a model that takes it. */
+  g_autofree char *context = derm_results_context_text (result);
+  if (context != NULL)
+    y += draw_text (cr, x, y, width, context, "Sans 9", FALSE) + 8;
 
   y += draw_text (cr, x, y, width, _("Measurements"), "Sans Bold 10", FALSE) + 2;
   g_autofree char *measurements = measurements_markup (report);

@@ -4,7 +4,7 @@
 # saving it to a case with a year of birth, a sex and a body site analyses it
 # again with them before storing, and the results panel says which context
 # was used and what the probabilities are without it; the reopened case shows
-# the same from the store.
+# the same from the store, and so does the PDF report.
 #   test-gui-context.sh DERMALENS APP-TEST-TOOL OUTDIR
 set -u
 app=$1 tool=$2 out=$3
@@ -14,7 +14,7 @@ mkdir -p "$out"
 val () { grep "^$2=" "$out/$1.state" | head -1 | cut -d= -f2-; }
 
 data="$out/context-data"
-rm -rf "$data" "$out"/context-*.state
+rm -rf "$data" "$out"/context-*.state "$out/context-report.pdf"
 mkdir -p "$data"
 "$tool" make-lesion "$out/context.png" 600 450
 "$tool" make-models "$data/classifier.safetensors" "$data/segmenter.safetensors" --context
@@ -22,10 +22,10 @@ mkdir -p "$data"
 s="$out/context"
 script="state|$s-open.state"
 script="$script;save-case|P-0007|back|mole|2024-03-01|context test|1960|female;state|$s-saved.state"
-script="$script;shot|main|$out/screenshot-context.png"
+script="$script;shot|main|$out/screenshot-context.png;export|$out/context-report.pdf"
 script="$script;close-page;browse;browse-open|0;state|$s-reopen.state"
 
-echo "1..6"
+echo "1..7"
 XDG_DATA_HOME="$data" GSK_RENDERER=cairo GSETTINGS_BACKEND=memory GTK_A11Y=none \
 DERMALENS_TEST_STATE="$s-final.state" DERMALENS_TEST_SCRIPT="$script" \
   timeout 300 xvfb-run -a -s "-screen 0 1280x900x24" $session "$app" --device=cpu \
@@ -56,4 +56,10 @@ for i in 0 1 2 3 4 5 6; do
 done
 check "without the context the probabilities are those of the first analysis, which had none" \
   "[ $consistent -eq 1 ] && [ -s '$out/screenshot-context.png' ]"
+if command -v pdftotext >/dev/null 2>&1; then
+  check "the PDF report says which context was used" \
+    "pdftotext '$out/context-report.pdf' - | tr '\n' ' ' | grep -q 'Patient context used: 64 years, female, Back'"
+else
+  ok "# SKIP pdftotext is not installed (tools/install-deps.sh --test)"
+fi
 exit $failed
