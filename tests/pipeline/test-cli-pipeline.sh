@@ -398,7 +398,7 @@ out=$("$CLI" weights-info "$P"); rc=$?
 check "the start file says how it was pretrained" \
   '[ $rc -eq 0 ] && echo "$out" | grep -q "pretrained .*\"method\":\"simsiam\".*\"ham10000_training_images\""'
 check "the JSON log has its epochs with the projections' spread" \
-  'grep -q "\"type\":\"epoch\".*projection_spread" "$TMP/pre.jsonl"'
+  'grep -q "\"event\":\"epoch\".*projection_spread" "$TMP/pre.jsonl"'
 err=$("$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --arch resnet18 --image-size 32 --epochs 1 \
   --batch 16 --limit 160 --seed 3 --init "$P" 2>&1); rc=$?
 check "train --init from it on the same split says the start saw its training images only" \
@@ -411,6 +411,27 @@ err=$("$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --arch resnet18 --i
   --batch 16 --limit 160 --seed 4 --split-seed 3 --init "$P" --train-fraction 0.25 2>&1); rc=$?
 check "--split-seed keeps the start's split; --train-fraction 0.25 trains on a quarter of it" \
   '[ $rc -eq 0 ] && echo "$err" | grep -q "pretrained on this split.s training images only" && echo "$err" | grep -q "^Training on [0-9]* of the [0-9]* training images (about 25 %"'
+# Ctrl-C after the first epoch leaves a checkpoint; --resume finishes the run.
+Q="$TMP/pre2.safetensors"
+"$CLI" pretrain --data "$DATA" --out "$Q" --arch resnet18 --image-size 32 --epochs 8 --batch 16 \
+  --limit 100 --seed 5 --checkpoint-every 0 --json-log "$TMP/q.jsonl" 2>"$TMP/q.err" &
+pid=$!
+i=0
+while [ $i -lt 600 ] && ! grep -q '"event":"checkpoint"' "$TMP/q.jsonl" 2>/dev/null; do
+  sleep 0.2; i=$((i+1))
+done
+kill -INT $pid
+wait $pid; rc=$?
+if [ $rc -eq 0 ]; then
+  ok "# SKIP the pretraining ended before Ctrl-C arrived"
+else
+  check "Ctrl-C stops pretraining with status 130, a checkpoint and how to resume" \
+    '[ $rc -eq 130 ] && [ -s "$Q.ckpt" ] && grep -q -- "--resume" "$TMP/q.err"'
+  "$CLI" pretrain --data "$DATA" --out "$Q" --arch resnet18 --image-size 32 --epochs 8 --batch 16 \
+    --limit 100 --seed 5 --resume "$Q.ckpt" 2>"$TMP/q2.err"; rc=$?
+  check "pretrain --resume finishes the run" \
+    '[ $rc -eq 0 ] && [ -s "$Q" ] && [ ! -e "$Q.ckpt" ] && grep -q "resumed from" "$TMP/q2.err"'
+fi
 "$CLI" pretrain --data "$DATA" --out "$TMP/x.safetensors" --arch unet >/dev/null 2>&1; rc=$?
 check "pretrain --arch unet exits 2" '[ $rc -eq 2 ]'
 "$CLI" train --data "$DATA" --out "$TMP/x.safetensors" --train-fraction 1.5 >/dev/null 2>&1; rc=$?
