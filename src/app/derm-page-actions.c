@@ -119,21 +119,6 @@ save_case_action (GtkWidget *widget, const char *name, GVariant *param)
 
 /* Report ---------------------------------------------------------------------------- */
 
-static DermAnalysisResult *
-copy_result_without_images (const DermAnalysisResult *result)
-{
-  DermAnalysisResult *copy = g_new0 (DermAnalysisResult, 1);
-  *copy = *result;
-  copy->mask = copy->heatmap = NULL;
-  copy->measurement_error = g_strdup (result->measurement_error);
-  copy->classifier_info = g_strdup (result->classifier_info);
-  copy->segmenter_info = g_strdup (result->segmenter_info);
-  copy->notice = g_strdup (result->notice);
-  copy->operating_point_text = g_strdup (result->operating_point_text);
-  copy->decision_json = g_strdup (result->decision_json);
-  return copy;
-}
-
 static void
 report_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -193,7 +178,7 @@ derm_page_export_report (DermPage *self, const char *path, GError **error)
   report->image = derm_image_copy (self->image);
   const DermImage *mask = derm_viewer_get_mask (self->viewer);
   report->mask = mask != NULL ? derm_image_copy (mask) : NULL;
-  report->result = copy_result_without_images (self->result);
+  report->result = derm_analysis_result_copy (self->result, FALSE);
   report->title = g_strdup (self->title);
   report->notes = g_strdup (self->notes);
   report->diagnosis = -1;

@@ -30,6 +30,23 @@ derm_analysis_result_free (DermAnalysisResult *result)
   g_free (result);
 }
 
+DermAnalysisResult *
+derm_analysis_result_copy (const DermAnalysisResult *result, gboolean images)
+{
+  DermAnalysisResult *copy = g_new0 (DermAnalysisResult, 1);
+  *copy = *result;
+  copy->mask = images && result->mask != NULL ? derm_image_copy (result->mask) : NULL;
+  copy->heatmap = images && result->heatmap != NULL ? derm_image_copy (result->heatmap) : NULL;
+  copy->measurement_error = g_strdup (result->measurement_error);
+  copy->classifier_info = g_strdup (result->classifier_info);
+  copy->segmenter_info = g_strdup (result->segmenter_info);
+  copy->notice = g_strdup (result->notice);
+  copy->operating_point_text = g_strdup (result->operating_point_text);
+  copy->decision_json = g_strdup (result->decision_json);
+  copy->context_text = g_strdup (result->context_text);
+  return copy;
+}
+
 /* Runs @ok_expr; when it fails on a GPU, moves @model to the CPU and runs it
  * again, leaving a notice. */
 #define WITH_CPU_FALLBACK(model, notice, ok_expr, error)                                  \

@@ -55,6 +55,10 @@ typedef struct {
 } DermAnalysisResult;
 
 void derm_analysis_result_free (DermAnalysisResult *result);
+/* A deep copy (every string; the mask and heatmap only with @images, else
+ * NULL). Kept beside the free function: a field added to the struct is
+ * copied and freed in one place. Returns: (transfer full). */
+DermAnalysisResult *derm_analysis_result_copy (const DermAnalysisResult *result, gboolean images);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermAnalysisResult, derm_analysis_result_free)
 
 /* What an analysis runs with. The models are borrowed; one that fails on a
