@@ -13,7 +13,6 @@
 #include "derm-error.h"
 #include "derm-case.h"
 #include "derm-report.h"
-#include "derm-results.h"
 
 #define PAGE_W 595.28
 #define PAGE_H 841.89
@@ -27,6 +26,30 @@ derm_report_flag_threshold (const DermAnalysisResult *result, gboolean override,
   if (from_model != NULL)
     *from_model = model;
   return model ? result->model_risk_threshold : setting;
+}
+
+static int compare_probs_desc (gconstpointer a, gconstpointer b, gpointer data);
+
+char *
+derm_report_context_text (const DermAnalysisResult *result)
+{
+  if (result->context_taken == 0)
+    return NULL;
+  g_autofree char *fields = derm_patient_context_fields_label (result->context_taken);
+  if (!result->has_probs_without_context)
+    return g_strdup_printf (_("This model also weighs the patient’s %s; none is known for this "
+                              "image. Save it to a case with them to use them."), fields);
+  /* Without the context, class by class in the order of these probabilities. */
+  int order[DERM_N_CLASSES];
+  for (int c = 0; c < DERM_N_CLASSES; c++)
+    order[c] = c;
+  g_qsort_with_data (order, DERM_N_CLASSES, sizeof (int), compare_probs_desc, (gpointer) result->probs);
+  g_autoptr(GString) without = g_string_new (NULL);
+  for (int i = 0; i < DERM_N_CLASSES; i++)
+    g_string_append_printf (without, "%s%s %.0f %%", i > 0 ? ", " : "", derm_class_code (order[i]),
+                            100.0 * result->probs_without_context[order[i]]);
+  return g_strdup_printf (_("Patient context used: %s. Without it: %s."), result->context_text,
+                          without->str);
 }
 
 char *
@@ -333,7 +356,7 @@ draw_page (cairo_t *cr, const DermReport *report)
     }
 
   /* What the patient context did, for a model that takes it. */
-  g_autofree char *context = derm_results_context_text (result);
+  g_autofree char *context = derm_report_context_text (result);
   if (context != NULL)
     y += draw_text (cr, x, y, width, context, "Sans 9", FALSE) + 8;
 

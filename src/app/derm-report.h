@@ -59,4 +59,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DermReport, derm_report_free)
  * Returns FALSE with @error (DERM_ERROR_IO) when it cannot be written. */
 gboolean derm_report_write_pdf (const DermReport *report, const char *path, GError **error);
 
+/* What the patient context did to @result, for people (the results panel
+ * and the report), or NULL when the classifier takes none.
+ * Returns: (transfer full). */
+char *derm_report_context_text (const DermAnalysisResult *result);
+
 G_END_DECLS

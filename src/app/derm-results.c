@@ -129,28 +129,6 @@ show_measurements (DermResults *self, const DermAnalysisResult *result, double p
     add_measurement (self->measurements_grid, rows.next, "", _("Measured on the corrected mask."));
 }
 
-char *
-derm_results_context_text (const DermAnalysisResult *result)
-{
-  if (result->context_taken == 0)
-    return NULL;
-  g_autofree char *fields = derm_patient_context_fields_label (result->context_taken);
-  if (!result->has_probs_without_context)
-    return g_strdup_printf (_("This model also weighs the patient’s %s; none is known for this "
-                              "image. Save it to a case with them to use them."), fields);
-  /* Without the context, class by class in the order of these probabilities. */
-  int order[DERM_N_CLASSES];
-  for (int c = 0; c < DERM_N_CLASSES; c++)
-    order[c] = c;
-  g_qsort_with_data (order, DERM_N_CLASSES, sizeof (int), compare_probs_desc, (gpointer) result->probs);
-  g_autoptr(GString) without = g_string_new (NULL);
-  for (int i = 0; i < DERM_N_CLASSES; i++)
-    g_string_append_printf (without, "%s%s %.0f %%", i > 0 ? ", " : "", derm_class_code (order[i]),
-                            100.0 * result->probs_without_context[order[i]]);
-  return g_strdup_printf (_("Patient context used: %s. Without it: %s."), result->context_text,
-                          without->str);
-}
-
 void
 derm_results_show (DermResults *self, const DermAnalysisResult *result, double risk_threshold,
                    gboolean override_risk_threshold,
@@ -205,7 +183,7 @@ derm_results_show (DermResults *self, const DermAnalysisResult *result, double r
       gtk_label_set_text (self->low_confidence_label, text);
     }
 
-  g_autofree char *context = derm_results_context_text (result);
+  g_autofree char *context = derm_report_context_text (result);
   gtk_widget_set_visible (GTK_WIDGET (self->context_label), context != NULL);
   gtk_label_set_text (self->context_label, context != NULL ? context : "");
 

@@ -23,9 +23,6 @@ void derm_results_show_failed (DermResults *self, const char *message);
  * shows sizes in millimetres. */
 /* @risk_threshold is the user's; with @override_risk_threshold unset the
  * model's operating point is used where it has one (derm_report_flag_text). */
-/* What the patient context did to @result, for people, or NULL when the
- * classifier takes none. Returns: (transfer full). */
-char *derm_results_context_text (const DermAnalysisResult *result);
 void derm_results_show (DermResults *self, const DermAnalysisResult *result,
                         double risk_threshold, gboolean override_risk_threshold,
                         double low_confidence_margin,
