@@ -9,7 +9,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <sstream>
 
 #include "derm-engine-private.hpp"
 
@@ -272,14 +271,7 @@ derm_pretrainer_save_checkpoint (DermPretrainer *p, const char *path, GError **e
         named.emplace_back ("model." + kv.first, kv.second);
       for (auto &kv : derm::heads_state (p))
         named.emplace_back ("heads." + kv.first, kv.second);
-      torch::serialize::OutputArchive archive;
-      p->optimizer->save (archive);
-      std::ostringstream os;
-      archive.save_to (os);
-      std::string bytes = os.str ();
-      auto blob = torch::empty ({ (int64_t) bytes.size () }, torch::kByte);
-      memcpy (blob.data_ptr (), bytes.data (), bytes.size ());
-      named.emplace_back ("optimizer", blob);
+      named.emplace_back ("optimizer", derm::optimizer_to_blob (*p->optimizer));
       std::map<std::string, std::string> md = p->model->metadata;
       md["checkpoint.kind"] = "pretrain";
       md["checkpoint.global_step"] = std::to_string (p->global_step);
@@ -309,13 +301,8 @@ derm_pretrainer_load_checkpoint (DermPretrainer *p, const char *path, GError **e
       if (g_strcmp0 (arch, derm_arch_name (p->model->arch)) != 0)
         derm::fail (DERM_ERROR_MISMATCH, _("%s holds a %s model, this job pretrains %s"), path,
                     arch ? arch : "?", derm_arch_name (p->model->arch));
-      char *end = nullptr;
-      gint64 gs = g_ascii_strtoll (step, &end, 10);
-      if (end == step || *end != '\0' || gs < 0)
-        derm::fail (DERM_ERROR_FORMAT, _("%s has an invalid step count"), path);
-      gint64 ep = g_ascii_strtoll (epoch, &end, 10);
-      if (end == epoch || *end != '\0' || ep < 0 || ep > G_MAXINT)
-        derm::fail (DERM_ERROR_FORMAT, _("%s has an invalid epoch count"), path);
+      const gint64 gs = derm::checkpoint_count (step, G_MAXINT64, path, "step");
+      const gint64 ep = derm::checkpoint_count (epoch, G_MAXINT, path, "epoch");
       // The heads: checked whole before anything is copied.
       torch::NoGradGuard no_grad;
       std::vector<std::pair<torch::Tensor, const DermStTensor *>> plan;
@@ -329,10 +316,8 @@ derm_pretrainer_load_checkpoint (DermPretrainer *p, const char *path, GError **e
                         path, name.c_str (), derm::shape_string (want).c_str ());
           plan.emplace_back (kv.second, t);
         }
-      std::string bytes ((const char *) blob->data, blob->nbytes);
-      std::istringstream is (bytes);
       torch::serialize::InputArchive archive;
-      archive.load_from (is, p->model->device);
+      derm::optimizer_archive_from_blob (blob, p->model->device, archive);
       derm::copy_weights (p->model, st, path, "model.", false);
       for (auto &pl : plan)
         pl.first.copy_ (derm::st_to_tensor (pl.second).to (pl.first.device ()));

@@ -218,6 +218,15 @@ void apply_memory_format (DermModel *model);
 // caller then runs eagerly. The result is overwritten by the next replay.
 torch::Tensor cuda_graph_forward (DermModel *model, const torch::Tensor &x);
 
+// Checkpoints (training and pretraining): the optimizer's state in
+// libtorch's own archive format as a uint8 tensor ("optimizer"), and back
+// (read whole before anything is loaded, so a bad archive changes nothing);
+// a step or epoch count of the metadata, checked (@max: the largest allowed).
+torch::Tensor optimizer_to_blob (torch::optim::Optimizer &optimizer);
+void optimizer_archive_from_blob (const DermStTensor *blob, const torch::Device &device,
+                                  torch::serialize::InputArchive &archive);
+gint64 checkpoint_count (const char *value, gint64 max, const char *path, const char *what);
+
 // Free and total memory of a CUDA device; false without CUDA.
 bool cuda_memory_info (int index, guint64 *free_bytes, guint64 *total_bytes);
 

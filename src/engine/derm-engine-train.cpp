@@ -441,6 +441,39 @@ run_epoch_loop (DermTrainer *tr, int epoch, int steps_in_epoch, Next next, DermP
   return loss_mean;
 }
 
+torch::Tensor
+optimizer_to_blob (torch::optim::Optimizer &optimizer)
+{
+  torch::serialize::OutputArchive archive;
+  optimizer.save (archive);
+  std::ostringstream os;
+  archive.save_to (os);
+  std::string bytes = os.str ();
+  auto blob = torch::empty ({ (int64_t) bytes.size () }, torch::kByte);
+  memcpy (blob.data_ptr (), bytes.data (), bytes.size ());
+  return blob;
+}
+
+void
+optimizer_archive_from_blob (const DermStTensor *blob, const torch::Device &device,
+                             torch::serialize::InputArchive &archive)
+{
+  std::string bytes ((const char *) blob->data, blob->nbytes);
+  std::istringstream is (bytes);
+  archive.load_from (is, device);
+}
+
+gint64
+checkpoint_count (const char *value, gint64 max, const char *path, const char *what)
+{
+  char *end = nullptr;
+  gint64 n = g_ascii_strtoll (value, &end, 10);
+  if (end == value || *end != '\0' || n < 0 || n > max)
+    fail (DERM_ERROR_FORMAT, g_str_equal (what, "step") ? _("%s has an invalid step count")
+                                                        : _("%s has an invalid epoch count"), path);
+  return n;
+}
+
 } // namespace derm
 
 extern "C" {
@@ -650,14 +683,7 @@ derm_trainer_save_checkpoint (DermTrainer *tr, const char *path, GError **error)
             named.emplace_back ("ema." + state[i].first, swapped ? state[i].second : tr->ema[i].second);
         }
       // The optimizer's state in libtorch's own archive format, as bytes.
-      torch::serialize::OutputArchive archive;
-      tr->optimizer->save (archive);
-      std::ostringstream os;
-      archive.save_to (os);
-      std::string bytes = os.str ();
-      auto blob = torch::empty ({ (int64_t) bytes.size () }, torch::kByte);
-      memcpy (blob.data_ptr (), bytes.data (), bytes.size ());
-      named.emplace_back ("optimizer", blob);
+      named.emplace_back ("optimizer", derm::optimizer_to_blob (*tr->optimizer));
 
       std::map<std::string, std::string> md = tr->model->metadata;
       md["checkpoint.global_step"] = std::to_string (tr->global_step);
@@ -691,19 +717,12 @@ derm_trainer_load_checkpoint (DermTrainer *tr, const char *path, GError **error)
       if (g_strcmp0 (arch, derm_arch_name (tr->model->arch)) != 0)
         derm::fail (DERM_ERROR_MISMATCH, _("%s holds a %s model, this job trains %s"), path,
                     arch ? arch : "?", derm_arch_name (tr->model->arch));
-      char *end = nullptr;
-      gint64 gs = g_ascii_strtoll (step, &end, 10);
-      if (end == step || *end != '\0' || gs < 0)
-        derm::fail (DERM_ERROR_FORMAT, _("%s has an invalid step count"), path);
-      gint64 ep = g_ascii_strtoll (epoch, &end, 10);
-      if (end == epoch || *end != '\0' || ep < 0 || ep > G_MAXINT)
-        derm::fail (DERM_ERROR_FORMAT, _("%s has an invalid epoch count"), path);
+      const gint64 gs = derm::checkpoint_count (step, G_MAXINT64, path, "step");
+      const gint64 ep = derm::checkpoint_count (epoch, G_MAXINT, path, "epoch");
 
       // Read the optimizer state first: a bad archive then leaves the model untouched.
-      std::string bytes ((const char *) blob->data, blob->nbytes);
-      std::istringstream is (bytes);
       torch::serialize::InputArchive archive;
-      archive.load_from (is, tr->model->device);
+      derm::optimizer_archive_from_blob (blob, tr->model->device, archive);
       if (tr->ema_swapped)
         derm_trainer_swap_ema (tr);
       derm::copy_weights (tr->model, st, path, "model.", false);
